@@ -1,0 +1,505 @@
+//! Parse: turns a webhook body into a typed, validated [`Activity`], the one record the recorder
+//! (and, replayed, the store) consumes. Everything a delivery can get wrong is caught here.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use chrono::{DateTime, FixedOffset, Utc};
+use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+
+/// Longest accepted label value (project, environment, type), in bytes. Platform.sh ids and
+/// branch names are far shorter; anything longer is not a real delivery.
+pub const MAX_LABEL_BYTES: usize = 128;
+/// Longest accepted activity id, in bytes.
+pub const MAX_ID_BYTES: usize = 256;
+
+/// An activity's lifecycle state, as Platform.sh sends it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    Pending,
+    Scheduled,
+    Staged,
+    InProgress,
+    Complete,
+    Cancelled,
+}
+
+impl State {
+    pub const ALL: [State; 6] = [
+        State::Pending,
+        State::Scheduled,
+        State::Staged,
+        State::InProgress,
+        State::Complete,
+        State::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::Scheduled => "scheduled",
+            State::Staged => "staged",
+            State::InProgress => "in_progress",
+            State::Complete => "complete",
+            State::Cancelled => "cancelled",
+        }
+    }
+
+    /// Complete and cancelled are final: the activity will not change again.
+    pub fn is_finished(self) -> bool {
+        matches!(self, State::Complete | State::Cancelled)
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The `result` field: what Platform.sh says of a finished activity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Success,
+    Failure,
+}
+
+/// The `result` label of a finished activity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finished {
+    Success,
+    Failure,
+    /// State `cancelled`, whatever `result` says (Platform.sh sends `failure`).
+    Cancelled,
+}
+
+impl Finished {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Finished::Success => "success",
+            Finished::Failure => "failure",
+            Finished::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// Phase times from the `timings` object. Only the documented keys are kept, so a delivery
+/// cannot create unbounded `phase` label values.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, Serialize)]
+pub struct Timings {
+    pub wait: Option<f64>,
+    pub build: Option<f64>,
+    pub deploy: Option<f64>,
+    pub execute: Option<f64>,
+}
+
+impl Timings {
+    pub fn phases(&self) -> [(&'static str, Option<f64>); 4] {
+        [
+            ("wait", self.wait),
+            ("build", self.build),
+            ("deploy", self.deploy),
+            ("execute", self.execute),
+        ]
+    }
+}
+
+/// One normalised activity: the few fields the metrics need, already validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Activity {
+    pub id: String,
+    /// The activity `type`, e.g. `environment.push`.
+    pub kind: String,
+    pub project: String,
+    /// `payload.environment.name`, else the first of `environments`, else empty.
+    pub environment: String,
+    /// `payload.environment.type`, else derived (see [`environment_type`]), else empty.
+    pub environment_type: String,
+    pub state: State,
+    pub result: Option<Outcome>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+    pub timings: Timings,
+    /// Commits of a push: `payload.commits_count`, else the length of `payload.commits`.
+    pub commits: Option<u64>,
+}
+
+impl Activity {
+    /// The `result` label, for a finished activity only.
+    pub fn finished(&self) -> Option<Finished> {
+        match (self.state, self.result) {
+            (State::Cancelled, _) => Some(Finished::Cancelled),
+            (State::Complete, Some(Outcome::Success)) => Some(Finished::Success),
+            (State::Complete, Some(Outcome::Failure)) => Some(Finished::Failure),
+            _ => None,
+        }
+    }
+
+    /// When the activity ended: `completed_at`, else `cancelled_at`, else `updated_at`.
+    pub fn finished_at(&self) -> Option<DateTime<Utc>> {
+        self.completed_at.or(self.cancelled_at).or(self.updated_at)
+    }
+
+    /// The latest timestamp the activity carries.
+    pub fn latest_timestamp(&self) -> Option<DateTime<Utc>> {
+        [
+            self.created_at,
+            self.started_at,
+            self.completed_at,
+            self.cancelled_at,
+            self.updated_at,
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+    }
+}
+
+/// Why a body is not an activity, and where.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message} (at {path})")]
+pub struct ParseError {
+    /// A JSON path such as `$.payload.environment.name`; `$` is the whole body.
+    pub path: String,
+    pub message: String,
+}
+
+impl ParseError {
+    fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Parses one webhook body. The `log` field and every other unknown field are skipped by the
+/// deserializer without being built into values.
+pub fn parse(body: &[u8]) -> Result<Activity, ParseError> {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    match first {
+        None => {
+            return Err(ParseError::new(
+                "$",
+                "the body is empty; expected a JSON object",
+            ));
+        }
+        Some(b'{') => {}
+        Some(_) if serde_json::from_slice::<IgnoredAny>(body).is_ok() => {
+            return Err(ParseError::new(
+                "$",
+                "expected a JSON object (one activity), found another JSON value",
+            ));
+        }
+        // Not JSON at all: let the deserializer say where it breaks.
+        Some(_) => {}
+    }
+
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let wire: Wire<'_> = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let path = json_path(&e.path().to_string());
+        ParseError::new(path, e.into_inner().to_string())
+    })?;
+    deserializer
+        .end()
+        .map_err(|e| ParseError::new("$", format!("trailing data after the object: {e}")))?;
+    wire.normalise()
+}
+
+/// `serde_path_to_error` writes `.` for the root and `a.b[0]` below it.
+fn json_path(path: &str) -> String {
+    if path == "." || path.is_empty() {
+        "$".to_owned()
+    } else if path.starts_with('[') {
+        format!("${path}")
+    } else {
+        format!("$.{path}")
+    }
+}
+
+#[derive(Deserialize)]
+struct Wire<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    project: Cow<'a, str>,
+    state: State,
+    #[serde(default)]
+    result: Option<Outcome>,
+    #[serde(default)]
+    created_at: Option<DateTime<FixedOffset>>,
+    #[serde(default)]
+    started_at: Option<DateTime<FixedOffset>>,
+    #[serde(default)]
+    completed_at: Option<DateTime<FixedOffset>>,
+    #[serde(default)]
+    cancelled_at: Option<DateTime<FixedOffset>>,
+    #[serde(default)]
+    updated_at: Option<DateTime<FixedOffset>>,
+    #[serde(default, borrow)]
+    environments: Option<Vec<Cow<'a, str>>>,
+    #[serde(default)]
+    timings: Option<Timings>,
+    #[serde(default, borrow)]
+    payload: Option<WirePayload<'a>>,
+}
+
+#[derive(Deserialize)]
+struct WirePayload<'a> {
+    #[serde(default, borrow)]
+    environment: Option<WireEnvironment<'a>>,
+    #[serde(default)]
+    commits_count: Option<u64>,
+    #[serde(default)]
+    commits: Option<SeqLen>,
+}
+
+#[derive(Deserialize)]
+struct WireEnvironment<'a> {
+    #[serde(default, borrow)]
+    name: Option<Cow<'a, str>>,
+    #[serde(rename = "type", default, borrow)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(default)]
+    is_main: Option<bool>,
+}
+
+/// The length of a JSON array, counted without building its elements.
+struct SeqLen(u64);
+
+impl<'de> Deserialize<'de> for SeqLen {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Counter;
+        impl<'de> Visitor<'de> for Counter {
+            type Value = SeqLen;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an array")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<SeqLen, A::Error> {
+                let mut n = 0;
+                while seq.next_element::<IgnoredAny>()?.is_some() {
+                    n += 1;
+                }
+                Ok(SeqLen(n))
+            }
+        }
+        deserializer.deserialize_seq(Counter)
+    }
+}
+
+/// `environment_type` when the payload does not say: the main environment is production;
+/// another environment is development, Platform.sh's type for a new branch.
+fn environment_type(env: Option<&WireEnvironment<'_>>, environment: &str) -> String {
+    match env {
+        Some(WireEnvironment {
+            kind: Some(kind), ..
+        }) => kind.to_string(),
+        Some(WireEnvironment {
+            is_main: Some(true),
+            ..
+        }) => "production".to_owned(),
+        Some(WireEnvironment {
+            is_main: Some(false),
+            ..
+        }) => "development".to_owned(),
+        _ if environment.is_empty() => String::new(),
+        _ => "unknown".to_owned(),
+    }
+}
+
+impl Wire<'_> {
+    fn normalise(self) -> Result<Activity, ParseError> {
+        let env = self.payload.as_ref().and_then(|p| p.environment.as_ref());
+        let environment = env
+            .and_then(|e| e.name.as_deref())
+            .or_else(|| self.environments.as_ref()?.first().map(AsRef::as_ref))
+            .unwrap_or_default()
+            .to_owned();
+        let environment_type = environment_type(env, &environment);
+
+        check_value("$.id", &self.id, MAX_ID_BYTES, false)?;
+        check_value("$.project", &self.project, MAX_LABEL_BYTES, false)?;
+        check_value("$.type", &self.kind, MAX_LABEL_BYTES, false)?;
+        check_value(
+            "$.payload.environment.name",
+            &environment,
+            MAX_LABEL_BYTES,
+            true,
+        )?;
+        check_value(
+            "$.payload.environment.type",
+            &environment_type,
+            MAX_LABEL_BYTES,
+            true,
+        )?;
+        if self.state == State::Complete && self.result.is_none() {
+            return Err(ParseError::new(
+                "$.result",
+                "an activity in state complete must have result success or failure",
+            ));
+        }
+
+        let commits = self
+            .payload
+            .as_ref()
+            .and_then(|p| p.commits_count.or_else(|| p.commits.as_ref().map(|c| c.0)));
+        let utc = |t: Option<DateTime<FixedOffset>>| t.map(|t| t.with_timezone(&Utc));
+        Ok(Activity {
+            id: self.id.into_owned(),
+            kind: self.kind.into_owned(),
+            project: self.project.into_owned(),
+            environment,
+            environment_type,
+            state: self.state,
+            result: self.result,
+            created_at: utc(self.created_at),
+            started_at: utc(self.started_at),
+            completed_at: utc(self.completed_at),
+            cancelled_at: utc(self.cancelled_at),
+            updated_at: utc(self.updated_at),
+            timings: self.timings.unwrap_or_default(),
+            commits,
+        })
+    }
+}
+
+/// Label values must be short and printable: they end up in every scrape.
+fn check_value(path: &str, value: &str, max: usize, may_be_empty: bool) -> Result<(), ParseError> {
+    if value.is_empty() && !may_be_empty {
+        return Err(ParseError::new(path, "must not be empty"));
+    }
+    if value.len() > max {
+        return Err(ParseError::new(
+            path,
+            format!("is {} bytes long; at most {max} are accepted", value.len()),
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(ParseError::new(path, "must not contain control characters"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEED: &[u8] = include_bytes!("../tests/fixtures/push-success-seed.json");
+
+    #[test]
+    fn the_seed_payload_parses_into_its_normalised_fields() {
+        let a = parse(SEED).unwrap();
+        assert_eq!(a.id, "774-this-is-an-example-valuexzs4no");
+        assert_eq!(a.kind, "environment.push");
+        assert_eq!(a.project, "sx-this-is-an-example-value-hu");
+        assert_eq!(a.environment, "master");
+        assert_eq!(a.environment_type, "production");
+        assert_eq!(a.state, State::Complete);
+        assert_eq!(a.finished(), Some(Finished::Success));
+        assert_eq!(a.commits, Some(1));
+        assert_eq!(
+            a.completed_at.unwrap().timestamp_micros(),
+            1_512_643_659_369_741
+        );
+        assert_eq!(a.timings, Timings::default());
+    }
+
+    fn with(field: &str, value: serde_json::Value) -> Vec<u8> {
+        let mut v: serde_json::Value = serde_json::from_slice(SEED).unwrap();
+        v[field] = value;
+        serde_json::to_vec(&v).unwrap()
+    }
+
+    #[test]
+    fn a_wrong_type_names_the_field() {
+        let err = parse(&with("type", 42.into())).unwrap_err();
+        assert_eq!(err.path, "$.type");
+        assert!(err.message.contains("invalid type: integer `42`"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_timestamp_names_the_field() {
+        let err = parse(&with("started_at", "yesterday".into())).unwrap_err();
+        assert_eq!(err.path, "$.started_at");
+    }
+
+    #[test]
+    fn an_unknown_state_lists_the_expected_ones() {
+        let err = parse(&with("state", "exploded".into())).unwrap_err();
+        assert_eq!(err.path, "$.state");
+        assert!(err.message.contains("expected one of"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_required_field_is_named() {
+        let mut v: serde_json::Value = serde_json::from_slice(SEED).unwrap();
+        v.as_object_mut().unwrap().remove("project");
+        let err = parse(&serde_json::to_vec(&v).unwrap()).unwrap_err();
+        assert_eq!(err.path, "$");
+        assert!(err.message.contains("missing field `project`"), "{err}");
+    }
+
+    #[test]
+    fn non_object_bodies_are_rejected_at_the_root() {
+        for body in [&b"[1,2,3]"[..], b"\"x\"", b"", b"  "] {
+            assert_eq!(parse(body).unwrap_err().path, "$");
+        }
+    }
+
+    #[test]
+    fn control_characters_and_long_values_are_rejected() {
+        assert_eq!(
+            parse(&with("project", "a\nb".into())).unwrap_err().path,
+            "$.project"
+        );
+        let long = "p".repeat(MAX_LABEL_BYTES + 1);
+        assert_eq!(
+            parse(&with("project", long.into())).unwrap_err().path,
+            "$.project"
+        );
+    }
+
+    #[test]
+    fn environment_falls_back_to_the_environments_array() {
+        let mut v: serde_json::Value = serde_json::from_slice(SEED).unwrap();
+        v["payload"].as_object_mut().unwrap().remove("environment");
+        v["environments"] = serde_json::json!(["feature-x"]);
+        let a = parse(&serde_json::to_vec(&v).unwrap()).unwrap();
+        assert_eq!(a.environment, "feature-x");
+        assert_eq!(a.environment_type, "unknown");
+    }
+
+    #[test]
+    fn commits_fall_back_to_the_array_length() {
+        let mut v: serde_json::Value = serde_json::from_slice(SEED).unwrap();
+        v["payload"]
+            .as_object_mut()
+            .unwrap()
+            .remove("commits_count");
+        v["payload"]["commits"] = serde_json::json!([{}, {}, {"deep": [1, 2]}]);
+        let a = parse(&serde_json::to_vec(&v).unwrap()).unwrap();
+        assert_eq!(a.commits, Some(3));
+    }
+
+    #[test]
+    fn deep_nesting_cannot_overflow_the_stack() {
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let body = String::from_utf8(SEED.to_vec()).unwrap();
+        let body = body.trim_end().strip_suffix('}').unwrap();
+        // In an unknown field the value is skipped without recursion: accepted.
+        let unknown = format!("{body},\"deep\":{deep}}}");
+        assert!(parse(unknown.as_bytes()).is_ok());
+        // In a field the parser reads, it is refused at that field.
+        let known = body.replacen("\"timings\"", "\"ignored\"", 1);
+        let known = format!("{known},\"timings\":{deep}}}");
+        assert_eq!(parse(known.as_bytes()).unwrap_err().path, "$.timings[0]");
+    }
+}

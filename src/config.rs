@@ -1,0 +1,204 @@
+//! Configuration: every flag, each also settable from a `PLATFORMSH_EXPORTER_…` variable.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::labels::Limits;
+use crate::record::{DEFAULT_DEPLOYMENT_TYPES, Settings};
+
+/// The default port. Prometheus's port registry for 9100–9999 is full; 9887 is not used by any
+/// widely deployed exporter.
+pub const DEFAULT_PORT: u16 = 9887;
+
+/// Receives Platform.sh (Upsun) activity webhooks and exposes them as Prometheus metrics.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "platformsh-exporter", version, about, long_about = None)]
+pub struct Config {
+    /// Address to listen on for the webhook, the metrics and the landing page.
+    #[arg(
+        long = "web.listen-address",
+        env = "PLATFORMSH_EXPORTER_WEB_LISTEN_ADDRESS",
+        default_value = "0.0.0.0:9887"
+    )]
+    pub listen_address: String,
+
+    /// Path under which to expose metrics.
+    #[arg(
+        long = "web.telemetry-path",
+        env = "PLATFORMSH_EXPORTER_WEB_TELEMETRY_PATH",
+        default_value = "/metrics",
+        value_parser = route_path
+    )]
+    pub telemetry_path: String,
+
+    /// Path that receives the webhook POSTs (the URL given to `platform integration:add`).
+    #[arg(
+        long = "webhook.path",
+        env = "PLATFORMSH_EXPORTER_WEBHOOK_PATH",
+        default_value = "/webhook",
+        value_parser = route_path
+    )]
+    pub webhook_path: String,
+
+    /// Largest accepted delivery, in bytes. A delivery carries its whole build log, so the
+    /// default leaves room for a long one; larger bodies are answered 413.
+    #[arg(
+        long = "webhook.max-body-bytes",
+        env = "PLATFORMSH_EXPORTER_WEBHOOK_MAX_BODY_BYTES",
+        default_value_t = 16 * 1024 * 1024
+    )]
+    pub max_body_bytes: usize,
+
+    /// How many recent (activity id, state) pairs are remembered to drop repeated deliveries.
+    #[arg(
+        long = "webhook.dedup-capacity",
+        env = "PLATFORMSH_EXPORTER_WEBHOOK_DEDUP_CAPACITY",
+        default_value_t = 100_000
+    )]
+    pub dedup_capacity: usize,
+
+    /// Activity types that count as deployments (comma-separated).
+    #[arg(
+        long = "deployment.types",
+        env = "PLATFORMSH_EXPORTER_DEPLOYMENT_TYPES",
+        value_delimiter = ',',
+        default_values_t = DEFAULT_DEPLOYMENT_TYPES.iter().map(|t| (*t).to_owned())
+    )]
+    pub deployment_types: Vec<String>,
+
+    /// Most distinct `project` label values; later ones are exposed as `_overflow`.
+    #[arg(
+        long = "limits.projects",
+        env = "PLATFORMSH_EXPORTER_LIMITS_PROJECTS",
+        default_value_t = Limits::default().projects
+    )]
+    pub max_projects: usize,
+
+    /// Most distinct (project, environment) pairs; later environments are exposed as `_overflow`.
+    #[arg(
+        long = "limits.environments",
+        env = "PLATFORMSH_EXPORTER_LIMITS_ENVIRONMENTS",
+        default_value_t = Limits::default().environments
+    )]
+    pub max_environments: usize,
+
+    /// Most distinct `type` label values; later ones are exposed as `_overflow`.
+    #[arg(
+        long = "limits.types",
+        env = "PLATFORMSH_EXPORTER_LIMITS_TYPES",
+        default_value_t = Limits::default().types
+    )]
+    pub max_types: usize,
+
+    /// Most distinct `environment_type` label values; later ones are exposed as `_overflow`.
+    #[arg(
+        long = "limits.environment-types",
+        env = "PLATFORMSH_EXPORTER_LIMITS_ENVIRONMENT_TYPES",
+        default_value_t = Limits::default().environment_types
+    )]
+    pub max_environment_types: usize,
+
+    /// How long an activity stays in `platformsh_activities_unfinished` without news of it.
+    #[arg(
+        long = "activities.unfinished-ttl",
+        env = "PLATFORMSH_EXPORTER_ACTIVITIES_UNFINISHED_TTL",
+        default_value = "24h",
+        value_parser = humantime::parse_duration
+    )]
+    pub unfinished_ttl: Duration,
+
+    /// Most unfinished activities tracked at once.
+    #[arg(
+        long = "activities.unfinished-capacity",
+        env = "PLATFORMSH_EXPORTER_ACTIVITIES_UNFINISHED_CAPACITY",
+        default_value_t = 10_000
+    )]
+    pub unfinished_capacity: usize,
+
+    /// Log filter: error, warn, info, debug, trace, or a tracing directive.
+    #[arg(
+        long = "log.level",
+        env = "PLATFORMSH_EXPORTER_LOG_LEVEL",
+        default_value = "info"
+    )]
+    pub log_level: String,
+}
+
+impl Config {
+    /// The configuration with every default, as if no flag were given.
+    pub fn defaults() -> Self {
+        Self::parse_from(["platformsh-exporter"])
+    }
+
+    /// The recorder's settings derived from the flags.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            limits: Limits {
+                projects: self.max_projects,
+                environments: self.max_environments,
+                types: self.max_types,
+                environment_types: self.max_environment_types,
+            },
+            deployment_types: self
+                .deployment_types
+                .iter()
+                .map(|t| t.trim().to_owned())
+                .filter(|t| !t.is_empty())
+                .collect::<HashSet<_>>(),
+            dedup_capacity: self.dedup_capacity,
+            unfinished_capacity: self.unfinished_capacity,
+            unfinished_ttl: self.unfinished_ttl,
+        }
+    }
+}
+
+fn route_path(s: &str) -> Result<String, String> {
+    if s.starts_with('/') && !s.contains(['?', '#', '{', '}', '*']) {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "{s:?} must start with '/' and contain no '?', '#', '{{', '}}' or '*'"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_flags_are_well_formed() {
+        use clap::CommandFactory;
+        Config::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults_match_the_recorder_defaults() {
+        let config = Config::defaults();
+        assert_eq!(config.settings().limits, Limits::default());
+        assert_eq!(
+            config.settings().deployment_types,
+            Settings::default().deployment_types
+        );
+        assert!(config.listen_address.ends_with(&format!(":{DEFAULT_PORT}")));
+    }
+
+    #[test]
+    fn deployment_types_are_a_comma_separated_list() {
+        let config = Config::parse_from([
+            "platformsh-exporter",
+            "--deployment.types",
+            "environment.push, environment.redeploy",
+        ]);
+        let types = config.settings().deployment_types;
+        assert_eq!(types.len(), 2);
+        assert!(types.contains("environment.redeploy"));
+    }
+
+    #[test]
+    fn paths_must_be_absolute() {
+        assert!(Config::try_parse_from(["x", "--webhook.path", "hook"]).is_err());
+    }
+}

@@ -1,0 +1,69 @@
+//! The HTTP boundary's one error type: each variant maps to a status code and a JSON body in
+//! [`IntoResponse`], and is logged there, once.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::activity::ParseError;
+
+/// Why a webhook delivery was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    /// 400: the body is not one well-formed activity.
+    #[error(transparent)]
+    Invalid(#[from] ParseError),
+    /// 413: the body is larger than `--webhook.max-body-bytes`.
+    #[error("the request body is larger than the limit of {limit} bytes")]
+    TooLarge { limit: usize },
+    /// 400: the body could not be read to its end (the client aborted, or bad chunking).
+    #[error("the request body could not be read: {0}")]
+    Unreadable(String),
+}
+
+impl WebhookError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            WebhookError::Invalid(_) | WebhookError::Unreadable(_) => StatusCode::BAD_REQUEST,
+            WebhookError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        }
+    }
+
+    /// The `outcome` label of `platformsh_exporter_webhooks_total`.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            WebhookError::Invalid(_) | WebhookError::Unreadable(_) => "invalid",
+            WebhookError::TooLarge { .. } => "too_large",
+        }
+    }
+}
+
+/// The JSON body of every refusal.
+#[derive(Debug, Serialize)]
+struct Refusal<'a> {
+    status: &'static str,
+    error: &'static str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<&'a str>,
+}
+
+impl IntoResponse for WebhookError {
+    fn into_response(self) -> Response {
+        // A refusal is the sender's mistake, not ours: debug level, so a flood of bad deliveries
+        // cannot flood the log. The counter tells operators they happen.
+        tracing::debug!(error = %self, "webhook delivery refused");
+        let (message, path) = match &self {
+            WebhookError::Invalid(e) => (e.message.clone(), Some(e.path.as_str())),
+            other => (other.to_string(), None),
+        };
+        let body = Refusal {
+            status: "rejected",
+            error: self.outcome(),
+            message,
+            path,
+        };
+        (self.status(), Json(body)).into_response()
+    }
+}

@@ -1,0 +1,16 @@
+//! Receives Platform.sh (Upsun) activity webhooks and exposes them as Prometheus metrics.
+//!
+//! The modules follow the data path: [`receive`] (HTTP) → [`activity`] (parse) → [`labels`]
+//! (cardinality caps) → [`record`] (metrics and cross-activity state) → [`expose`] (`/metrics`).
+
+pub mod activity;
+pub mod config;
+pub mod error;
+pub mod expose;
+pub mod labels;
+pub mod metrics;
+pub mod receive;
+pub mod record;
+pub mod server;
+
+pub use config::Config;

@@ -1,0 +1,396 @@
+//! Record: the one function that turns an [`Activity`] into metric updates, and the state that
+//! spans activities (deduplication, each environment's last deployment, unfinished activities).
+//!
+//! A live delivery and a stored one replayed at start go through [`Recorder::record`], so the
+//! same activities in the same order always rebuild the same metrics.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::activity::{Activity, Finished, State};
+use crate::labels::{Caps, Labels, Limits};
+use crate::metrics::Metrics;
+
+/// Activity types counted as deployments unless `--deployment.types` says otherwise.
+pub const DEFAULT_DEPLOYMENT_TYPES: &[&str] = &[
+    "environment.push",
+    "environment.redeploy",
+    "environment.merge",
+    "environment.merge-pr",
+    "environment.activate",
+    "environment.branch",
+    "environment.synchronize",
+    "environment.restore",
+    "environment.deploy",
+    "environment.resume",
+    "environment.initialize",
+];
+
+/// What the recorder needs to know beyond the activities themselves.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub limits: Limits,
+    pub deployment_types: HashSet<String>,
+    /// How many (id, state) pairs are remembered for deduplication.
+    pub dedup_capacity: usize,
+    /// How many unfinished activities are tracked at once.
+    pub unfinished_capacity: usize,
+    /// How long an activity may stay unfinished before it is dropped from the gauge.
+    pub unfinished_ttl: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            limits: Limits::default(),
+            deployment_types: DEFAULT_DEPLOYMENT_TYPES
+                .iter()
+                .map(|&t| t.to_owned())
+                .collect(),
+            dedup_capacity: 100_000,
+            unfinished_capacity: 10_000,
+            unfinished_ttl: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+/// What became of a delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    Accepted,
+    /// The same (id, state) was recorded before; nothing changed.
+    Duplicate,
+}
+
+/// Remembers the most recent (id, state) pairs; the oldest is forgotten past the capacity, so a
+/// flood of unique ids cannot grow memory without bound.
+#[derive(Debug)]
+struct Seen {
+    set: HashSet<(String, State)>,
+    order: VecDeque<(String, State)>,
+    capacity: usize,
+}
+
+impl Seen {
+    fn contains(&self, id: &str, state: State) -> bool {
+        // A tuple of borrowed parts cannot look up a tuple of owned ones, hence the allocation.
+        self.set.contains(&(id.to_owned(), state))
+    }
+
+    /// Inserts the pair; false if it was already there.
+    fn insert(&mut self, id: &str, state: State) -> bool {
+        let key = (id.to_owned(), state);
+        if !self.set.insert(key.clone()) {
+            return false;
+        }
+        self.order.push_back(key);
+        while self.order.len() > self.capacity {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+        true
+    }
+}
+
+/// Deployment history of one environment.
+#[derive(Debug, Default)]
+struct Environment {
+    last_at: Option<f64>,
+    last_success_at: Option<f64>,
+    /// Completion time of the first failure since the last success.
+    failing_since: Option<f64>,
+}
+
+#[derive(Debug)]
+struct Unfinished {
+    project: String,
+    environment: String,
+    state: State,
+    seen_at: DateTime<Utc>,
+}
+
+/// All state that spans activities, and the only writer of the activity metrics.
+#[derive(Debug)]
+pub struct Recorder {
+    metrics: Arc<Metrics>,
+    settings: Settings,
+    caps: Caps,
+    seen: Seen,
+    environments: HashMap<(String, String), Environment>,
+    unfinished: HashMap<String, Unfinished>,
+}
+
+fn seconds(t: DateTime<Utc>) -> f64 {
+    t.timestamp_micros() as f64 / 1e6
+}
+
+impl Recorder {
+    pub fn new(metrics: Arc<Metrics>, settings: Settings) -> Self {
+        Self {
+            metrics,
+            caps: Caps::new(settings.limits),
+            seen: Seen {
+                set: HashSet::new(),
+                order: VecDeque::new(),
+                capacity: settings.dedup_capacity,
+            },
+            settings,
+            environments: HashMap::new(),
+            unfinished: HashMap::new(),
+        }
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Records one activity received at `received_at`. A duplicate changes nothing.
+    pub fn record(&mut self, activity: &Activity, received_at: DateTime<Utc>) -> Recorded {
+        if !self.seen.insert(&activity.id, activity.state) {
+            return Recorded::Duplicate;
+        }
+        let (labels, overflowed) = self.caps.resolve(activity);
+        for label in overflowed {
+            self.metrics
+                .label_overflow
+                .with_label_values(&[label])
+                .inc();
+        }
+
+        if let Some(t) = activity.latest_timestamp() {
+            let gauge = self
+                .metrics
+                .last_activity_timestamp
+                .with_label_values(&[&labels.project]);
+            gauge.set(gauge.get().max(seconds(t)));
+        }
+
+        match activity.finished() {
+            Some(finished) => {
+                self.forget_unfinished(&activity.id);
+                self.record_finished(activity, &labels, finished, received_at);
+            }
+            None => self.track_unfinished(activity, &labels, received_at),
+        }
+        Recorded::Accepted
+    }
+
+    fn record_finished(
+        &mut self,
+        activity: &Activity,
+        labels: &Labels,
+        finished: Finished,
+        received_at: DateTime<Utc>,
+    ) {
+        let m = &self.metrics;
+        let result = finished.as_str();
+        let (project, environment, environment_type, kind) = (
+            labels.project.as_str(),
+            labels.environment.as_str(),
+            labels.environment_type.as_str(),
+            labels.kind.as_str(),
+        );
+        m.activities
+            .with_label_values(&[project, environment, environment_type, kind, result])
+            .inc();
+
+        match span(activity.started_at, activity.completed_at) {
+            Ok(d) => m
+                .activity_duration
+                .with_label_values(&[project, environment_type, kind, result])
+                .observe(d),
+            Err(reason) => self.skipped("activity_duration", reason),
+        }
+        match span(activity.created_at, activity.started_at) {
+            Ok(d) => m
+                .activity_wait
+                .with_label_values(&[project, environment_type, kind])
+                .observe(d),
+            Err(reason) => self.skipped("activity_wait", reason),
+        }
+        for (phase, value) in activity.timings.phases() {
+            match value {
+                Some(v) if v.is_finite() && v >= 0.0 => m
+                    .activity_phase
+                    .with_label_values(&[project, environment_type, kind, phase])
+                    .observe(v),
+                Some(_) => self.skipped("activity_phase", "negative"),
+                None => {}
+            }
+        }
+        if activity.kind == "environment.push" {
+            if let Some(commits) = activity.commits {
+                m.push_commits
+                    .with_label_values(&[project, environment_type])
+                    .observe(commits as f64);
+            }
+        }
+
+        if self.settings.deployment_types.contains(&activity.kind) {
+            m.deployments
+                .with_label_values(&[project, environment, environment_type, result])
+                .inc();
+            let at = seconds(activity.finished_at().unwrap_or(received_at));
+            match finished {
+                Finished::Success => self.deployment_succeeded(labels, at),
+                Finished::Failure => self.deployment_failed(labels, at),
+                // A cancelled deployment leaves the environment as it was.
+                Finished::Cancelled => {}
+            }
+        }
+    }
+
+    fn skipped(&self, metric: &str, reason: &str) {
+        self.metrics
+            .observations_skipped
+            .with_label_values(&[metric, reason])
+            .inc();
+    }
+
+    fn environment(&mut self, labels: &Labels) -> &mut Environment {
+        self.environments
+            .entry((labels.project.clone(), labels.environment.clone()))
+            .or_default()
+    }
+
+    fn deployment_succeeded(&mut self, labels: &Labels, at: f64) {
+        let metrics = Arc::clone(&self.metrics);
+        let values = [labels.project.as_str(), labels.environment.as_str()];
+        let env = self.environment(labels);
+        // Deliveries can arrive out of order: only a later deployment replaces the last one.
+        if env.last_at.is_none_or(|last| at >= last) {
+            env.last_at = Some(at);
+            metrics
+                .last_deployment_timestamp
+                .with_label_values(&values)
+                .set(at);
+            metrics
+                .last_deployment_success
+                .with_label_values(&values)
+                .set(1);
+        }
+        if env.last_success_at.is_none_or(|last| at > last) {
+            env.last_success_at = Some(at);
+            metrics
+                .last_successful_deployment_timestamp
+                .with_label_values(&values)
+                .set(at);
+        }
+        if let Some(since) = env.failing_since {
+            if at >= since {
+                env.failing_since = None;
+                metrics
+                    .deployment_recovery
+                    .with_label_values(&[&labels.project, &labels.environment_type])
+                    .observe(at - since);
+            }
+        }
+    }
+
+    fn deployment_failed(&mut self, labels: &Labels, at: f64) {
+        let metrics = Arc::clone(&self.metrics);
+        let values = [labels.project.as_str(), labels.environment.as_str()];
+        let env = self.environment(labels);
+        if env.last_at.is_none_or(|last| at >= last) {
+            env.last_at = Some(at);
+            metrics
+                .last_deployment_timestamp
+                .with_label_values(&values)
+                .set(at);
+            metrics
+                .last_deployment_success
+                .with_label_values(&values)
+                .set(0);
+        }
+        let after_last_success = env.last_success_at.is_none_or(|s| at > s);
+        if after_last_success && env.failing_since.is_none_or(|since| at < since) {
+            env.failing_since = Some(at);
+        }
+    }
+
+    fn track_unfinished(&mut self, activity: &Activity, labels: &Labels, now: DateTime<Utc>) {
+        // A late "in_progress" for an activity already finished must not resurrect it.
+        if self.seen.contains(&activity.id, State::Complete)
+            || self.seen.contains(&activity.id, State::Cancelled)
+        {
+            return;
+        }
+        let full = |r: &Self| {
+            !r.unfinished.contains_key(&activity.id)
+                && r.unfinished.len() >= r.settings.unfinished_capacity
+        };
+        // Expiry scans the whole map, so it runs at scrape time and only here when full.
+        if full(self) {
+            self.expire_unfinished(now);
+        }
+        if full(self) {
+            self.metrics
+                .label_overflow
+                .with_label_values(&["unfinished"])
+                .inc();
+            return;
+        }
+        self.forget_unfinished(&activity.id);
+        self.metrics
+            .activities_unfinished
+            .with_label_values(&[
+                &labels.project,
+                &labels.environment,
+                activity.state.as_str(),
+            ])
+            .inc();
+        self.unfinished.insert(
+            activity.id.clone(),
+            Unfinished {
+                project: labels.project.clone(),
+                environment: labels.environment.clone(),
+                state: activity.state,
+                seen_at: now,
+            },
+        );
+    }
+
+    fn forget_unfinished(&mut self, id: &str) {
+        if let Some(u) = self.unfinished.remove(id) {
+            self.decrement(&u);
+        }
+    }
+
+    fn decrement(&self, u: &Unfinished) {
+        self.metrics
+            .activities_unfinished
+            .with_label_values(&[&u.project, &u.environment, u.state.as_str()])
+            .dec();
+    }
+
+    /// Drops unfinished activities not heard of for longer than the TTL: their final state may
+    /// never come (an integration that only sends some states, a lost delivery).
+    pub fn expire_unfinished(&mut self, now: DateTime<Utc>) {
+        let ttl = chrono::Duration::from_std(self.settings.unfinished_ttl)
+            .unwrap_or(chrono::Duration::MAX);
+        let expired: Vec<String> = self
+            .unfinished
+            .iter()
+            .filter(|(_, u)| now.signed_duration_since(u.seen_at) > ttl)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in expired {
+            self.forget_unfinished(&id);
+        }
+    }
+}
+
+/// `to − from` in seconds, or why it cannot be observed.
+fn span(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Result<f64, &'static str> {
+    match (from, to) {
+        (Some(from), Some(to)) => {
+            let d = (to - from).num_microseconds().ok_or("negative")? as f64 / 1e6;
+            if d < 0.0 { Err("negative") } else { Ok(d) }
+        }
+        _ => Err("missing_timestamp"),
+    }
+}
