@@ -1,5 +1,9 @@
 //! Integration tests: each starts the real server on 127.0.0.1:0 and talks HTTP to it.
 
+// Exact sample values are the point of these tests: every expected value is exactly
+// representable or compared with a tolerance in `assert_exactly`.
+#![allow(clippy::float_cmp)]
+
 mod cardinality;
 mod endpoints;
 mod fixtures;
