@@ -1,12 +1,14 @@
 //! Configuration: every flag, each also settable from a `PLATFORMSH_EXPORTER_…` variable.
 
 use std::collections::HashSet;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
 
 use crate::labels::Limits;
 use crate::record::{DEFAULT_DEPLOYMENT_TYPES, Settings};
+use crate::verify::SharedKey;
 
 /// The default port. Prometheus's port registry for 9100–9999 is full; 9887 is not used by any
 /// widely deployed exporter.
@@ -41,6 +43,54 @@ pub struct Config {
         value_parser = route_path
     )]
     pub webhook_path: String,
+
+    /// File holding the integration's shared key (`platform integration:add --shared-key`).
+    /// With a key, every delivery must carry a valid X-JWS-Signature.
+    #[arg(
+        long = "webhook.shared-key-file",
+        env = "PLATFORMSH_EXPORTER_WEBHOOK_SHARED_KEY_FILE",
+        conflicts_with = "shared_key"
+    )]
+    pub shared_key_file: Option<PathBuf>,
+
+    /// The shared key itself. Prefer the environment variable or the file to this flag: a
+    /// flag shows in the process list.
+    #[arg(
+        long = "webhook.shared-key",
+        env = "PLATFORMSH_EXPORTER_WEBHOOK_SHARED_KEY",
+        hide_env_values = true
+    )]
+    pub shared_key: Option<SharedKey>,
+
+    /// Most webhook requests handled at once; others wait. Bounds memory to this many bodies.
+    #[arg(
+        long = "webhook.max-concurrent",
+        env = "PLATFORMSH_EXPORTER_WEBHOOK_MAX_CONCURRENT",
+        default_value_t = 16
+    )]
+    pub max_concurrent: usize,
+
+    /// Exporter-toolkit web configuration file; its `basic_auth_users` protect every path but
+    /// the webhook.
+    #[arg(long = "web.config.file", env = "PLATFORMSH_EXPORTER_WEB_CONFIG_FILE")]
+    pub web_config_file: Option<PathBuf>,
+
+    /// Longest time to receive a request's headers, and separately to receive and answer it.
+    #[arg(
+        long = "web.request-timeout",
+        env = "PLATFORMSH_EXPORTER_WEB_REQUEST_TIMEOUT",
+        default_value = "30s",
+        value_parser = humantime::parse_duration
+    )]
+    pub request_timeout: Duration,
+
+    /// Most open client connections; further ones wait to be accepted.
+    #[arg(
+        long = "web.max-connections",
+        env = "PLATFORMSH_EXPORTER_WEB_MAX_CONNECTIONS",
+        default_value_t = 1024
+    )]
+    pub max_connections: usize,
 
     /// Largest accepted delivery, in bytes. A delivery carries its whole build log, so the
     /// default leaves room for a long one; larger bodies are answered 413.
@@ -130,6 +180,20 @@ impl Config {
     /// The configuration with every default, as if no flag were given.
     pub fn defaults() -> Self {
         Self::parse_from(["platformsh-exporter"])
+    }
+
+    /// The shared key from the flag, the variable or the file (trailing newline removed).
+    pub fn shared_key(&self) -> Result<Option<SharedKey>, String> {
+        let Some(path) = &self.shared_key_file else {
+            return Ok(self.shared_key.clone());
+        };
+        let key = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read the shared key file {}: {e}", path.display()))?;
+        let key = key.trim_end_matches(['\r', '\n']);
+        if key.is_empty() {
+            return Err(format!("the shared key file {} is empty", path.display()));
+        }
+        Ok(Some(SharedKey::new(key)))
     }
 
     /// The recorder's settings derived from the flags.

@@ -7,10 +7,14 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::activity::ParseError;
+use crate::verify::SignatureError;
 
 /// Why a webhook delivery was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookError {
+    /// 401: a shared key is configured and the signature is missing or wrong.
+    #[error(transparent)]
+    Unauthorized(#[from] SignatureError),
     /// 400: the body is not one well-formed activity.
     #[error(transparent)]
     Invalid(#[from] ParseError),
@@ -27,6 +31,7 @@ impl WebhookError {
         match self {
             WebhookError::Invalid(_) | WebhookError::Unreadable(_) => StatusCode::BAD_REQUEST,
             WebhookError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            WebhookError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
         }
     }
 
@@ -35,6 +40,7 @@ impl WebhookError {
         match self {
             WebhookError::Invalid(_) | WebhookError::Unreadable(_) => "invalid",
             WebhookError::TooLarge { .. } => "too_large",
+            WebhookError::Unauthorized(_) => "unauthorized",
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Receives Platform.sh (Upsun) activity webhooks and exposes them as Prometheus metrics.
 //!
-//! The modules follow the data path: [`receive`] (HTTP) → [`activity`] (parse) → [`labels`]
+//! The modules follow the data path: [`receive`] (HTTP) → [`verify`] (signature) →
+//! [`activity`] (parse) → [`labels`]
 //! (cardinality caps) → [`record`] (metrics and cross-activity state) → [`expose`] (`/metrics`).
 
 pub mod activity;
@@ -12,5 +13,7 @@ pub mod metrics;
 pub mod receive;
 pub mod record;
 pub mod server;
+pub mod verify;
+pub mod web_config;
 
 pub use config::Config;

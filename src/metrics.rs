@@ -190,7 +190,13 @@ pub const FAMILIES: &[&Family] = &[
 ];
 
 /// Outcomes of a delivery, pre-initialised to 0 so `rate()` and alerts see them from the start.
-pub const WEBHOOK_OUTCOMES: &[&str] = &["accepted", "duplicate", "invalid", "too_large"];
+pub const WEBHOOK_OUTCOMES: &[&str] = &[
+    "accepted",
+    "duplicate",
+    "invalid",
+    "too_large",
+    "unauthorized",
+];
 
 /// Handles to every family, registered in one registry.
 #[derive(Debug, Clone)]

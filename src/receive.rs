@@ -1,18 +1,20 @@
-//! Receive: the webhook endpoint. Reads the body within its limit, parses it, records it, and
-//! counts the outcome; nothing is recorded unless the whole delivery is valid.
+//! Receive: the webhook endpoint. Reads the body within its limit, verifies its signature,
+//! parses it, records it, and counts the outcome; nothing is recorded unless the whole delivery
+//! is valid.
 
 use axum::Json;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::Serialize;
 
 use crate::activity::{self, State as ActivityState};
 use crate::error::WebhookError;
 use crate::record::Recorded;
 use crate::server::AppState;
+use crate::verify::SIGNATURE_HEADER;
 
 /// The JSON body of an answered delivery.
 #[derive(Debug, Serialize)]
@@ -23,11 +25,11 @@ pub struct Ack {
 }
 
 /// `POST` handler for the webhook path.
-pub async fn webhook(
-    State(state): State<AppState>,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let result = receive(&state, body);
+pub async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let result = match read_body(&state, &headers, body).await {
+        Ok(body) => receive(&state, &headers, &body),
+        Err(e) => Err(e),
+    };
     let outcome = match &result {
         Ok((_, ack)) => ack.status,
         Err(e) => e.outcome(),
@@ -39,20 +41,40 @@ pub async fn webhook(
     }
 }
 
+/// Reads the whole body, refusing it as soon as it is known to exceed the limit: at once when
+/// `Content-Length` says so, else when the bytes received pass it. Never buffers more.
+async fn read_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Bytes, WebhookError> {
+    let limit = state.max_body_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(WebhookError::TooLarge { limit });
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(WebhookError::TooLarge { limit })
+        }
+        Err(e) => Err(WebhookError::Unreadable(e.to_string())),
+    }
+}
+
 fn receive(
     state: &AppState,
-    body: Result<Bytes, BytesRejection>,
+    headers: &HeaderMap,
+    body: &Bytes,
 ) -> Result<(StatusCode, Ack), WebhookError> {
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            WebhookError::TooLarge {
-                limit: state.max_body_bytes,
-            }
-        } else {
-            WebhookError::Unreadable(rejection.body_text())
-        }
-    })?;
-    let activity = activity::parse(&body)?;
+    if let Some(verifier) = &state.verifier {
+        // Before parsing: an unauthenticated body gets no further than this.
+        let signature = headers.get(SIGNATURE_HEADER).map(HeaderValue::as_bytes);
+        verifier.verify(signature, body)?;
+    }
+    let activity = activity::parse(body)?;
     let recorded = state
         .recorder
         .lock()

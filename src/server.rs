@@ -2,16 +2,27 @@
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::middleware;
 use axum::response::Html;
 use axum::routing::{get, post};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tower::limit::ConcurrencyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
 
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::record::Recorder;
+use crate::verify::Verifier;
+use crate::web_config::{self, BasicAuth};
 use crate::{expose, receive};
 
 /// What every handler shares.
@@ -22,17 +33,20 @@ pub struct AppState {
     pub recorder: Arc<Mutex<Recorder>>,
     pub metrics: Arc<Metrics>,
     pub max_body_bytes: usize,
+    /// Present when a shared key is configured: every delivery must then be signed.
+    pub verifier: Option<Verifier>,
 }
 
 impl AppState {
-    pub fn new(config: &Config) -> Self {
+    pub fn new(config: &Config) -> Result<Self, String> {
         let metrics = Arc::new(Metrics::new());
         let recorder = Recorder::new(Arc::clone(&metrics), config.settings());
-        Self {
+        Ok(Self {
             recorder: Arc::new(Mutex::new(recorder)),
             metrics,
             max_body_bytes: config.max_body_bytes,
-        }
+            verifier: config.shared_key()?.as_ref().map(Verifier::new),
+        })
     }
 }
 
@@ -52,35 +66,110 @@ pub fn validate(config: &Config) -> Result<(), String> {
             config.webhook_path
         ));
     }
+    if config.max_concurrent == 0 || config.max_connections == 0 {
+        return Err("--webhook.max-concurrent and --web.max-connections must be at least 1".into());
+    }
     Ok(())
 }
 
-/// The router. A pure function of the state, so tests can drive it without a socket.
-pub fn app(state: AppState, config: &Config) -> Router {
+/// The router. A pure function of its inputs, so tests can drive it without a socket.
+pub fn app(state: AppState, config: &Config, auth: Option<BasicAuth>) -> Router {
     let landing = landing_page(config);
-    Router::new()
+    let mut pages = Router::new()
         .route("/", get(move || async move { Html(landing) }))
         .route(&config.telemetry_path, get(expose::metrics))
-        .route(
-            &config.webhook_path,
-            post(receive::webhook).layer(DefaultBodyLimit::max(config.max_body_bytes)),
-        )
         .route("/-/healthy", get(|| async { "Healthy\n" }))
-        .route("/-/ready", get(|| async { "Ready\n" }))
+        .route("/-/ready", get(|| async { "Ready\n" }));
+    if let Some(auth) = auth {
+        pages = pages.route_layer(middleware::from_fn_with_state(auth, web_config::require));
+    }
+    // The handler reads the body under --webhook.max-body-bytes itself; a request waiting for
+    // its turn here holds no body yet, so memory stays within max-concurrent bodies however
+    // many clients send at once.
+    let webhook = post(receive::webhook)
+        .layer::<_, std::convert::Infallible>(ConcurrencyLimitLayer::new(config.max_concurrent));
+    pages
+        .route(&config.webhook_path, webhook)
         .with_state(state)
+        // A client that sends its body slowly is cut off, with 408, at the timeout.
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            config.request_timeout,
+        ))
 }
 
 /// Serves on `listener` until `shutdown` completes, then finishes the requests in flight.
+///
+/// A loop of our own rather than `axum::serve`, for two protections it does not give: a
+/// timeout on reading request headers (slow-loris) and a cap on open connections.
 pub async fn run(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    validate(&config).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-    let router = app(AppState::new(&config), &config);
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
+    let invalid = |e: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, e);
+    validate(&config).map_err(invalid)?;
+    let state = AppState::new(&config).map_err(invalid)?;
+    if state.verifier.is_none() {
+        tracing::warn!(
+            "no shared key configured: webhook deliveries are not authenticated, and anyone who \
+             learns the URL can post fake activities (see --webhook.shared-key-file)"
+        );
+    }
+    let auth = match &config.web_config_file {
+        Some(path) => BasicAuth::load(path).map_err(invalid)?,
+        None => None,
+    };
+    let router = app(state, &config, auth);
+
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.request_timeout);
+    let connections = Arc::new(Semaphore::new(config.max_connections));
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            permit = Arc::clone(&connections).acquire_owned() => {
+                permit.expect("the connection semaphore is never closed")
+            }
+            () = &mut shutdown => break,
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors, most likely: wait rather than spin.
+                    tracing::warn!(error = %e, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let service = TowerToHyperService::new(router.clone());
+        let connection = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    // Requests in flight get the request timeout to finish; then the server stops anyway.
+    if tokio::time::timeout(config.request_timeout, graceful.shutdown())
         .await
+        .is_err()
+    {
+        tracing::warn!("connections still open at shutdown were closed");
+    }
+    Ok(())
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -32,7 +32,12 @@ pub async fn spawn_app(flags: &[&str]) -> TestApp {
     }));
     TestApp {
         addr,
-        client: reqwest::Client::new(),
+        // No connection reuse: the server closes idle connections at its header timeout, and a
+        // pooled connection closed under the client would fail a request for the wrong reason.
+        client: reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap(),
         config,
         shutdown: Some(tx),
         handle: Some(handle),
@@ -62,26 +67,21 @@ impl TestApp {
     }
 
     pub async fn post_to(&self, path: &str, body: impl Into<reqwest::Body>) -> Answer {
-        let response = self
+        let request = self.client.post(self.url(path)).body(body);
+        answer(request.header("content-type", "application/json")).await
+    }
+
+    /// Posts to the webhook with an `X-JWS-Signature` header.
+    pub async fn post_signed(&self, body: impl Into<reqwest::Body>, signature: &str) -> Answer {
+        let request = self
             .client
-            .post(self.url(path))
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        Answer {
-            status: response.status().as_u16(),
-            body: response.text().await.unwrap(),
-        }
+            .post(self.url(&self.config.webhook_path))
+            .body(body);
+        answer(request.header("x-jws-signature", signature)).await
     }
 
     pub async fn get(&self, path: &str) -> Answer {
-        let response = self.client.get(self.url(path)).send().await.unwrap();
-        Answer {
-            status: response.status().as_u16(),
-            body: response.text().await.unwrap(),
-        }
+        answer(self.client.get(self.url(path))).await
     }
 
     /// The raw exposition text.
@@ -101,6 +101,15 @@ impl TestApp {
             let _ = tx.send(());
         }
         self.handle.take().unwrap().await.unwrap()
+    }
+}
+
+/// Sends the request and reads the whole answer.
+pub async fn answer(request: reqwest::RequestBuilder) -> Answer {
+    let response = request.send().await.unwrap();
+    Answer {
+        status: response.status().as_u16(),
+        body: response.text().await.unwrap(),
     }
 }
 

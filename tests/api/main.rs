@@ -8,5 +8,7 @@ mod cardinality;
 mod endpoints;
 mod fixtures;
 mod helpers;
+mod hostile;
 mod promtool;
 mod readme;
+mod signing;

@@ -1,0 +1,194 @@
+//! A hostile client cannot stop the exporter from answering: slow headers and bodies are cut
+//! off at the request timeout, oversized bodies refused before they are read, deep nesting
+//! refused without recursion, and a flood of label values stays within the caps.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::helpers::{TestApp, fixture, spawn_app, value};
+
+/// Asserts the exporter still answers its health and metrics endpoints, promptly.
+async fn still_answers(app: &TestApp) {
+    let started = Instant::now();
+    assert_eq!(app.get("/-/healthy").await.status, 200);
+    assert_eq!(app.get("/metrics").await.status, 200);
+    // Generous: this is about being served at all while attacked, not about speed.
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+/// Reads what the server sends until it closes the connection, at most `limit` long.
+async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> String {
+    let mut received = Vec::new();
+    tokio::time::timeout(limit, stream.read_to_end(&mut received))
+        .await
+        .expect("the server should close the connection")
+        .ok();
+    String::from_utf8_lossy(&received).into_owned()
+}
+
+#[tokio::test]
+async fn a_slow_body_is_cut_off_with_408_while_the_server_keeps_answering() {
+    let app = spawn_app(&["--web.request-timeout", "1s"]).await;
+    let mut stream = TcpStream::connect(app.addr).await.unwrap();
+    stream
+        .write_all(b"POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"id\":")
+        .await
+        .unwrap();
+    still_answers(&app).await;
+    let started = Instant::now();
+    let response = read_until_closed(&mut stream, Duration::from_secs(10)).await;
+    assert!(response.starts_with("HTTP/1.1 408"), "{response}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    still_answers(&app).await;
+}
+
+#[tokio::test]
+async fn slow_headers_are_cut_off_at_the_request_timeout() {
+    let app = spawn_app(&["--web.request-timeout", "1s"]).await;
+    let mut stream = TcpStream::connect(app.addr).await.unwrap();
+    stream
+        .write_all(b"POST /webhook HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    still_answers(&app).await;
+    // The server gives up on the headers and closes: the read ends instead of hanging.
+    read_until_closed(&mut stream, Duration::from_secs(10)).await;
+    still_answers(&app).await;
+}
+
+#[tokio::test]
+async fn an_oversized_declared_body_is_refused_before_it_is_sent() {
+    let app = spawn_app(&[]).await;
+    let mut stream = TcpStream::connect(app.addr).await.unwrap();
+    // Announce a gigabyte and send none of it: the answer must not wait for the body.
+    stream
+        .write_all(b"POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Length: 1073741824\r\n\r\n")
+        .await
+        .unwrap();
+    let mut head = [0u8; 64];
+    let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut head))
+        .await
+        .expect("answered without the body")
+        .unwrap();
+    assert!(
+        head[..n].starts_with(b"HTTP/1.1 413"),
+        "{}",
+        String::from_utf8_lossy(&head[..n])
+    );
+}
+
+#[tokio::test]
+async fn an_oversized_chunked_body_is_refused_once_it_passes_the_limit() {
+    let app = spawn_app(&["--webhook.max-body-bytes", "65536"]).await;
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..100).map(|_| Ok(vec![b' '; 4096])).collect();
+    let body = reqwest::Body::wrap_stream(futures_util::stream::iter(chunks));
+    let answer = app.post(body).await;
+    assert_eq!(answer.status, 413);
+    assert_eq!(answer.json()["error"], "too_large");
+}
+
+#[tokio::test]
+async fn deeply_nested_json_is_handled_without_recursion() {
+    let app = spawn_app(&[]).await;
+    let deep = format!("{}{}", "[".repeat(1_000_000), "]".repeat(1_000_000));
+    // As the whole body: not an object.
+    let answer = app.post(deep.clone()).await;
+    assert_eq!(answer.status, 400);
+    assert_eq!(answer.json()["path"], "$");
+    // Inside a field the parser reads: refused at that field.
+    let seed = String::from_utf8(fixture("push-success-seed.json")).unwrap();
+    let open = seed.trim_end().strip_suffix('}').unwrap();
+    let answer = app
+        .post(format!("{open},\"payload\":{{\"commits\":[{deep}]}}}}"))
+        .await;
+    assert_eq!(answer.status, 400, "{}", answer.body);
+    // Inside a field it skips (such as `log`): skipped without recursion, accepted.
+    let answer = app.post(format!("{open},\"log\":{deep}}}")).await;
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    still_answers(&app).await;
+}
+
+#[tokio::test]
+async fn ten_thousand_distinct_label_values_keep_memory_and_series_bounded() {
+    let app = spawn_app(&["--limits.projects", "100", "--limits.environments", "200"]).await;
+    let base: serde_json::Value =
+        serde_json::from_slice(&fixture("push-success-seed.json")).unwrap();
+    let rss =
+        |samples: &crate::helpers::Samples| value(samples, "process_resident_memory_bytes", &[]);
+    let before = rss(&app.scrape().await);
+
+    let senders = 8;
+    let per_sender = 1250;
+    let mut tasks = Vec::new();
+    for sender in 0..senders {
+        let client = app.client.clone();
+        let url = app.url("/webhook");
+        let base = base.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..per_sender {
+                let mut body = base.clone();
+                let n = sender * per_sender + i;
+                body["id"] = json!(format!("hostile-{n}"));
+                body["project"] = json!(format!("project-{n}"));
+                body["payload"]["environment"]["name"] = json!(format!("branch-{n}"));
+                let status = client
+                    .post(&url)
+                    .body(body.to_string())
+                    .send()
+                    .await
+                    .unwrap()
+                    .status();
+                assert_eq!(status, 202);
+            }
+        }));
+    }
+    // Health and metrics stay answered during the flood.
+    for _ in 0..5 {
+        still_answers(&app).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+
+    let samples = app.scrape().await;
+    let projects = samples
+        .keys()
+        .filter(|k| k.starts_with("platformsh_last_activity_timestamp_seconds{"))
+        .count();
+    assert_eq!(projects, 101, "100 admitted projects and _overflow");
+    assert_eq!(
+        value(
+            &samples,
+            "platformsh_exporter_label_overflow_total",
+            &[("label", "project")]
+        ),
+        f64::from(senders * per_sender - 100)
+    );
+    let grown = rss(&samples) - before;
+    eprintln!(
+        "RSS before {before} bytes, after 10 000 deliveries {} bytes",
+        rss(&samples)
+    );
+    // The test process holds every other test too; this bound only catches a real leak
+    // (10 000 retained bodies alone would be 90 MB).
+    assert!(grown < 64.0 * 1024.0 * 1024.0, "RSS grew by {grown} bytes");
+}
+
+#[tokio::test]
+async fn hundreds_of_idle_connections_do_not_block_other_clients() {
+    let app = spawn_app(&[]).await;
+    let mut idle = Vec::new();
+    for _ in 0..300 {
+        idle.push(TcpStream::connect(app.addr).await.unwrap());
+    }
+    still_answers(&app).await;
+    assert_eq!(
+        app.post(fixture("push-success-seed.json")).await.status,
+        202
+    );
+}
