@@ -9,6 +9,7 @@ mod endpoints;
 mod fixtures;
 mod helpers;
 mod hostile;
+mod monitoring;
 mod promtool;
 mod readme;
 mod signing;

@@ -1,0 +1,624 @@
+#!/usr/bin/env python3
+"""Writes the Grafana dashboards of the monitoring bundle: overview.json and deployments.json.
+
+The dashboards are generated so that every panel gets the same datasource, units, descriptions
+and cross-instance aggregation; run `python3 dashboards/generate.py` after editing, and commit
+both this file and its output. The tests read the JSON, not this script.
+"""
+
+import json
+import pathlib
+
+DS = {"type": "prometheus", "uid": "${datasource}"}
+# Label filters of the template variables. `environment` only where the family has that label.
+SEL = 'project=~"$project", environment=~"$environment", environment_type=~"$environment_type"'
+SEL_NO_ENV = 'project=~"$project", environment_type=~"$environment_type"'
+# The last-deployment gauges carry project and environment only.
+ENV = 'project=~"$project", environment=~"$environment"'
+DEPLOY_TYPES = (
+    "environment.push|environment.redeploy|environment.merge|environment.merge-pr|"
+    "environment.activate|environment.branch|environment.synchronize|environment.restore|"
+    "environment.deploy|environment.resume|environment.initialize"
+)
+
+
+class Layout:
+    """Places panels left to right, 24 columns wide, in rows."""
+
+    def __init__(self):
+        self.x = 0
+        self.y = 0
+        self.row_h = 0
+        self.next_id = 1
+        self.panels = []
+
+    def add(self, panel, w, h):
+        if self.x + w > 24:
+            self.x, self.y, self.row_h = 0, self.y + self.row_h, 0
+        panel["id"] = self.next_id
+        panel["gridPos"] = {"h": h, "w": w, "x": self.x, "y": self.y}
+        self.next_id += 1
+        self.x += w
+        self.row_h = max(self.row_h, h)
+        self.panels.append(panel)
+
+    def row(self, title):
+        self.x, self.y, self.row_h = 0, self.y + self.row_h, 0
+        self.add({"type": "row", "title": title, "collapsed": False, "panels": []}, 24, 1)
+        self.x, self.y, self.row_h = 0, self.y + 1, 0
+
+
+def target(expr, legend="", ref="A", instant=False, fmt=None):
+    t = {"datasource": DS, "refId": ref, "expr": expr, "legendFormat": legend or "__auto"}
+    if instant:
+        t["instant"] = True
+        t["range"] = False
+    if fmt:
+        t["format"] = fmt
+    return t
+
+
+def timeseries(title, description, unit, targets, stack=False):
+    return {
+        "type": "timeseries",
+        "title": title,
+        "description": description,
+        "datasource": DS,
+        "fieldConfig": {
+            "defaults": {
+                "unit": unit,
+                "custom": {
+                    "drawStyle": "line",
+                    "lineWidth": 1,
+                    "fillOpacity": 10,
+                    "spanNulls": True,
+                    "stacking": {"mode": "normal" if stack else "none", "group": "A"},
+                },
+            },
+            "overrides": [],
+        },
+        "options": {
+            "legend": {"displayMode": "table", "placement": "bottom", "calcs": ["lastNotNull", "max"]},
+            "tooltip": {"mode": "multi", "sort": "desc"},
+        },
+        "targets": targets,
+    }
+
+
+def stat(title, description, unit, targets, thresholds=None):
+    return {
+        "type": "stat",
+        "title": title,
+        "description": description,
+        "datasource": DS,
+        "fieldConfig": {
+            "defaults": {
+                "unit": unit,
+                "thresholds": {
+                    "mode": "absolute",
+                    "steps": thresholds or [{"color": "green", "value": None}],
+                },
+            },
+            "overrides": [],
+        },
+        "options": {
+            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+            "colorMode": "value",
+            "graphMode": "area",
+            "textMode": "auto",
+        },
+        "targets": targets,
+    }
+
+
+def table(title, description, targets, overrides, organize):
+    return {
+        "type": "table",
+        "title": title,
+        "description": description,
+        "datasource": DS,
+        "fieldConfig": {"defaults": {"unit": "short"}, "overrides": overrides},
+        "options": {"showHeader": True, "cellHeight": "sm"},
+        "targets": targets,
+        "transformations": [
+            {"id": "merge", "options": {}},
+            {"id": "organize", "options": organize},
+        ],
+    }
+
+
+def unit_override(column, unit, extra=None):
+    props = [{"id": "unit", "value": unit}]
+    props.extend(extra or [])
+    return {"matcher": {"id": "byName", "options": column}, "properties": props}
+
+
+def variables(with_environment=True):
+    def query_var(name, label, query):
+        return {
+            "name": name,
+            "label": label,
+            "type": "query",
+            "datasource": DS,
+            "definition": query,
+            "query": {"query": query, "refId": f"{name}-query"},
+            "includeAll": True,
+            "multi": True,
+            "allValue": ".*",
+            "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
+            "refresh": 2,
+            "sort": 1,
+            "hide": 0,
+            "regex": "",
+        }
+
+    out = [
+        {
+            "name": "datasource",
+            "label": "Data source",
+            "type": "datasource",
+            "query": "prometheus",
+            "current": {},
+            "hide": 0,
+            "refresh": 1,
+            "regex": "",
+        },
+        query_var("project", "Project", "label_values(platformsh_activities_total, project)"),
+        query_var(
+            "environment_type",
+            "Environment type",
+            'label_values(platformsh_activities_total{project=~"$project"}, environment_type)',
+        ),
+    ]
+    if with_environment:
+        out.append(
+            query_var(
+                "environment",
+                "Environment",
+                'label_values(platformsh_activities_total{project=~"$project", '
+                'environment_type=~"$environment_type"}, environment)',
+            )
+        )
+    return out
+
+
+def dashboard(uid, title, description, panels, with_environment=True):
+    return {
+        "uid": uid,
+        "title": title,
+        "description": description,
+        "tags": ["platformsh", "deployments"],
+        "timezone": "",
+        "editable": True,
+        "graphTooltip": 1,
+        "schemaVersion": 39,
+        "version": 1,
+        "time": {"from": "now-7d", "to": "now"},
+        "refresh": "1m",
+        "links": [
+            {
+                "type": "dashboards",
+                "tags": ["platformsh"],
+                "asDropdown": False,
+                "includeVars": True,
+                "keepTime": True,
+                "title": "Platform.sh",
+            }
+        ],
+        "annotations": {"list": []},
+        "templating": {"list": variables(with_environment)},
+        "panels": panels,
+    }
+
+
+def overview():
+    L = Layout()
+    L.row("Activities")
+    L.add(
+        timeseries(
+            "Activities per hour by type and result",
+            "Finished activities (complete or cancelled) per hour, by activity type and result.",
+            "short",
+            [
+                target(
+                    f"sum by (type, result) (rate(platformsh_activities_total{{{SEL}}}[$__rate_interval])) * 3600",
+                    "{{type}} {{result}}",
+                )
+            ],
+            stack=True,
+        ),
+        16,
+        8,
+    )
+    L.add(
+        stat(
+            "Failure ratio",
+            "Failed finished activities over all finished activities, over the dashboard's time range.",
+            "percentunit",
+            [
+                target(
+                    f'(sum(increase(platformsh_activities_total{{result="failure", {SEL}}}[$__range])) or vector(0))'
+                    f" / sum(increase(platformsh_activities_total{{{SEL}}}[$__range]))",
+                    "failure ratio",
+                    instant=True,
+                )
+            ],
+            [
+                {"color": "green", "value": None},
+                {"color": "orange", "value": 0.1},
+                {"color": "red", "value": 0.25},
+            ],
+        ),
+        8,
+        8,
+    )
+    L.add(
+        timeseries(
+            "Duration by type (p50, p95)",
+            "Time from started_at to completed_at of finished activities.",
+            "s",
+            [
+                target(
+                    "histogram_quantile(0.5, sum by (type, le) (rate(platformsh_activity_duration_seconds_bucket"
+                    f"{{{SEL_NO_ENV}}}[$__rate_interval])))",
+                    "p50 {{type}}",
+                    "A",
+                ),
+                target(
+                    "histogram_quantile(0.95, sum by (type, le) (rate(platformsh_activity_duration_seconds_bucket"
+                    f"{{{SEL_NO_ENV}}}[$__rate_interval])))",
+                    "p95 {{type}}",
+                    "B",
+                ),
+            ],
+        ),
+        12,
+        8,
+    )
+    L.add(
+        timeseries(
+            "Queue time by type (p50, p95)",
+            "Time from created_at to started_at: how long activities waited before running.",
+            "s",
+            [
+                target(
+                    "histogram_quantile(0.5, sum by (type, le) (rate(platformsh_activity_wait_seconds_bucket"
+                    f"{{{SEL_NO_ENV}}}[$__rate_interval])))",
+                    "p50 {{type}}",
+                    "A",
+                ),
+                target(
+                    "histogram_quantile(0.95, sum by (type, le) (rate(platformsh_activity_wait_seconds_bucket"
+                    f"{{{SEL_NO_ENV}}}[$__rate_interval])))",
+                    "p95 {{type}}",
+                    "B",
+                ),
+            ],
+        ),
+        12,
+        8,
+    )
+    L.add(
+        timeseries(
+            "Phase times (mean)",
+            "Mean time spent in each phase reported in the activities' timings: wait, build, deploy, execute.",
+            "s",
+            [
+                target(
+                    f"sum by (phase) (rate(platformsh_activity_phase_seconds_sum{{{SEL_NO_ENV}}}[$__rate_interval]))"
+                    f" / sum by (phase) (rate(platformsh_activity_phase_seconds_count{{{SEL_NO_ENV}}}[$__rate_interval]))",
+                    "{{phase}}",
+                )
+            ],
+        ),
+        12,
+        8,
+    )
+    L.add(
+        timeseries(
+            "Commits per push (mean)",
+            "Mean number of commits per finished environment.push.",
+            "short",
+            [
+                target(
+                    f"sum by (environment_type) (rate(platformsh_push_commits_sum{{{SEL_NO_ENV}}}[$__rate_interval]))"
+                    f" / sum by (environment_type) (rate(platformsh_push_commits_count{{{SEL_NO_ENV}}}[$__rate_interval]))",
+                    "{{environment_type}}",
+                )
+            ],
+        ),
+        12,
+        8,
+    )
+    L.add(
+        timeseries(
+            "Activities unfinished",
+            "Activities last seen pending, scheduled, staged or in progress (needs an integration that sends those states).",
+            "short",
+            [
+                target(
+                    'sum by (project, environment, state) (platformsh_activities_unfinished{project=~"$project", environment=~"$environment"})',
+                    "{{project}} {{environment}} {{state}}",
+                )
+            ],
+            stack=True,
+        ),
+        12,
+        8,
+    )
+    L.row("Environments and projects")
+    L.add(
+        table(
+            "Last deployment of every environment",
+            "Result and age of the latest deployment of each environment. With several exporter replicas, the newest deployment wins.",
+            [
+                target(
+                    # With replicas, each saw different deliveries: take the success flag of the
+                    # instance holding the newest deployment (a tie counts as failed).
+                    f"min by (project, environment) (platformsh_last_deployment_success{{{ENV}}}"
+                    f" and on (project, environment, instance) (platformsh_last_deployment_timestamp_seconds{{{ENV}}}"
+                    " == on (project, environment) group_left"
+                    f" max by (project, environment) (platformsh_last_deployment_timestamp_seconds{{{ENV}}})))",
+                    ref="A",
+                    instant=True,
+                    fmt="table",
+                ),
+                target(
+                    f"time() - max by (project, environment) (platformsh_last_deployment_timestamp_seconds{{{ENV}}})",
+                    ref="B",
+                    instant=True,
+                    fmt="table",
+                ),
+            ],
+            [
+                unit_override(
+                    "Last result",
+                    "none",
+                    [
+                        {
+                            "id": "mappings",
+                            "value": [
+                                {"type": "value", "options": {"0": {"text": "failed", "color": "red"}, "1": {"text": "succeeded", "color": "green"}}}
+                            ],
+                        },
+                        {"id": "custom.cellOptions", "value": {"type": "color-background"}},
+                    ],
+                ),
+                unit_override("Age", "s"),
+            ],
+            {
+                "excludeByName": {"Time": True},
+                "renameByName": {"Value #A": "Last result", "Value #B": "Age", "project": "Project", "environment": "Environment"},
+            },
+        ),
+        14,
+        10,
+    )
+    L.add(
+        table(
+            "Projects by silence",
+            "Time since the latest activity of each project, longest first: a project that used to be busy and went silent may have lost its webhook integration.",
+            [
+                target(
+                    'sort_desc(time() - max by (project) (platformsh_last_activity_timestamp_seconds{project=~"$project"}))',
+                    ref="A",
+                    instant=True,
+                    fmt="table",
+                )
+            ],
+            [unit_override("Silent for", "s")],
+            {"excludeByName": {"Time": True}, "renameByName": {"Value": "Silent for", "project": "Project"}},
+        ),
+        10,
+        10,
+    )
+    L.row("Exporter")
+    L.add(
+        timeseries(
+            "Webhook deliveries by outcome",
+            "Deliveries received per second by the exporters, by outcome: accepted, duplicate, invalid, too_large, unauthorized.",
+            "reqps",
+            [
+                target(
+                    "sum by (outcome) (rate(platformsh_exporter_webhooks_total[$__rate_interval]))",
+                    "{{outcome}}",
+                )
+            ],
+            stack=True,
+        ),
+        24,
+        7,
+    )
+    return dashboard(
+        "platformsh-overview",
+        "Platform.sh / Overview",
+        "Activities received from Platform.sh webhooks: rates, results, durations, queues and the state of every environment.",
+        L.panels,
+    )
+
+
+def deployments():
+    L = Layout()
+    rec = 'project=~"$project", environment_type=~"$environment_type"'
+    L.row("DORA")
+    L.add(
+        stat(
+            "Production deployments per day",
+            "Finished (successful or failed) deployments of production environments over the last day.",
+            "short",
+            [
+                target(
+                    f'sum(project_environment_type:platformsh_deployments:increase1d{{project=~"$project", environment_type="production"}}) or vector(0)',
+                    "per day",
+                    instant=True,
+                )
+            ],
+        ),
+        6,
+        5,
+    )
+    L.add(
+        stat(
+            "Production deployments per week",
+            "Finished deployments of production environments over the last 7 days.",
+            "short",
+            [
+                target(
+                    'sum(increase(platformsh_deployments_total{project=~"$project", environment_type="production", result=~"success|failure"}[7d])) or vector(0)',
+                    "per week",
+                    instant=True,
+                )
+            ],
+        ),
+        6,
+        5,
+    )
+    L.add(
+        stat(
+            "Change failure rate",
+            "Failed deployments over finished deployments in the last day, for the selected environment types.",
+            "percentunit",
+            [
+                target(
+                    f"(sum(project_environment_type:platformsh_deployments_failed:increase1d{{{rec}}}) or vector(0))"
+                    f" / sum(project_environment_type:platformsh_deployments:increase1d{{{rec}}})",
+                    "change failure rate",
+                    instant=True,
+                )
+            ],
+            [
+                {"color": "green", "value": None},
+                {"color": "orange", "value": 0.15},
+                {"color": "red", "value": 0.3},
+            ],
+        ),
+        6,
+        5,
+    )
+    L.add(
+        stat(
+            "Time to recover (mean, 7 days)",
+            "Mean time from the first failed deployment of an environment to its next successful one, over the last 7 days.",
+            "s",
+            [
+                target(
+                    f"sum(project_environment_type:platformsh_deployment_recovery_seconds_sum:increase7d{{{rec}}})"
+                    f" / sum(project_environment_type:platformsh_deployment_recovery_seconds_count:increase7d{{{rec}}})",
+                    "mean",
+                    instant=True,
+                )
+            ],
+        ),
+        6,
+        5,
+    )
+    L.add(
+        timeseries(
+            "Deployments per day by environment type",
+            "Finished deployments over the preceding day, by environment type and result.",
+            "short",
+            [
+                target(
+                    f"sum by (environment_type, result) (increase(platformsh_deployments_total{{{SEL}}}[1d]))",
+                    "{{environment_type}} {{result}}",
+                )
+            ],
+        ),
+        12,
+        8,
+    )
+    L.add(
+        timeseries(
+            "Change failure rate by environment type",
+            "Failed over finished deployments in the preceding day (recording rule project_environment_type:platformsh_deployment_change_failure:ratio1d).",
+            "percentunit",
+            [
+                target(
+                    f"max by (environment_type) (project_environment_type:platformsh_deployment_change_failure:ratio1d{{{rec}}})",
+                    "{{environment_type}}",
+                )
+            ],
+        ),
+        12,
+        8,
+    )
+    L.add(
+        timeseries(
+            "Deployment duration (p50, p95)",
+            "Duration of finished deployment activities (the default deployment types).",
+            "s",
+            [
+                target(
+                    "histogram_quantile(0.5, sum by (le) (rate(platformsh_activity_duration_seconds_bucket"
+                    f'{{type=~"{DEPLOY_TYPES}", {SEL_NO_ENV}}}[$__rate_interval])))',
+                    "p50",
+                    "A",
+                ),
+                target(
+                    "histogram_quantile(0.95, sum by (le) (rate(platformsh_activity_duration_seconds_bucket"
+                    f'{{type=~"{DEPLOY_TYPES}", {SEL_NO_ENV}}}[$__rate_interval])))',
+                    "p95",
+                    "B",
+                ),
+            ],
+        ),
+        12,
+        8,
+    )
+    L.add(
+        timeseries(
+            "Time to recover (p50)",
+            "Median time from a first failed deployment to the next successful one, by environment type.",
+            "s",
+            [
+                target(
+                    "histogram_quantile(0.5, sum by (environment_type, le) (rate(platformsh_deployment_recovery_seconds_bucket"
+                    f"{{{SEL_NO_ENV}}}[$__rate_interval])))",
+                    "{{environment_type}}",
+                )
+            ],
+        ),
+        12,
+        8,
+    )
+    L.row("Per environment")
+    L.add(
+        table(
+            "Deployments per environment",
+            "Finished deployments of each environment over the dashboard's time range, and how many failed.",
+            [
+                target(
+                    f'sum by (project, environment) (increase(platformsh_deployments_total{{result=~"success|failure", {SEL}}}[$__range]))',
+                    ref="A",
+                    instant=True,
+                    fmt="table",
+                ),
+                target(
+                    f'sum by (project, environment) (increase(platformsh_deployments_total{{result="failure", {SEL}}}[$__range]))'
+                    f' or (0 * sum by (project, environment) (increase(platformsh_deployments_total{{{SEL}}}[$__range])))',
+                    ref="B",
+                    instant=True,
+                    fmt="table",
+                ),
+            ],
+            [],
+            {
+                "excludeByName": {"Time": True},
+                "renameByName": {"Value #A": "Deployments", "Value #B": "Failed", "project": "Project", "environment": "Environment"},
+            },
+        ),
+        24,
+        10,
+    )
+    return dashboard(
+        "platformsh-deployments",
+        "Platform.sh / Deployments (DORA)",
+        "Deployment frequency, change failure rate, time to recover and deployment duration, per project and environment.",
+        L.panels,
+    )
+
+
+if __name__ == "__main__":
+    here = pathlib.Path(__file__).resolve().parent
+    for name, board in (("overview.json", overview()), ("deployments.json", deployments())):
+        (here / name).write_text(json.dumps(board, indent=2) + "\n")

@@ -1,0 +1,511 @@
+//! The monitoring bundle against a real Prometheus: rules pass promtool, every dashboard query
+//! returns data on a live setup, and the failed-deployment alert fires and resolves.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use platformsh_exporter::metrics::{FAMILIES, Kind};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, fixture, spawn_app};
+
+fn bundle(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("dashboards")
+        .join(path)
+}
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(bundle(path)).unwrap()
+}
+
+const DASHBOARDS: &[&str] = &["overview.json", "deployments.json"];
+const RULE_FILES: &[&str] = &["prometheus/rules.yml", "prometheus/alerts.yml"];
+
+fn promtool(args: &[&str]) -> String {
+    let output = Command::new("promtool")
+        .args(args)
+        .current_dir(bundle(""))
+        .output()
+        .expect("promtool must be installed (Debian package prometheus; .ci/run installs it)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "promtool {args:?}:\n{text}");
+    text
+}
+
+#[test]
+fn the_rules_and_the_example_config_pass_promtool_check() {
+    promtool(&[
+        "check",
+        "rules",
+        "prometheus/rules.yml",
+        "prometheus/alerts.yml",
+    ]);
+    promtool(&["check", "config", "prometheus/prometheus.yml"]);
+}
+
+const RULE_TESTS: &[&str] = &[
+    "prometheus/tests/alerts_test.yml",
+    "prometheus/tests/alerts_long_test.yml",
+];
+
+#[test]
+fn every_alert_passes_its_promtool_unit_tests() {
+    let mut args = vec!["test", "rules"];
+    args.extend(RULE_TESTS);
+    let report = promtool(&args);
+    assert_eq!(
+        report.matches("SUCCESS").count(),
+        RULE_TESTS.len(),
+        "{report}"
+    );
+}
+
+#[test]
+fn every_alert_has_a_unit_test() {
+    let tests: String = RULE_TESTS.iter().map(|f| read(f)).collect();
+    let alerts = read("prometheus/alerts.yml");
+    let names: Vec<&str> = alerts
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- alert: "))
+        .collect();
+    assert!(names.len() >= 6);
+    for name in names {
+        assert!(
+            tests.contains(&format!("alertname: {name}\n")),
+            "{name} has no promtool test"
+        );
+    }
+}
+
+/// Every `expr` of every panel target, and every template variable query, of one dashboard.
+fn queries(dashboard: &Value) -> (Vec<String>, Vec<String>) {
+    let mut exprs = Vec::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            exprs.push(target["expr"].as_str().unwrap().to_owned());
+        }
+    }
+    let variables = dashboard["templating"]["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["type"] == "query")
+        .map(|v| v["query"]["query"].as_str().unwrap().to_owned())
+        .collect();
+    (exprs, variables)
+}
+
+/// Metric names (`platformsh_…`) and recording rule names (`a:b:c`) in a text.
+fn names(text: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let bytes = text.as_bytes();
+    let is_name = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b':';
+    let mut i = 0;
+    while i < bytes.len() {
+        if is_name(bytes[i]) && (i == 0 || !is_name(bytes[i - 1]) && bytes[i - 1] != b'$') {
+            let start = i;
+            while i < bytes.len() && is_name(bytes[i]) {
+                i += 1;
+            }
+            let word = &text[start..i];
+            if word.starts_with("platformsh_") || word.matches(':').count() == 2 {
+                found.insert(word.to_owned());
+            }
+        } else {
+            i += 1;
+        }
+    }
+    found
+}
+
+#[test]
+fn every_metric_a_dashboard_or_rule_uses_is_one_the_exporter_exposes() {
+    let mut exposed = BTreeSet::new();
+    for family in FAMILIES {
+        exposed.insert(family.name.to_owned());
+        if family.kind == Kind::Histogram {
+            for suffix in ["_bucket", "_sum", "_count"] {
+                exposed.insert(format!("{}{suffix}", family.name));
+            }
+        }
+    }
+    let recorded: BTreeSet<String> = read("prometheus/rules.yml")
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- record: "))
+        .map(str::to_owned)
+        .collect();
+    let mut used = BTreeSet::new();
+    for file in DASHBOARDS {
+        let dashboard: Value = serde_json::from_str(&read(file)).unwrap();
+        let (exprs, variables) = queries(&dashboard);
+        for q in exprs.iter().chain(&variables) {
+            used.extend(names(q));
+        }
+    }
+    for file in RULE_FILES {
+        for line in read(file)
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+        {
+            // Only expressions: annotations mention no metric names.
+            if !line.contains("summary:") && !line.contains("description:") {
+                used.extend(names(line));
+            }
+        }
+    }
+    assert!(used.len() > 15, "the scan found too few names: {used:?}");
+    let unknown: Vec<_> = used
+        .iter()
+        .filter(|n| !exposed.contains(*n) && !recorded.contains(*n))
+        .collect();
+    assert!(unknown.is_empty(), "not exposed nor recorded: {unknown:?}");
+}
+
+#[test]
+fn dashboards_follow_the_bundle_conventions() {
+    let mut uids = BTreeSet::new();
+    for file in DASHBOARDS {
+        let d: Value = serde_json::from_str(&read(file)).unwrap();
+        assert!(
+            uids.insert(d["uid"].as_str().unwrap().to_owned()),
+            "{file}: uid"
+        );
+        assert!(
+            d.get("__inputs").is_none(),
+            "{file}: __inputs breaks file provisioning"
+        );
+        let vars = d["templating"]["list"].as_array().unwrap();
+        assert_eq!(vars[0]["type"], "datasource", "{file}");
+        for name in ["project", "environment_type"] {
+            assert!(vars.iter().any(|v| v["name"] == name), "{file}: ${name}");
+        }
+        for panel in d["panels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["type"] != "row")
+        {
+            let title = panel["title"].as_str().unwrap();
+            assert_eq!(
+                panel["datasource"]["uid"], "${datasource}",
+                "{file}: {title}"
+            );
+            assert!(
+                !panel["description"].as_str().unwrap_or("").is_empty(),
+                "{file}: {title}"
+            );
+            assert!(
+                panel["fieldConfig"]["defaults"]["unit"].is_string(),
+                "{file}: {title} unit"
+            );
+        }
+    }
+}
+
+/// A Prometheus server on loopback, stopped when dropped.
+struct Prometheus {
+    child: Child,
+    url: String,
+    client: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Prometheus {
+    /// Scrapes `target` every second with the bundled rules, evaluated every second.
+    async fn start(target: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        for file in RULE_FILES {
+            // The DORA group runs every minute in production; a test cannot wait that long.
+            let rules = read(file).replace("interval: 1m", "interval: 1s");
+            let name = Path::new(file).file_name().unwrap();
+            std::fs::write(dir.path().join(name), rules).unwrap();
+        }
+        let config = format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
+             rule_files: [rules.yml, alerts.yml]\n\
+             scrape_configs:\n  - job_name: platformsh\n    static_configs:\n      - targets: ['{target}']\n"
+        );
+        std::fs::write(dir.path().join("prometheus.yml"), config).unwrap();
+        let address = format!("127.0.0.1:{}", free_port());
+        let child = Command::new("prometheus")
+            .arg(format!(
+                "--config.file={}",
+                dir.path().join("prometheus.yml").display()
+            ))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address={address}"))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("prometheus.log")).unwrap())
+            .spawn()
+            .expect(
+                "prometheus must be installed (Debian package prometheus; .ci/run installs it)",
+            );
+        let prometheus = Self {
+            child,
+            url: format!("http://{address}"),
+            client: reqwest::Client::new(),
+            _dir: dir,
+        };
+        prometheus
+            .wait_for("Prometheus to be ready", || async {
+                let ready = prometheus
+                    .client
+                    .get(format!("{}/-/ready", prometheus.url))
+                    .send()
+                    .await;
+                ready.is_ok_and(|r| r.status().is_success())
+            })
+            .await;
+        prometheus
+    }
+
+    async fn api(&self, path: &str, query: &[(&str, &str)]) -> Value {
+        let response = self
+            .client
+            .get(format!("{}/api/v1/{path}", self.url))
+            .query(query)
+            .send()
+            .await
+            .unwrap();
+        let body: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+        assert_eq!(body["status"], "success", "{path} {query:?}: {body}");
+        body["data"].clone()
+    }
+
+    /// The samples of an instant query.
+    async fn query(&self, expr: &str) -> Vec<Value> {
+        self.api("query", &[("query", expr)]).await["result"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    async fn firing(&self, alertname: &str) -> Vec<Value> {
+        self.api("alerts", &[]).await["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["labels"]["alertname"] == alertname && a["state"] == "firing")
+            .cloned()
+            .collect()
+    }
+
+    async fn wait_for<F, Fut>(&self, what: &str, mut check: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !check().await {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Waits until Prometheus has scraped `accepted` accepted deliveries, then one more
+    /// rule evaluation.
+    async fn wait_for_scrape(&self, accepted: u32) {
+        let expr = r#"sum(platformsh_exporter_webhooks_total{outcome="accepted"})"#;
+        self.wait_for(
+            &format!("{accepted} accepted deliveries in Prometheus"),
+            || async {
+                self.query(expr)
+                    .await
+                    .first()
+                    .and_then(|s| s["value"][1].as_str().map(str::to_owned))
+                    == Some(accepted.to_string())
+            },
+        )
+        .await;
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+    }
+}
+
+/// `fixture` with a new id and, if given, other fields replaced.
+fn variant(name: &str, id: &str, changes: &Value) -> String {
+    let mut body: Value = serde_json::from_slice(&fixture(name)).unwrap();
+    body["id"] = json!(id);
+    for (key, value) in changes.as_object().unwrap() {
+        body[key] = value.clone();
+    }
+    body.to_string()
+}
+
+/// One round of deliveries covering every panel: each fixture, an unfinished push, and a
+/// failed then fixed feature branch (for time to recover). Rounds differ in ids and times.
+async fn post_round(app: &TestApp, round: u32) -> u32 {
+    let mut accepted = 0;
+    for name in [
+        "push-success-seed.json",
+        "cron-success.json",
+        "merge-success-staging.json",
+        "project-domain-create.json",
+        "push-cancelled.json",
+        "redeploy-success-production.json",
+        "push-in-progress.json",
+        "backup-pending.json",
+    ] {
+        let answer = app
+            .post(variant(name, &format!("{name}-{round}"), &json!({})))
+            .await;
+        assert_eq!(answer.status, 202, "{}", answer.body);
+        accepted += 1;
+    }
+    let hour = 15 + 2 * round;
+    let failed = variant(
+        "push-failure-development.json",
+        &format!("failure-{round}"),
+        &json!({"completed_at": format!("2026-11-02T{hour}:00:00+00:00")}),
+    );
+    let fixed = variant(
+        "push-failure-development.json",
+        &format!("fix-{round}"),
+        &json!({"result": "success", "completed_at": format!("2026-11-02T{}:00:00+00:00", hour + 1)}),
+    );
+    for body in [failed, fixed] {
+        assert_eq!(app.post(body).await.status, 202);
+        accepted += 1;
+    }
+    accepted
+}
+
+/// Grafana's variables, as a user who picked "All" and a 1-hour range would send them.
+fn substitute(expr: &str) -> String {
+    expr.replace("$__rate_interval", "1m")
+        .replace("$__range", "1h")
+        .replace("$project", ".*")
+        .replace("$environment_type", ".*")
+        .replace("$environment", ".*")
+}
+
+#[tokio::test]
+async fn dashboards_show_data_and_the_failed_deployment_alert_fires_then_resolves() {
+    let app = spawn_app(&[]).await;
+    let prometheus = Prometheus::start(&app.addr.to_string()).await;
+
+    // Two rounds with scrapes between, so rates and quantiles see increases, not new series.
+    let mut accepted = post_round(&app, 1).await;
+    prometheus.wait_for_scrape(accepted).await;
+    accepted += post_round(&app, 2).await;
+    prometheus.wait_for_scrape(accepted).await;
+
+    // Every panel query and every variable returns at least one sample that is a number.
+    for file in DASHBOARDS {
+        let dashboard: Value = serde_json::from_str(&read(file)).unwrap();
+        let (exprs, variables) = queries(&dashboard);
+        for expr in exprs {
+            let expr = substitute(&expr);
+            let samples = prometheus.query(&expr).await;
+            let numbers = samples
+                .iter()
+                .filter(|s| s["value"][1].as_str().is_some_and(|v| v != "NaN"))
+                .count();
+            assert!(numbers > 0, "{file}: no data for {expr}: {samples:?}");
+        }
+        for variable in variables {
+            // label_values(selector, label) is Grafana's; Prometheus answers it with this API.
+            let inner = variable
+                .strip_prefix("label_values(")
+                .unwrap()
+                .strip_suffix(')')
+                .unwrap();
+            let (selector, label) = inner.rsplit_once(", ").unwrap();
+            let values = prometheus
+                .api(
+                    &format!("label/{label}/values"),
+                    &[("match[]", &substitute(selector))],
+                )
+                .await;
+            assert!(
+                !values.as_array().unwrap().is_empty(),
+                "{file}: no values for {variable}"
+            );
+        }
+    }
+    assert!(
+        prometheus
+            .firing("PlatformshProductionDeploymentFailed")
+            .await
+            .is_empty()
+    );
+
+    // A production deployment fails: the alert fires for that project and environment.
+    let failure = variant(
+        "redeploy-success-production.json",
+        "production-failure",
+        &json!({"result": "failure", "completed_at": "2026-11-03T10:00:00+00:00"}),
+    );
+    assert_eq!(app.post(failure).await.status, 202);
+    prometheus
+        .wait_for("the failed-deployment alert to fire", || async {
+            !prometheus
+                .firing("PlatformshProductionDeploymentFailed")
+                .await
+                .is_empty()
+        })
+        .await;
+    let alerts = prometheus
+        .firing("PlatformshProductionDeploymentFailed")
+        .await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    let labels = &alerts[0]["labels"];
+    assert_eq!(
+        (
+            &labels["project"],
+            &labels["environment"],
+            &labels["environment_type"],
+            &labels["severity"]
+        ),
+        (
+            &json!("abc123xyz"),
+            &json!("main"),
+            &json!("production"),
+            &json!("critical")
+        )
+    );
+    assert_eq!(
+        alerts[0]["annotations"]["summary"],
+        "Deployment of production environment abc123xyz/main failed"
+    );
+
+    // A later successful deployment resolves it.
+    let fixed = variant(
+        "redeploy-success-production.json",
+        "production-fixed",
+        &json!({"completed_at": "2026-11-03T11:00:00+00:00"}),
+    );
+    assert_eq!(app.post(fixed).await.status, 202);
+    prometheus
+        .wait_for("the failed-deployment alert to resolve", || async {
+            prometheus
+                .firing("PlatformshProductionDeploymentFailed")
+                .await
+                .is_empty()
+        })
+        .await;
+}
