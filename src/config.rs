@@ -101,6 +101,39 @@ pub struct Config {
     )]
     pub max_body_bytes: usize,
 
+    /// SQLite database that stores every accepted activity, replayed at start.
+    #[arg(
+        long = "storage.path",
+        env = "PLATFORMSH_EXPORTER_STORAGE_PATH",
+        default_value = "platformsh-exporter.db"
+    )]
+    pub storage_path: PathBuf,
+
+    /// Keep nothing on disk: metrics and deduplication start empty at every start.
+    #[arg(
+        long = "storage.in-memory",
+        env = "PLATFORMSH_EXPORTER_STORAGE_IN_MEMORY",
+        default_value_t = false
+    )]
+    pub in_memory: bool,
+
+    /// Delete stored activities received longer ago than this (e.g. 90d); unset keeps all.
+    /// Counters rebuilt from fewer activities restart lower at the next start.
+    #[arg(
+        long = "storage.retention",
+        env = "PLATFORMSH_EXPORTER_STORAGE_RETENTION",
+        value_parser = humantime::parse_duration
+    )]
+    pub retention: Option<Duration>,
+
+    /// Most deliveries committed together (group commit); 1 commits each on its own.
+    #[arg(
+        long = "storage.max-batch",
+        env = "PLATFORMSH_EXPORTER_STORAGE_MAX_BATCH",
+        default_value_t = 1024
+    )]
+    pub max_batch: usize,
+
     /// How many recent (activity id, state) pairs are remembered to drop repeated deliveries.
     #[arg(
         long = "webhook.dedup-capacity",

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::activity::ParseError;
+use crate::store::StoreError;
 use crate::verify::SignatureError;
 
 /// Why a webhook delivery was refused.
@@ -21,6 +22,9 @@ pub enum WebhookError {
     /// 413: the body is larger than `--webhook.max-body-bytes`.
     #[error("the request body is larger than the limit of {limit} bytes")]
     TooLarge { limit: usize },
+    /// 503: the store could not commit the delivery; the sender may retry.
+    #[error("the exporter cannot store deliveries right now; retry later")]
+    Unavailable(StoreError),
     /// 400: the body could not be read to its end (the client aborted, or bad chunking).
     #[error("the request body could not be read: {0}")]
     Unreadable(String),
@@ -32,6 +36,7 @@ impl WebhookError {
             WebhookError::Invalid(_) | WebhookError::Unreadable(_) => StatusCode::BAD_REQUEST,
             WebhookError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             WebhookError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            WebhookError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -41,6 +46,7 @@ impl WebhookError {
             WebhookError::Invalid(_) | WebhookError::Unreadable(_) => "invalid",
             WebhookError::TooLarge { .. } => "too_large",
             WebhookError::Unauthorized(_) => "unauthorized",
+            WebhookError::Unavailable(_) => "unavailable",
         }
     }
 }
@@ -57,9 +63,14 @@ struct Refusal<'a> {
 
 impl IntoResponse for WebhookError {
     fn into_response(self) -> Response {
-        // A refusal is the sender's mistake, not ours: debug level, so a flood of bad deliveries
-        // cannot flood the log. The counter tells operators they happen.
-        tracing::debug!(error = %self, "webhook delivery refused");
+        if let WebhookError::Unavailable(e) = &self {
+            // Ours: the operator must know why (the body stays opaque to the sender).
+            tracing::error!(reason = e.reason, error = %e.message, "cannot store a delivery");
+        } else {
+            // The sender's mistake: debug level, so a flood of bad deliveries cannot flood the
+            // log. The counter tells operators they happen.
+            tracing::debug!(error = %self, "webhook delivery refused");
+        }
         let (message, path) = match &self {
             WebhookError::Invalid(e) => (e.message.clone(), Some(e.path.as_str())),
             other => (other.to_string(), None),

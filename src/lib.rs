@@ -2,9 +2,11 @@
 //!
 //! The modules follow the data path: [`receive`] (HTTP) → [`verify`] (signature) →
 //! [`activity`] (parse) → [`labels`]
-//! (cardinality caps) → [`record`] (metrics and cross-activity state) → [`expose`] (`/metrics`).
+//! (cardinality caps) → [`store`] (durable, replayed at start) → [`record`] (metrics and
+//! cross-activity state) → [`expose`] (`/metrics`).
 
 pub mod activity;
+pub mod api;
 pub mod config;
 pub mod error;
 pub mod expose;
@@ -13,6 +15,7 @@ pub mod metrics;
 pub mod receive;
 pub mod record;
 pub mod server;
+pub mod store;
 pub mod verify;
 pub mod web_config;
 

@@ -161,6 +161,13 @@ pub const OBSERVATIONS_SKIPPED: Family = Family {
     labels: &["metric", "reason"],
     buckets: &[],
 };
+pub const STORE_ERRORS: Family = Family {
+    name: "platformsh_exporter_store_errors_total",
+    help: "Commits to the activity store that failed, by reason; their deliveries were answered 503.",
+    kind: Kind::Counter,
+    labels: &["reason"],
+    buckets: &[],
+};
 pub const BUILD_INFO: Family = Family {
     name: "platformsh_exporter_build_info",
     help: "Always 1; the version of the running exporter.",
@@ -186,6 +193,7 @@ pub const FAMILIES: &[&Family] = &[
     &WEBHOOKS,
     &LABEL_OVERFLOW,
     &OBSERVATIONS_SKIPPED,
+    &STORE_ERRORS,
     &BUILD_INFO,
 ];
 
@@ -196,6 +204,17 @@ pub const WEBHOOK_OUTCOMES: &[&str] = &[
     "invalid",
     "too_large",
     "unauthorized",
+];
+
+/// Reasons a store commit fails (see `store::StoreError`), pre-initialised to 0 like outcomes.
+pub const STORE_ERROR_REASONS: &[&str] = &[
+    "disk_full",
+    "read_only",
+    "corrupt",
+    "locked",
+    "io",
+    "other",
+    "stopped",
 ];
 
 /// Handles to every family, registered in one registry.
@@ -217,6 +236,7 @@ pub struct Metrics {
     pub webhooks: IntCounterVec,
     pub label_overflow: IntCounterVec,
     pub observations_skipped: IntCounterVec,
+    pub store_errors: IntCounterVec,
 }
 
 impl Metrics {
@@ -242,10 +262,14 @@ impl Metrics {
             webhooks: counter(&registry, &WEBHOOKS),
             label_overflow: counter(&registry, &LABEL_OVERFLOW),
             observations_skipped: counter(&registry, &OBSERVATIONS_SKIPPED),
+            store_errors: counter(&registry, &STORE_ERRORS),
             registry,
         };
         for outcome in WEBHOOK_OUTCOMES {
             metrics.webhooks.with_label_values(&[outcome]);
+        }
+        for reason in STORE_ERROR_REASONS {
+            metrics.store_errors.with_label_values(&[reason]);
         }
         int_gauge(&metrics.registry, &BUILD_INFO)
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
@@ -258,6 +282,30 @@ impl Metrics {
             ))
             .expect("the process collector registers once in a fresh registry");
         metrics
+    }
+
+    /// The webhook counters by outcome, as the store saves them.
+    pub fn webhook_counts(&self) -> Vec<(String, u64)> {
+        WEBHOOK_OUTCOMES
+            .iter()
+            .map(|o| {
+                (
+                    format!("webhooks_total:{o}"),
+                    self.webhooks.with_label_values(&[o]).get(),
+                )
+            })
+            .collect()
+    }
+
+    /// Carries on the webhook counters saved before a restart.
+    pub fn restore_webhook_counts(&self, counts: &[(String, u64)]) {
+        for (name, value) in counts {
+            if let Some(outcome) = name.strip_prefix("webhooks_total:") {
+                if WEBHOOK_OUTCOMES.contains(&outcome) {
+                    self.webhooks.with_label_values(&[outcome]).inc_by(*value);
+                }
+            }
+        }
     }
 
     /// Renders every family in the Prometheus text exposition format.

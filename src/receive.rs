@@ -27,7 +27,7 @@ pub struct Ack {
 /// `POST` handler for the webhook path.
 pub async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let result = match read_body(&state, &headers, body).await {
-        Ok(body) => receive(&state, &headers, &body),
+        Ok(body) => receive(&state, &headers, &body).await,
         Err(e) => Err(e),
     };
     let outcome = match &result {
@@ -64,7 +64,7 @@ async fn read_body(
     }
 }
 
-fn receive(
+async fn receive(
     state: &AppState,
     headers: &HeaderMap,
     body: &Bytes,
@@ -75,11 +75,24 @@ fn receive(
         verifier.verify(signature, body)?;
     }
     let activity = activity::parse(body)?;
-    let recorded = state
-        .recorder
-        .lock()
-        .expect("the recorder lock is never poisoned: recording does not panic")
-        .record(&activity, chrono::Utc::now());
+    let (id, activity_state) = (activity.id.clone(), activity.state);
+    let received_at = chrono::Utc::now();
+    let recorded = match &state.store {
+        // Durable first: the store records the activity once it is committed.
+        Some(store) => store.insert(activity, received_at).await.map_err(|e| {
+            state
+                .metrics
+                .store_errors
+                .with_label_values(&[e.reason])
+                .inc();
+            WebhookError::Unavailable(e)
+        })?,
+        None => state
+            .recorder
+            .lock()
+            .expect("the recorder lock is never poisoned: recording does not panic")
+            .record(&activity, received_at),
+    };
     let (status, label) = match recorded {
         Recorded::Accepted => (StatusCode::ACCEPTED, "accepted"),
         Recorded::Duplicate => (StatusCode::OK, "duplicate"),
@@ -88,8 +101,8 @@ fn receive(
         status,
         Ack {
             status: label,
-            id: activity.id,
-            state: activity.state,
+            id,
+            state: activity_state,
         },
     ))
 }

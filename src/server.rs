@@ -21,9 +21,10 @@ use tower_http::timeout::TimeoutLayer;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::record::Recorder;
+use crate::store::Store;
 use crate::verify::Verifier;
 use crate::web_config::{self, BasicAuth};
-use crate::{expose, receive};
+use crate::{api, expose, receive};
 
 /// What every handler shares.
 #[derive(Debug, Clone)]
@@ -35,23 +36,91 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// Present when a shared key is configured: every delivery must then be signed.
     pub verifier: Option<Verifier>,
+    /// Absent with `--storage.in-memory`.
+    pub store: Option<Store>,
 }
 
 impl AppState {
+    /// Builds the state; with a store, replays it, so the metrics are back where they were.
     pub fn new(config: &Config) -> Result<Self, String> {
         let metrics = Arc::new(Metrics::new());
-        let recorder = Recorder::new(Arc::clone(&metrics), config.settings());
+        let recorder = Arc::new(Mutex::new(Recorder::new(
+            Arc::clone(&metrics),
+            config.settings(),
+        )));
+        let store = if config.in_memory {
+            None
+        } else {
+            let prune_before = config.retention.map(retention_cutoff);
+            let opened = Store::open(
+                &config.storage_path,
+                Arc::clone(&recorder),
+                config.max_batch,
+                prune_before,
+            )?;
+            metrics.restore_webhook_counts(&opened.counters);
+            tracing::info!(
+                path = %config.storage_path.display(),
+                activities = opened.replayed,
+                seconds = opened.replay_time.as_secs_f64(),
+                "replayed the activity store"
+            );
+            Some(opened.store)
+        };
         Ok(Self {
-            recorder: Arc::new(Mutex::new(recorder)),
+            recorder,
             metrics,
             max_body_bytes: config.max_body_bytes,
             verifier: config.shared_key()?.as_ref().map(Verifier::new),
+            store,
         })
+    }
+
+    /// Saves the exporter's own counters to the store, if there is one.
+    async fn save_counters(&self) {
+        if let Some(store) = &self.store {
+            if let Err(e) = store.save_counters(self.metrics.webhook_counts()).await {
+                tracing::warn!(error = %e, "cannot save the exporter's counters");
+            }
+        }
     }
 }
 
+fn retention_cutoff(retention: Duration) -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now() - chrono::Duration::from_std(retention).unwrap_or(chrono::TimeDelta::MAX)
+}
+
+/// How often the exporter's counters are saved, and the retention applied, while running.
+const SAVE_EVERY: Duration = Duration::from_secs(10);
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Saves the counters and prunes old activities in the background, until dropped.
+fn spawn_housekeeping(
+    state: &AppState,
+    retention: Option<Duration>,
+) -> tokio::task::JoinHandle<()> {
+    let state = state.clone();
+    tokio::spawn(async move {
+        let mut save = tokio::time::interval(SAVE_EVERY);
+        let mut prune = tokio::time::interval(PRUNE_EVERY);
+        loop {
+            tokio::select! {
+                _ = save.tick() => state.save_counters().await,
+                _ = prune.tick() => {
+                    if let (Some(store), Some(retention)) = (&state.store, retention) {
+                        match store.prune(retention_cutoff(retention)).await {
+                            Ok(n) => tracing::debug!(pruned = n, "applied the storage retention"),
+                            Err(e) => tracing::warn!(error = %e, "cannot apply the storage retention"),
+                        }
+                    }
+                }
+            }
+        }
+    })
+}
+
 /// Paths the exporter always serves; the configurable ones must not collide with them.
-const FIXED_PATHS: &[&str] = &["/", "/-/healthy", "/-/ready"];
+const FIXED_PATHS: &[&str] = &["/", "/-/healthy", "/-/ready", "/api/v1/activities"];
 
 /// Checks what clap cannot: that the configured paths do not collide.
 pub fn validate(config: &Config) -> Result<(), String> {
@@ -78,6 +147,7 @@ pub fn app(state: AppState, config: &Config, auth: Option<BasicAuth>) -> Router 
     let mut pages = Router::new()
         .route("/", get(move || async move { Html(landing) }))
         .route(&config.telemetry_path, get(expose::metrics))
+        .route("/api/v1/activities", get(api::activities))
         .route("/-/healthy", get(|| async { "Healthy\n" }))
         .route("/-/ready", get(|| async { "Ready\n" }));
     if let Some(auth) = auth {
@@ -120,7 +190,8 @@ pub async fn run(
         Some(path) => BasicAuth::load(path).map_err(invalid)?,
         None => None,
     };
-    let router = app(state, &config, auth);
+    let housekeeping = spawn_housekeeping(&state, config.retention);
+    let router = app(state.clone(), &config, auth);
 
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
@@ -169,6 +240,9 @@ pub async fn run(
     {
         tracing::warn!("connections still open at shutdown were closed");
     }
+    housekeeping.abort();
+    // Last, so the saved counters include every request answered.
+    state.save_counters().await;
     Ok(())
 }
 
@@ -212,6 +286,7 @@ fn landing_page(config: &Config) -> String {
 Version {version}.</p>
 <ul>
 <li><a href="{metrics}">Metrics</a></li>
+<li><a href="/api/v1/activities">Recent activities</a> (JSON; filter with <code>?project=&amp;environment=&amp;type=&amp;result=&amp;limit=</code>): did my delivery arrive?</li>
 <li>Webhook: <code>POST {webhook}</code> (point <code>platform integration:add --type=webhook --url=…</code> here)</li>
 <li><a href="/-/healthy">Health</a> and <a href="/-/ready">readiness</a></li>
 </ul>

@@ -15,15 +15,30 @@ pub struct TestApp {
     pub config: Config,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    /// The store's folder, unless the flags named one.
+    _storage: Option<tempfile::TempDir>,
 }
 
-/// Starts the server with the given flags (and every other flag at its default).
+/// Starts the server with the given flags (and every other flag at its default), storing in a
+/// fresh temporary folder unless the flags say where or `--storage.in-memory`.
 pub async fn spawn_app(flags: &[&str]) -> TestApp {
-    let config = Config::parse_from(
-        ["platformsh-exporter", "--web.listen-address", "127.0.0.1:0"]
-            .iter()
-            .chain(flags),
-    );
+    let mut args: Vec<String> = ["platformsh-exporter", "--web.listen-address", "127.0.0.1:0"]
+        .iter()
+        .chain(flags)
+        .map(|s| (*s).to_owned())
+        .collect();
+    let storage = if flags
+        .iter()
+        .any(|f| f.starts_with("--storage.path") || *f == "--storage.in-memory")
+    {
+        None
+    } else {
+        let dir = tempfile::tempdir().unwrap();
+        args.push("--storage.path".into());
+        args.push(dir.path().join("store.db").to_str().unwrap().to_owned());
+        Some(dir)
+    };
+    let config = Config::parse_from(args);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
@@ -41,6 +56,7 @@ pub async fn spawn_app(flags: &[&str]) -> TestApp {
         config,
         shutdown: Some(tx),
         handle: Some(handle),
+        _storage: storage,
     }
 }
 

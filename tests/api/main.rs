@@ -13,3 +13,4 @@ mod monitoring;
 mod promtool;
 mod readme;
 mod signing;
+mod storage;

@@ -1,0 +1,556 @@
+//! Store: every accepted activity, durably in SQLite before the 2xx answer, and replayed through
+//! the recorder at start so a restart rebuilds exactly the metrics that were there.
+//!
+//! One writer thread owns the write connection. Deliveries that arrive while it commits wait in
+//! its queue and share the next commit (group commit): one fsync serves many deliveries. The
+//! writer records each committed activity in commit order, which is the order replay uses.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OpenFlags, params};
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::activity::{Activity, Outcome, State, Timings};
+use crate::record::{Recorded, Recorder};
+
+/// Schema migrations, applied in order; the index + 1 is the schema version. Never edit one
+/// that has shipped: add another.
+const MIGRATIONS: &[&str] = &[r"
+    CREATE TABLE activities (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL,
+        state TEXT NOT NULL,
+        type TEXT NOT NULL,
+        project TEXT NOT NULL,
+        environment TEXT NOT NULL,
+        environment_type TEXT NOT NULL,
+        result TEXT,
+        outcome TEXT,
+        created_at INTEGER,
+        started_at INTEGER,
+        completed_at INTEGER,
+        cancelled_at INTEGER,
+        updated_at INTEGER,
+        timing_wait REAL,
+        timing_build REAL,
+        timing_deploy REAL,
+        timing_execute REAL,
+        commits INTEGER,
+        received_at INTEGER NOT NULL,
+        UNIQUE (id, state)
+    );
+    CREATE INDEX activities_received_at ON activities (received_at);
+    CREATE TABLE exporter_counters (
+        name TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+    );
+"];
+
+/// Why the store could not take a delivery. The `reason` is the label of
+/// `platformsh_exporter_store_errors_total`.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{reason}: {message}")]
+pub struct StoreError {
+    pub reason: &'static str,
+    pub message: String,
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode;
+        let reason = match e.sqlite_error_code() {
+            Some(ErrorCode::DiskFull) => "disk_full",
+            Some(ErrorCode::ReadOnly) => "read_only",
+            Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => "corrupt",
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => "locked",
+            Some(ErrorCode::SystemIoFailure | ErrorCode::CannotOpen) => "io",
+            _ => "other",
+        };
+        Self {
+            reason,
+            message: e.to_string(),
+        }
+    }
+}
+
+impl StoreError {
+    fn stopped() -> Self {
+        Self {
+            reason: "stopped",
+            message: "the store's writer has stopped".into(),
+        }
+    }
+}
+
+/// A recorded activity, as `/api/v1/activities` lists it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StoredActivity {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub project: String,
+    pub environment: String,
+    pub environment_type: String,
+    pub state: String,
+    pub result: Option<String>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub received_at: DateTime<Utc>,
+}
+
+/// Filters of `/api/v1/activities`.
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    pub project: Option<String>,
+    pub environment: Option<String>,
+    pub kind: Option<String>,
+    /// `success`, `failure` or `cancelled`.
+    pub result: Option<String>,
+    pub limit: usize,
+}
+
+enum Command {
+    Insert {
+        activity: Box<Activity>,
+        received_at: DateTime<Utc>,
+        reply: oneshot::Sender<Result<Recorded, StoreError>>,
+    },
+    SaveCounters {
+        counters: Vec<(String, u64)>,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+    Prune {
+        before: DateTime<Utc>,
+        reply: oneshot::Sender<Result<usize, StoreError>>,
+    },
+}
+
+/// What opening the store found.
+#[derive(Debug)]
+pub struct Opened {
+    pub store: Store,
+    /// Activities replayed through the recorder.
+    pub replayed: u64,
+    pub replay_time: Duration,
+    /// The exporter's own counters as last saved.
+    pub counters: Vec<(String, u64)>,
+}
+
+/// A handle to the store; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    commands: mpsc::Sender<Command>,
+    reader: Arc<Mutex<Connection>>,
+    path: PathBuf,
+}
+
+fn micros(t: Option<DateTime<Utc>>) -> Option<i64> {
+    t.map(|t| t.timestamp_micros())
+}
+
+fn from_micros(t: Option<i64>) -> Option<DateTime<Utc>> {
+    t.and_then(DateTime::from_timestamp_micros)
+}
+
+fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    // WAL lets the API read while the writer commits; synchronous=FULL fsyncs the WAL at every
+    // commit, so a 2xx answer survives a crash or a power cut.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), String> {
+    let current = schema_version(conn).map_err(|e| e.to_string())?;
+    if current > MIGRATIONS.len() {
+        return Err(format!(
+            "the database has schema version {current}, newer than the {} this exporter knows; \
+             run a newer exporter",
+            MIGRATIONS.len()
+        ));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        apply(conn, i + 1, sql).map_err(|e| format!("migration to version {}: {e}", i + 1))?;
+    }
+    Ok(())
+}
+
+fn apply(conn: &mut Connection, version: usize, sql: &str) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    tx.execute_batch(sql)?;
+    tx.execute(
+        "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+        params![version, Utc::now().to_rfc3339()],
+    )?;
+    tx.commit()
+}
+
+fn schema_version(conn: &Connection) -> rusqlite::Result<usize> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version INTEGER PRIMARY KEY,
+            applied_at TEXT NOT NULL
+        )",
+    )?;
+    conn.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        [],
+        |r| r.get(0),
+    )
+}
+
+const INSERT: &str = "INSERT OR IGNORE INTO activities (
+    id, state, type, project, environment, environment_type, result, outcome,
+    created_at, started_at, completed_at, cancelled_at, updated_at,
+    timing_wait, timing_build, timing_deploy, timing_execute, commits, received_at
+) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)";
+
+fn insert(
+    tx: &rusqlite::Transaction<'_>,
+    a: &Activity,
+    received_at: DateTime<Utc>,
+) -> rusqlite::Result<bool> {
+    let result = a.result.map(|r| match r {
+        Outcome::Success => "success",
+        Outcome::Failure => "failure",
+    });
+    let changed = tx.prepare_cached(INSERT)?.execute(params![
+        a.id,
+        a.state.as_str(),
+        a.kind,
+        a.project,
+        a.environment,
+        a.environment_type,
+        result,
+        a.finished().map(crate::activity::Finished::as_str),
+        micros(a.created_at),
+        micros(a.started_at),
+        micros(a.completed_at),
+        micros(a.cancelled_at),
+        micros(a.updated_at),
+        a.timings.wait,
+        a.timings.build,
+        a.timings.deploy,
+        a.timings.execute,
+        a.commits.map(|c| i64::try_from(c).unwrap_or(i64::MAX)),
+        received_at.timestamp_micros(),
+    ])?;
+    Ok(changed == 1)
+}
+
+fn parse_state(s: &str) -> Option<State> {
+    State::ALL.into_iter().find(|state| state.as_str() == s)
+}
+
+fn save_counters(
+    tx: &rusqlite::Transaction<'_>,
+    counters: &[(String, u64)],
+) -> rusqlite::Result<()> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO exporter_counters (name, value) VALUES (?1, ?2)
+         ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+    )?;
+    for (name, value) in counters {
+        stmt.execute(params![name, i64::try_from(*value).unwrap_or(i64::MAX)])?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Opens (creating if need be) the database at `path`, migrates it, prunes rows received
+    /// before `prune_before`, replays every row through `recorder`, and starts the writer.
+    pub fn open(
+        path: &Path,
+        recorder: Arc<Mutex<Recorder>>,
+        max_batch: usize,
+        prune_before: Option<DateTime<Utc>>,
+    ) -> Result<Opened, String> {
+        let fail =
+            |e: &dyn std::fmt::Display| format!("cannot open the store {}: {e}", path.display());
+        let mut conn = open_connection(path).map_err(|e| fail(&e))?;
+        migrate(&mut conn).map_err(|e| fail(&e))?;
+        if let Some(before) = prune_before {
+            conn.execute(
+                "DELETE FROM activities WHERE received_at < ?1",
+                [before.timestamp_micros()],
+            )
+            .map_err(|e| fail(&e))?;
+        }
+        let started = Instant::now();
+        let replayed = {
+            let mut recorder = recorder
+                .lock()
+                .expect("the recorder lock is never poisoned: recording does not panic");
+            replay(&conn, &mut recorder).map_err(|e| fail(&e))?
+        };
+        let replay_time = started.elapsed();
+        let counters = conn
+            .prepare("SELECT name, value FROM exporter_counters")
+            .and_then(|mut stmt| {
+                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+                    .map(|row| row.map(|(n, v)| (n, u64::try_from(v).unwrap_or(0))))
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(|e| fail(&e))?;
+        let reader = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| fail(&e))?;
+
+        // Bounded: when the disk is slow, deliveries wait for room instead of piling up.
+        let (commands, receiver) = mpsc::channel(4 * max_batch.max(1));
+        std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || write_loop(conn, receiver, &recorder, max_batch.max(1)))
+            .map_err(|e| fail(&e))?;
+        Ok(Opened {
+            store: Store {
+                commands,
+                reader: Arc::new(Mutex::new(reader)),
+                path: path.to_owned(),
+            },
+            replayed,
+            replay_time,
+            counters,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    async fn send<T>(
+        &self,
+        command: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Command,
+    ) -> Result<T, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(command(reply))
+            .await
+            .map_err(|_| StoreError::stopped())?;
+        answer.await.map_err(|_| StoreError::stopped())?
+    }
+
+    /// Stores the activity durably, then records it; `Duplicate` if (id, state) is stored
+    /// already. An error means nothing was stored and nothing recorded.
+    pub async fn insert(
+        &self,
+        activity: Activity,
+        received_at: DateTime<Utc>,
+    ) -> Result<Recorded, StoreError> {
+        self.send(|reply| Command::Insert {
+            activity: Box::new(activity),
+            received_at,
+            reply,
+        })
+        .await
+    }
+
+    /// Saves the exporter's own counters, so a restart carries them on.
+    pub async fn save_counters(&self, counters: Vec<(String, u64)>) -> Result<(), StoreError> {
+        self.send(|reply| Command::SaveCounters { counters, reply })
+            .await
+    }
+
+    /// Deletes activities received before `before`; returns how many.
+    pub async fn prune(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
+        self.send(|reply| Command::Prune { before, reply }).await
+    }
+
+    /// The newest recorded activities matching `query`.
+    pub async fn recent(&self, query: Query) -> Result<Vec<StoredActivity>, StoreError> {
+        let reader = Arc::clone(&self.reader);
+        tokio::task::spawn_blocking(move || {
+            let conn = reader
+                .lock()
+                .expect("the reader lock is never poisoned: no panic while held");
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, type, project, environment, environment_type, state, result,
+                        created_at, started_at, completed_at, received_at
+                 FROM activities
+                 WHERE (?1 IS NULL OR project = ?1) AND (?2 IS NULL OR environment = ?2)
+                   AND (?3 IS NULL OR type = ?3) AND (?4 IS NULL OR outcome = ?4)
+                 ORDER BY seq DESC LIMIT ?5",
+            )?;
+            let rows = stmt.query_map(
+                params![
+                    query.project,
+                    query.environment,
+                    query.kind,
+                    query.result,
+                    i64::try_from(query.limit).unwrap_or(i64::MAX)
+                ],
+                |r| {
+                    Ok(StoredActivity {
+                        id: r.get(0)?,
+                        kind: r.get(1)?,
+                        project: r.get(2)?,
+                        environment: r.get(3)?,
+                        environment_type: r.get(4)?,
+                        state: r.get(5)?,
+                        result: r.get(6)?,
+                        created_at: from_micros(r.get(7)?),
+                        started_at: from_micros(r.get(8)?),
+                        completed_at: from_micros(r.get(9)?),
+                        received_at: from_micros(r.get(10)?).unwrap_or_default(),
+                    })
+                },
+            )?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+        .map_err(|_| StoreError::stopped())?
+    }
+}
+
+/// Replays every stored activity, in the order it was first recorded.
+fn replay(conn: &Connection, recorder: &mut Recorder) -> rusqlite::Result<u64> {
+    let mut stmt = conn.prepare(
+        "SELECT id, state, type, project, environment, environment_type, result,
+                created_at, started_at, completed_at, cancelled_at, updated_at,
+                timing_wait, timing_build, timing_deploy, timing_execute, commits, received_at
+         FROM activities ORDER BY seq",
+    )?;
+    let mut rows = stmt.query([])?;
+    let mut n = 0;
+    while let Some(r) = rows.next()? {
+        let state: String = r.get(1)?;
+        let Some(state) = parse_state(&state) else {
+            tracing::warn!(state, "skipping a stored activity with an unknown state");
+            continue;
+        };
+        let result: Option<String> = r.get(6)?;
+        let activity = Activity {
+            id: r.get(0)?,
+            state,
+            kind: r.get(2)?,
+            project: r.get(3)?,
+            environment: r.get(4)?,
+            environment_type: r.get(5)?,
+            result: match result.as_deref() {
+                Some("success") => Some(Outcome::Success),
+                Some("failure") => Some(Outcome::Failure),
+                _ => None,
+            },
+            created_at: from_micros(r.get(7)?),
+            started_at: from_micros(r.get(8)?),
+            completed_at: from_micros(r.get(9)?),
+            cancelled_at: from_micros(r.get(10)?),
+            updated_at: from_micros(r.get(11)?),
+            timings: Timings {
+                wait: r.get(12)?,
+                build: r.get(13)?,
+                deploy: r.get(14)?,
+                execute: r.get(15)?,
+            },
+            commits: r
+                .get::<_, Option<i64>>(16)?
+                .map(|c| u64::try_from(c).unwrap_or(0)),
+        };
+        let received_at = from_micros(Some(r.get(17)?)).unwrap_or_default();
+        recorder.record(&activity, received_at);
+        n += 1;
+    }
+    Ok(n)
+}
+
+fn write_loop(
+    mut conn: Connection,
+    mut receiver: mpsc::Receiver<Command>,
+    recorder: &Mutex<Recorder>,
+    max_batch: usize,
+) {
+    while let Some(first) = receiver.blocking_recv() {
+        // Everything that arrived while the last commit ran joins this one.
+        let mut batch = vec![first];
+        while batch.len() < max_batch {
+            match receiver.try_recv() {
+                Ok(command) => batch.push(command),
+                Err(_) => break,
+            }
+        }
+        commit(&mut conn, batch, recorder);
+    }
+}
+
+/// What one command of a batch did inside the transaction.
+enum Done {
+    Inserted(bool),
+    Saved,
+    Pruned(usize),
+}
+
+fn commit(conn: &mut Connection, batch: Vec<Command>, recorder: &Mutex<Recorder>) {
+    let written = (|| -> rusqlite::Result<Vec<Done>> {
+        let tx = conn.transaction()?;
+        let mut done = Vec::with_capacity(batch.len());
+        for command in &batch {
+            done.push(match command {
+                Command::Insert {
+                    activity,
+                    received_at,
+                    ..
+                } => Done::Inserted(insert(&tx, activity, *received_at)?),
+                Command::SaveCounters { counters, .. } => {
+                    save_counters(&tx, counters)?;
+                    Done::Saved
+                }
+                Command::Prune { before, .. } => Done::Pruned(tx.execute(
+                    "DELETE FROM activities WHERE received_at < ?1",
+                    [before.timestamp_micros()],
+                )?),
+            });
+        }
+        tx.commit()?;
+        Ok(done)
+    })();
+    let done = match written {
+        Ok(done) => done,
+        Err(e) => {
+            // The transaction rolled back when dropped: nothing of the batch is stored, and
+            // nothing is recorded.
+            let error = StoreError::from(e);
+            for command in batch {
+                match command {
+                    Command::Insert { reply, .. } => drop(reply.send(Err(error.clone()))),
+                    Command::SaveCounters { reply, .. } => drop(reply.send(Err(error.clone()))),
+                    Command::Prune { reply, .. } => drop(reply.send(Err(error.clone()))),
+                }
+            }
+            return;
+        }
+    };
+    let mut recorder = recorder
+        .lock()
+        .expect("the recorder lock is never poisoned: recording does not panic");
+    for (command, done) in batch.into_iter().zip(done) {
+        match (command, done) {
+            (
+                Command::Insert {
+                    activity,
+                    received_at,
+                    reply,
+                },
+                Done::Inserted(new),
+            ) => {
+                let outcome = if new {
+                    recorder.record(&activity, received_at)
+                } else {
+                    Recorded::Duplicate
+                };
+                drop(reply.send(Ok(outcome)));
+            }
+            (Command::SaveCounters { reply, .. }, _) => drop(reply.send(Ok(()))),
+            (Command::Prune { reply, .. }, Done::Pruned(n)) => drop(reply.send(Ok(n))),
+            _ => unreachable!("each command is paired with what it did"),
+        }
+    }
+}
