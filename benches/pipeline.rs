@@ -1,0 +1,140 @@
+//! Criterion benchmarks of each step of the data path: parse, record, render, store.
+//! `cargo bench --bench pipeline`; figures and the machine are in BENCHMARKS.md.
+
+use std::hint::black_box;
+use std::sync::{Arc, Mutex};
+
+use chrono::Utc;
+use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use platformsh_exporter::activity::{Activity, parse};
+use platformsh_exporter::labels::Limits;
+use platformsh_exporter::metrics::Metrics;
+use platformsh_exporter::record::{Recorder, Settings};
+use platformsh_exporter::store::Store;
+
+const SEED: &[u8] = include_bytes!("../tests/fixtures/push-success-seed.json");
+
+/// The seed with a `log` of `size` bytes, as a real build log would make it.
+fn with_log(size: usize) -> Vec<u8> {
+    let mut v: serde_json::Value = serde_json::from_slice(SEED).unwrap();
+    let line = "Building application 'app' (runtime type: php:8.3, tree: 8d2e600)\n";
+    v["log"] = line.repeat(size / line.len() + 1)[..size].into();
+    serde_json::to_vec(&v).unwrap()
+}
+
+fn recorder(limits: Limits) -> Recorder {
+    let settings = Settings {
+        limits,
+        dedup_capacity: 100_000,
+        ..Settings::default()
+    };
+    Recorder::new(Arc::new(Metrics::new()), settings)
+}
+
+fn bench_parse(c: &mut Criterion) {
+    let mut group = c.benchmark_group("parse");
+    let big = with_log(1 << 20);
+    for (name, body) in [("seed", SEED.to_vec()), ("seed_with_1MiB_log", big)] {
+        group.throughput(Throughput::Bytes(body.len() as u64));
+        group.bench_function(name, |b| b.iter(|| parse(black_box(&body)).unwrap()));
+    }
+    group.finish();
+}
+
+fn bench_record(c: &mut Criterion) {
+    let seed = parse(SEED).unwrap();
+    let mut recorder = recorder(Limits::default());
+    let mut n = 0u64;
+    // A new id each time, so deduplication records rather than short-circuits.
+    c.bench_function("record/seed_unique_id", |b| {
+        b.iter_batched(
+            || {
+                n += 1;
+                Activity {
+                    id: format!("bench-{n}"),
+                    ..seed.clone()
+                }
+            },
+            |a| recorder.record(&a, Utc::now()),
+            BatchSize::SmallInput,
+        );
+    });
+}
+
+fn bench_render(c: &mut Criterion) {
+    let mut group = c.benchmark_group("render");
+    group.sample_size(20);
+    let seed = parse(SEED).unwrap();
+    for environments in [40, 400, 4000] {
+        let limits = Limits {
+            environments: 100_000,
+            ..Limits::default()
+        };
+        let mut recorder = recorder(limits);
+        for i in 0..environments {
+            let a = Activity {
+                id: format!("render-{i}"),
+                environment: format!("env-{i}"),
+                ..seed.clone()
+            };
+            recorder.record(&a, Utc::now());
+        }
+        let series = recorder
+            .metrics()
+            .render()
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .count();
+        group.throughput(Throughput::Elements(series as u64));
+        group.bench_with_input(BenchmarkId::new("series", series), &recorder, |b, r| {
+            b.iter(|| r.metrics().render());
+        });
+    }
+    group.finish();
+}
+
+fn bench_store(c: &mut Criterion) {
+    let mut group = c.benchmark_group("store_commit_64_concurrent");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(64));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let seed = parse(SEED).unwrap();
+    for max_batch in [1, 1024] {
+        let dir = tempfile::tempdir().unwrap();
+        let rec = Arc::new(Mutex::new(recorder(Limits::default())));
+        let store = Store::open(&dir.path().join("bench.db"), rec, max_batch, None)
+            .unwrap()
+            .store;
+        let mut n = 0u64;
+        group.bench_function(BenchmarkId::new("max_batch", max_batch), |b| {
+            b.iter(|| {
+                runtime.block_on(async {
+                    let inserts: Vec<_> = (0..64)
+                        .map(|_| {
+                            n += 1;
+                            let a = Activity {
+                                id: format!("store-{n}"),
+                                ..seed.clone()
+                            };
+                            let store = store.clone();
+                            tokio::spawn(async move { store.insert(a, Utc::now()).await })
+                        })
+                        .collect();
+                    for insert in inserts {
+                        insert.await.unwrap().unwrap();
+                    }
+                });
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_parse,
+    bench_record,
+    bench_render,
+    bench_store
+);
+criterion_main!(benches);

@@ -1,0 +1,19 @@
+//! Any body through parse and record: no panic, and a parsed activity records twice (the second
+//! time as a duplicate) without panicking either.
+#![no_main]
+
+use std::sync::Arc;
+
+use libfuzzer_sys::fuzz_target;
+use platformsh_exporter::activity::parse;
+use platformsh_exporter::metrics::Metrics;
+use platformsh_exporter::record::{Recorded, Recorder, Settings};
+
+fuzz_target!(|body: &[u8]| {
+    if let Ok(activity) = parse(body) {
+        let mut recorder = Recorder::new(Arc::new(Metrics::new()), Settings::default());
+        let now = chrono::Utc::now();
+        assert_eq!(recorder.record(&activity, now), Recorded::Accepted);
+        assert_eq!(recorder.record(&activity, now), Recorded::Duplicate);
+    }
+});

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Load test: the exporter (memory-only, durable with group commit, durable without it) and the
+# lean baseline receiver, at 1, 16 and 64 connections, each delivery with a unique id.
+# Prints throughput, latency p50/p99, idle and peak RSS. Needs wrk (apt-get install wrk).
+#
+#   scripts/loadtest.sh [duration, default 10s] [body: seed|1mb, default seed]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${1:-10s}
+BODY=${2:-seed}
+command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 1; }
+
+cargo build --release --quiet --bin platformsh-exporter --example lean_receiver
+EXPORTER=target/release/platformsh-exporter
+LEAN=target/release/examples/lean_receiver
+WORK=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+BODY_FILE=tests/fixtures/push-success-seed.json
+if [ "$BODY" = 1mb ]; then
+  BODY_FILE=$WORK/body-1mb.json
+  python3 - "$BODY_FILE" <<'PY'
+import json, sys
+body = json.load(open("tests/fixtures/push-success-seed.json"))
+line = "Building application 'app' (runtime type: php:8.3, tree: 8d2e600)\n"
+body["log"] = (line * (1048576 // len(line) + 1))[:1048576]
+json.dump(body, open(sys.argv[1], "w"))
+PY
+fi
+export BODY_FILE
+
+rss_kb() { awk -v f="$2" '$1 == f":" { print $2 }' "/proc/$1/status"; }
+
+wait_ready() {
+  for _ in $(seq 1 100); do
+    curl -fsS "http://127.0.0.1:$1/-/ready" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "server on port $1 did not start" >&2; exit 1
+}
+
+printf '%-22s %5s %12s %9s %9s %9s %9s\n' server conns "deliveries/s" p50 p99 idle_RSS peak_RSS
+run() { # name, port, command...
+  local name=$1 port=$2; shift 2
+  for conns in 1 16 64; do
+    rm -rf "$WORK/store"; mkdir -p "$WORK/store"
+    "$@" >"$WORK/server.log" 2>&1 &
+    local pid=$!
+    wait_ready "$port"
+    local idle; idle=$(rss_kb "$pid" VmRSS)
+    local threads=2; [ "$conns" = 1 ] && threads=1
+    RUN_ID="$name-$conns-$$" wrk -t"$threads" -c"$conns" -d"$DURATION" --latency \
+      -s scripts/unique_ids.lua "http://127.0.0.1:$port/webhook" >"$WORK/wrk.txt"
+    local peak; peak=$(rss_kb "$pid" VmHWM)
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    if grep -q "Non-2xx" "$WORK/wrk.txt"; then
+      echo "$name: some answers were not 2xx:" >&2; cat "$WORK/wrk.txt" >&2; exit 1
+    fi
+    local rps p50 p99
+    rps=$(awk '/Requests\/sec/ { print $2 }' "$WORK/wrk.txt")
+    p50=$(awk '$1 == "50%" { print $2 }' "$WORK/wrk.txt")
+    p99=$(awk '$1 == "99%" { print $2 }' "$WORK/wrk.txt")
+    printf '%-22s %5s %12s %9s %9s %8.1fM %8.1fM\n' "$name" "$conns" "$rps" "$p50" "$p99" \
+      "$(echo "$idle / 1024" | bc -l)" "$(echo "$peak / 1024" | bc -l)"
+  done
+}
+
+run lean-receiver 19901 "$LEAN" 127.0.0.1:19901
+run exporter-in-memory 19902 "$EXPORTER" --web.listen-address=127.0.0.1:19902 --storage.in-memory --log.level=warn
+run exporter-durable 19903 "$EXPORTER" --web.listen-address=127.0.0.1:19903 --storage.path="$WORK/store/db" --log.level=warn
+run exporter-durable-batch1 19904 "$EXPORTER" --web.listen-address=127.0.0.1:19904 --storage.path="$WORK/store/db" --storage.max-batch=1 --log.level=warn
