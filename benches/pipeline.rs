@@ -31,8 +31,24 @@ fn recorder(limits: Limits) -> Recorder {
     Recorder::new(Arc::new(Metrics::new()), settings)
 }
 
+/// What examples/lean_receiver.rs parses: the floor for a typed parse of the seed.
+#[derive(serde::Deserialize)]
+#[allow(dead_code)]
+struct Lean<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    project: &'a str,
+    result: Option<&'a str>,
+    environments: Vec<&'a str>,
+    started_at: Option<chrono::DateTime<chrono::FixedOffset>>,
+    completed_at: Option<chrono::DateTime<chrono::FixedOffset>>,
+}
+
 fn bench_parse(c: &mut Criterion) {
     let mut group = c.benchmark_group("parse");
+    group.bench_function("lean_baseline_seed", |b| {
+        b.iter(|| serde_json::from_slice::<Lean<'_>>(black_box(SEED)).unwrap());
+    });
     let big = with_log(1 << 20);
     for (name, body) in [("seed", SEED.to_vec()), ("seed_with_1MiB_log", big)] {
         group.throughput(Throughput::Bytes(body.len() as u64));
@@ -130,10 +146,57 @@ fn bench_store(c: &mut Criterion) {
     group.finish();
 }
 
+/// The whole in-process path of one delivery through the router (extractors, layers, parse,
+/// record, answer), without sockets: memory-only mode, a new id each time.
+fn bench_router(c: &mut Criterion) {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let config = <platformsh_exporter::Config as clap::Parser>::parse_from([
+        "bench",
+        "--storage.in-memory",
+    ]);
+    let state = platformsh_exporter::server::AppState::new(&config).unwrap();
+    let router = platformsh_exporter::server::app(state, &config, None);
+    let seed = String::from_utf8(SEED.to_vec()).unwrap();
+    let mut n = 0u64;
+    c.bench_function("router/webhook_seed_unique_id", |b| {
+        b.iter_batched(
+            || {
+                n += 1;
+                let body = seed.replacen(
+                    "774-this-is-an-example-valuexzs4no",
+                    &format!("router-{n}"),
+                    1,
+                );
+                Request::post("/webhook")
+                    .header("content-type", "application/json")
+                    .header("content-length", body.len())
+                    .body(Body::from(body))
+                    .unwrap()
+            },
+            |request| {
+                runtime.block_on(async {
+                    let response = router.clone().oneshot(request).await.unwrap();
+                    assert_eq!(response.status(), 202);
+                    axum::body::to_bytes(response.into_body(), 1024).await.unwrap()
+                })
+            },
+            BatchSize::SmallInput,
+        );
+    });
+}
+
 criterion_group!(
     benches,
     bench_parse,
     bench_record,
+    bench_router,
     bench_render,
     bench_store
 );

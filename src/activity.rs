@@ -201,15 +201,28 @@ pub fn parse(body: &[u8]) -> Result<Activity, ParseError> {
         Some(_) => {}
     }
 
+    // Fast path: plain serde. Only a body that fails is parsed again with the path tracker,
+    // which costs a third of the parse, to say where it failed.
+    match serde_json::from_slice::<Wire<'_>>(body) {
+        Ok(wire) => wire.normalise(),
+        Err(_) => Err(locate_error(body)),
+    }
+}
+
+/// Parses a body already known to be invalid again, tracking the JSON path, for the error.
+fn locate_error(body: &[u8]) -> ParseError {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let wire: Wire<'_> = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
-        let path = json_path(&e.path().to_string());
-        ParseError::new(path, e.into_inner().to_string())
-    })?;
-    deserializer
-        .end()
-        .map_err(|e| ParseError::new("$", format!("trailing data after the object: {e}")))?;
-    wire.normalise()
+    match serde_path_to_error::deserialize::<_, Wire<'_>>(&mut deserializer) {
+        Err(e) => {
+            let path = json_path(&e.path().to_string());
+            ParseError::new(path, e.into_inner().to_string())
+        }
+        Ok(_) => match deserializer.end() {
+            Err(e) => ParseError::new("$", format!("trailing data after the object: {e}")),
+            // Unreachable in practice: both parsers accept the same documents.
+            Ok(()) => ParseError::new("$", "the body is not a valid activity"),
+        },
+    }
 }
 
 /// `serde_path_to_error` writes `.` for the root and `a.b[0]` below it.

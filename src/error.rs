@@ -25,6 +25,9 @@ pub enum WebhookError {
     /// 503: the store could not commit the delivery; the sender may retry.
     #[error("the exporter cannot store deliveries right now; retry later")]
     Unavailable(StoreError),
+    /// 408: the body did not arrive within `--web.request-timeout`.
+    #[error("the request body did not arrive within {}", humantime::format_duration(*timeout))]
+    Timeout { timeout: std::time::Duration },
     /// 400: the body could not be read to its end (the client aborted, or bad chunking).
     #[error("the request body could not be read: {0}")]
     Unreadable(String),
@@ -37,6 +40,7 @@ impl WebhookError {
             WebhookError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             WebhookError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             WebhookError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            WebhookError::Timeout { .. } => StatusCode::REQUEST_TIMEOUT,
         }
     }
 
@@ -47,6 +51,7 @@ impl WebhookError {
             WebhookError::TooLarge { .. } => "too_large",
             WebhookError::Unauthorized(_) => "unauthorized",
             WebhookError::Unavailable(_) => "unavailable",
+            WebhookError::Timeout { .. } => "timeout",
         }
     }
 }

@@ -2,7 +2,8 @@
 //! values fold into [`OVERFLOW`]. Anyone who knows the webhook URL can post random names, and
 //! without a cap every one of them would become a series held in memory forever.
 
-use std::collections::HashSet;
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 
 use crate::activity::Activity;
 
@@ -30,13 +31,13 @@ impl Default for Limits {
     }
 }
 
-/// The label values of one activity after capping.
+/// The label values of one activity after capping, borrowed from it unless they overflowed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Labels {
-    pub project: String,
-    pub environment: String,
-    pub environment_type: String,
-    pub kind: String,
+pub struct Labels<'a> {
+    pub project: Cow<'a, str>,
+    pub environment: Cow<'a, str>,
+    pub environment_type: Cow<'a, str>,
+    pub kind: Cow<'a, str>,
 }
 
 /// A label whose value was folded into [`OVERFLOW`], for the overflow counter.
@@ -70,12 +71,38 @@ impl Cap {
     }
 }
 
+/// The (project, environment) pairs admitted, nested so that a pair of `&str` can look one up.
+#[derive(Debug)]
+struct PairCap {
+    seen: HashMap<String, HashSet<String>>,
+    count: usize,
+    max: usize,
+}
+
+impl PairCap {
+    fn admit(&mut self, project: &str, environment: &str) -> bool {
+        if self.seen.get(project).is_some_and(|e| e.contains(environment)) {
+            return true;
+        }
+        if self.count >= self.max {
+            return false;
+        }
+        self.count += 1;
+        self.seen
+            .entry(project.to_owned())
+            .or_default()
+            .insert(environment.to_owned());
+        true
+    }
+}
+
 /// Every label's admitted values. First come, first served, so replaying the same activities in
 /// the same order admits the same values.
 #[derive(Debug)]
 pub struct Caps {
     projects: Cap,
-    environments: Cap,
+    /// Keyed by pair, so that one project's many branches cannot crowd out another's.
+    environments: PairCap,
     types: Cap,
     environment_types: Cap,
 }
@@ -84,41 +111,40 @@ impl Caps {
     pub fn new(limits: Limits) -> Self {
         Self {
             projects: Cap::new(limits.projects),
-            environments: Cap::new(limits.environments),
+            environments: PairCap {
+                seen: HashMap::new(),
+                count: 0,
+                max: limits.environments,
+            },
             types: Cap::new(limits.types),
             environment_types: Cap::new(limits.environment_types),
         }
     }
 
     /// The capped labels of `activity`, and the names of the labels that overflowed.
-    pub fn resolve(&mut self, activity: &Activity) -> (Labels, Vec<Overflowed>) {
+    pub fn resolve<'a>(&mut self, activity: &'a Activity) -> (Labels<'a>, Vec<Overflowed>) {
         let mut overflowed = Vec::new();
-        let mut capped = |cap: &mut Cap, key: &str, value: &str, label: Overflowed| {
-            if cap.admit(key) {
-                value.to_owned()
+        let mut capped = |admitted: bool, value: &'a str, label: Overflowed| {
+            if admitted {
+                Cow::Borrowed(value)
             } else {
                 overflowed.push(label);
-                OVERFLOW.to_owned()
+                Cow::Borrowed(OVERFLOW)
             }
         };
         let project = capped(
-            &mut self.projects,
-            &activity.project,
+            self.projects.admit(&activity.project),
             &activity.project,
             "project",
         );
-        // Keyed by pair, so that one project's many branches cannot crowd out another's.
-        let pair = format!("{project}\u{0}{}", activity.environment);
         let environment = capped(
-            &mut self.environments,
-            &pair,
+            self.environments.admit(&project, &activity.environment),
             &activity.environment,
             "environment",
         );
-        let kind = capped(&mut self.types, &activity.kind, &activity.kind, "type");
+        let kind = capped(self.types.admit(&activity.kind), &activity.kind, "type");
         let environment_type = capped(
-            &mut self.environment_types,
-            &activity.environment_type,
+            self.environment_types.admit(&activity.environment_type),
             &activity.environment_type,
             "environment_type",
         );
@@ -158,14 +184,16 @@ mod tests {
         });
         assert_eq!(caps.resolve(&activity("a", "main", "t")).0.project, "a");
         assert_eq!(caps.resolve(&activity("b", "main", "t")).0.project, "b");
-        let (labels, overflowed) = caps.resolve(&activity("c", "main", "u"));
+        let c = activity("c", "main", "u");
+        let (labels, overflowed) = caps.resolve(&c);
         assert_eq!(labels.project, OVERFLOW);
         assert_eq!(labels.kind, OVERFLOW);
         assert_eq!(overflowed, vec!["project", "type"]);
         // Admitted values stay admitted.
         assert_eq!(caps.resolve(&activity("a", "main", "t")).0.project, "a");
         // Environment pairs: a/main, b/main, _overflow/main are 3; the 4th is folded.
-        let (labels, overflowed) = caps.resolve(&activity("a", "dev", "t"));
+        let dev = activity("a", "dev", "t");
+        let (labels, overflowed) = caps.resolve(&dev);
         assert_eq!(labels.environment, OVERFLOW);
         assert_eq!(overflowed, vec!["environment"]);
     }

@@ -204,6 +204,8 @@ pub const WEBHOOK_OUTCOMES: &[&str] = &[
     "invalid",
     "too_large",
     "unauthorized",
+    "unavailable",
+    "timeout",
 ];
 
 /// Reasons a store commit fails (see `store::StoreError`), pre-initialised to 0 like outcomes.

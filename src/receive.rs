@@ -55,7 +55,18 @@ async fn read_body(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(WebhookError::TooLarge { limit });
     }
-    match Limited::new(body, limit).collect().await {
+    let mut collect = std::pin::pin!(Limited::new(body, limit).collect());
+    // Most bodies are already in the first read: take them without arming a timer, which
+    // costs more than the rest of reading. Only a body still arriving gets the deadline.
+    let collected = match futures_util::FutureExt::now_or_never(collect.as_mut()) {
+        Some(collected) => collected,
+        None => tokio::time::timeout(state.request_timeout, collect)
+            .await
+            .map_err(|_| WebhookError::Timeout {
+                timeout: state.request_timeout,
+            })?,
+    };
+    match collected {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
             Err(WebhookError::TooLarge { limit })

@@ -69,27 +69,41 @@ pub enum Recorded {
 /// flood of unique ids cannot grow memory without bound.
 #[derive(Debug)]
 struct Seen {
-    set: HashSet<(String, State)>,
-    order: VecDeque<(String, State)>,
+    /// The states seen of each id, as a bit set of `State` discriminants. Keyed by id alone so
+    /// that a `&str` can look it up: one allocation per new id, shared with `order`.
+    states: HashMap<Arc<str>, u8>,
+    /// (id, state) pairs, oldest first.
+    order: VecDeque<(Arc<str>, State)>,
     capacity: usize,
+}
+
+fn bit(state: State) -> u8 {
+    1 << (state as u8)
 }
 
 impl Seen {
     fn contains(&self, id: &str, state: State) -> bool {
-        // A tuple of borrowed parts cannot look up a tuple of owned ones, hence the allocation.
-        self.set.contains(&(id.to_owned(), state))
+        self.states.get(id).is_some_and(|bits| bits & bit(state) != 0)
     }
 
     /// Inserts the pair; false if it was already there.
     fn insert(&mut self, id: &str, state: State) -> bool {
-        let key = (id.to_owned(), state);
-        if !self.set.insert(key.clone()) {
-            return false;
-        }
-        self.order.push_back(key);
+        let key = match self.states.get_key_value(id) {
+            Some((_, bits)) if bits & bit(state) != 0 => return false,
+            Some((key, _)) => Arc::clone(key),
+            None => Arc::from(id),
+        };
+        *self.states.entry(Arc::clone(&key)).or_insert(0) |= bit(state);
+        self.order.push_back((key, state));
         while self.order.len() > self.capacity {
-            if let Some(old) = self.order.pop_front() {
-                self.set.remove(&old);
+            let Some((old, old_state)) = self.order.pop_front() else {
+                break;
+            };
+            if let Some(bits) = self.states.get_mut(&old) {
+                *bits &= !bit(old_state);
+                if *bits == 0 {
+                    self.states.remove(&old);
+                }
             }
         }
         true
@@ -120,7 +134,8 @@ pub struct Recorder {
     settings: Settings,
     caps: Caps,
     seen: Seen,
-    environments: HashMap<(String, String), Environment>,
+    /// Keyed by project, then environment, so that `&str` labels can look one up.
+    environments: HashMap<String, HashMap<String, Environment>>,
     unfinished: HashMap<String, Unfinished>,
 }
 
@@ -134,7 +149,7 @@ impl Recorder {
             metrics,
             caps: Caps::new(settings.limits),
             seen: Seen {
-                set: HashSet::new(),
+                states: HashMap::new(),
                 order: VecDeque::new(),
                 capacity: settings.dedup_capacity,
             },
@@ -182,17 +197,17 @@ impl Recorder {
     fn record_finished(
         &mut self,
         activity: &Activity,
-        labels: &Labels,
+        labels: &Labels<'_>,
         finished: Finished,
         received_at: DateTime<Utc>,
     ) {
         let m = &self.metrics;
         let result = finished.as_str();
         let (project, environment, environment_type, kind) = (
-            labels.project.as_str(),
-            labels.environment.as_str(),
-            labels.environment_type.as_str(),
-            labels.kind.as_str(),
+            labels.project.as_ref(),
+            labels.environment.as_ref(),
+            labels.environment_type.as_ref(),
+            labels.kind.as_ref(),
         );
         m.activities
             .with_label_values(&[project, environment, environment_type, kind, result])
@@ -251,15 +266,14 @@ impl Recorder {
             .inc();
     }
 
-    fn environment(&mut self, labels: &Labels) -> &mut Environment {
-        self.environments
-            .entry((labels.project.clone(), labels.environment.clone()))
-            .or_default()
+    fn environment(&mut self, labels: &Labels<'_>) -> &mut Environment {
+        let project = entry(&mut self.environments, &labels.project);
+        entry(project, &labels.environment)
     }
 
-    fn deployment_succeeded(&mut self, labels: &Labels, at: f64) {
+    fn deployment_succeeded(&mut self, labels: &Labels<'_>, at: f64) {
         let metrics = Arc::clone(&self.metrics);
-        let values = [labels.project.as_str(), labels.environment.as_str()];
+        let values = [labels.project.as_ref(), labels.environment.as_ref()];
         let env = self.environment(labels);
         // Deliveries can arrive out of order: only a later deployment replaces the last one.
         if env.last_at.is_none_or(|last| at >= last) {
@@ -291,9 +305,9 @@ impl Recorder {
         }
     }
 
-    fn deployment_failed(&mut self, labels: &Labels, at: f64) {
+    fn deployment_failed(&mut self, labels: &Labels<'_>, at: f64) {
         let metrics = Arc::clone(&self.metrics);
-        let values = [labels.project.as_str(), labels.environment.as_str()];
+        let values = [labels.project.as_ref(), labels.environment.as_ref()];
         let env = self.environment(labels);
         if env.last_at.is_none_or(|last| at >= last) {
             env.last_at = Some(at);
@@ -312,7 +326,7 @@ impl Recorder {
         }
     }
 
-    fn track_unfinished(&mut self, activity: &Activity, labels: &Labels, now: DateTime<Utc>) {
+    fn track_unfinished(&mut self, activity: &Activity, labels: &Labels<'_>, now: DateTime<Utc>) {
         // A late "in_progress" for an activity already finished must not resurrect it.
         if self.seen.contains(&activity.id, State::Complete)
             || self.seen.contains(&activity.id, State::Cancelled)
@@ -346,8 +360,8 @@ impl Recorder {
         self.unfinished.insert(
             activity.id.clone(),
             Unfinished {
-                project: labels.project.clone(),
-                environment: labels.environment.clone(),
+                project: labels.project.to_string(),
+                environment: labels.environment.to_string(),
                 state: activity.state,
                 seen_at: now,
             },
@@ -384,6 +398,15 @@ impl Recorder {
     }
 }
 
+/// The value under `key`, inserted by default if absent: `HashMap::entry` would need an owned
+/// key, an allocation per lookup on the hot path.
+fn entry<'m, V: Default>(map: &'m mut HashMap<String, V>, key: &str) -> &'m mut V {
+    if !map.contains_key(key) {
+        map.insert(key.to_owned(), V::default());
+    }
+    map.get_mut(key).expect("present or inserted above")
+}
+
 /// `to − from` in seconds, or why it cannot be observed.
 fn span(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Result<f64, &'static str> {
     match (from, to) {
@@ -392,5 +415,43 @@ fn span(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Result<f64, &
             if d < 0.0 { Err("negative") } else { Ok(d) }
         }
         _ => Err("missing_timestamp"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seen(capacity: usize) -> Seen {
+        Seen {
+            states: HashMap::new(),
+            order: VecDeque::new(),
+            capacity,
+        }
+    }
+
+    #[test]
+    fn each_state_of_an_id_is_remembered_apart() {
+        let mut s = seen(10);
+        assert!(s.insert("a", State::InProgress));
+        assert!(s.insert("a", State::Complete));
+        assert!(!s.insert("a", State::InProgress));
+        assert!(s.contains("a", State::Complete));
+        assert!(!s.contains("a", State::Cancelled));
+        assert!(!s.contains("b", State::Complete));
+    }
+
+    #[test]
+    fn the_oldest_pairs_are_forgotten_past_the_capacity() {
+        let mut s = seen(2);
+        s.insert("a", State::InProgress);
+        s.insert("a", State::Complete);
+        s.insert("b", State::Complete);
+        assert!(!s.contains("a", State::InProgress));
+        assert!(s.contains("a", State::Complete));
+        s.insert("c", State::Complete);
+        assert!(!s.contains("a", State::Complete));
+        assert!(!s.states.contains_key("a"), "an id with no state left is dropped");
+        assert_eq!(s.states.len(), 2);
     }
 }

@@ -5,7 +5,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::StatusCode;
 use axum::middleware;
 use axum::response::Html;
 use axum::routing::{get, post};
@@ -16,7 +15,6 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::limit::ConcurrencyLimitLayer;
-use tower_http::timeout::TimeoutLayer;
 
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -34,6 +32,8 @@ pub struct AppState {
     pub recorder: Arc<Mutex<Recorder>>,
     pub metrics: Arc<Metrics>,
     pub max_body_bytes: usize,
+    /// How long a webhook body may take to arrive.
+    pub request_timeout: Duration,
     /// Present when a shared key is configured: every delivery must then be signed.
     pub verifier: Option<Verifier>,
     /// Absent with `--storage.in-memory`.
@@ -71,6 +71,7 @@ impl AppState {
             recorder,
             metrics,
             max_body_bytes: config.max_body_bytes,
+            request_timeout: config.request_timeout,
             verifier: config.shared_key()?.as_ref().map(Verifier::new),
             store,
         })
@@ -158,14 +159,9 @@ pub fn app(state: AppState, config: &Config, auth: Option<BasicAuth>) -> Router 
     // many clients send at once.
     let webhook = post(receive::webhook)
         .layer::<_, std::convert::Infallible>(ConcurrencyLimitLayer::new(config.max_concurrent));
-    pages
-        .route(&config.webhook_path, webhook)
-        .with_state(state)
-        // A client that sends its body slowly is cut off, with 408, at the timeout.
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            config.request_timeout,
-        ))
+    // Slow headers are cut off by the connection's header timeout (see `run`), a slow webhook
+    // body by the handler; no other route reads a body.
+    pages.route(&config.webhook_path, webhook).with_state(state)
 }
 
 /// Serves on `listener` until `shutdown` completes, then finishes the requests in flight.
