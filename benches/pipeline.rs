@@ -31,7 +31,7 @@ fn recorder(limits: Limits) -> Recorder {
     Recorder::new(Arc::new(Metrics::new()), settings)
 }
 
-/// What examples/lean_receiver.rs parses: the floor for a typed parse of the seed.
+/// What `examples/lean_receiver.rs` parses: the floor for a typed parse of the seed.
 #[derive(serde::Deserialize)]
 #[allow(dead_code)]
 struct Lean<'a> {
@@ -81,7 +81,8 @@ fn bench_render(c: &mut Criterion) {
     let mut group = c.benchmark_group("render");
     group.sample_size(20);
     let seed = parse(SEED).unwrap();
-    for environments in [40, 400, 4000] {
+    // Each environment adds 5 series (activities, deployments and 3 last-deployment gauges).
+    for environments in [200, 2000, 20_000] {
         let limits = Limits {
             environments: 100_000,
             ..Limits::default()
@@ -102,9 +103,24 @@ fn bench_render(c: &mut Criterion) {
             .filter(|l| !l.starts_with('#'))
             .count();
         group.throughput(Throughput::Elements(series as u64));
-        group.bench_with_input(BenchmarkId::new("series", series), &recorder, |b, r| {
+        // After a delivery changed the activity families: gathered and encoded again.
+        group.bench_with_input(BenchmarkId::new("changed", series), &recorder, |b, r| {
+            b.iter(|| {
+                r.metrics().changed();
+                r.metrics().render()
+            });
+        });
+        // No delivery since the last scrape: the activity families' text is reused.
+        group.bench_with_input(BenchmarkId::new("unchanged", series), &recorder, |b, r| {
             b.iter(|| r.metrics().render());
         });
+        group.bench_with_input(
+            BenchmarkId::new("gather_only", series),
+            &recorder,
+            |b, r| {
+                b.iter(|| r.metrics().registry.gather());
+            },
+        );
     }
     group.finish();
 }
@@ -157,10 +173,8 @@ fn bench_router(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let config = <platformsh_exporter::Config as clap::Parser>::parse_from([
-        "bench",
-        "--storage.in-memory",
-    ]);
+    let config =
+        <platformsh_exporter::Config as clap::Parser>::parse_from(["bench", "--storage.in-memory"]);
     let state = platformsh_exporter::server::AppState::new(&config).unwrap();
     let router = platformsh_exporter::server::app(state, &config, None);
     let seed = String::from_utf8(SEED.to_vec()).unwrap();
@@ -184,7 +198,9 @@ fn bench_router(c: &mut Criterion) {
                 runtime.block_on(async {
                     let response = router.clone().oneshot(request).await.unwrap();
                     assert_eq!(response.status(), 202);
-                    axum::body::to_bytes(response.into_body(), 1024).await.unwrap()
+                    axum::body::to_bytes(response.into_body(), 1024)
+                        .await
+                        .unwrap()
                 })
             },
             BatchSize::SmallInput,

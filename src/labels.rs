@@ -81,7 +81,11 @@ struct PairCap {
 
 impl PairCap {
     fn admit(&mut self, project: &str, environment: &str) -> bool {
-        if self.seen.get(project).is_some_and(|e| e.contains(environment)) {
+        if self
+            .seen
+            .get(project)
+            .is_some_and(|e| e.contains(environment))
+        {
             return true;
         }
         if self.count >= self.max {

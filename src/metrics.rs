@@ -3,6 +3,9 @@
 //! Names are a contract with dashboards, alert rules and users' queries. README's metrics table
 //! is checked against [`FAMILIES`] by a test, so the two cannot drift apart.
 
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use prometheus::{
     GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
 };
@@ -219,10 +222,17 @@ pub const STORE_ERROR_REASONS: &[&str] = &[
     "stopped",
 ];
 
-/// Handles to every family, registered in one registry.
-#[derive(Debug, Clone)]
+/// Handles to every family. The activity families live in `registry`; the exporter's own and
+/// the process metrics in `self_registry`, so that a scrape can reuse the text of the activity
+/// families while no activity changed them (see [`Metrics::render`]).
+#[derive(Debug)]
 pub struct Metrics {
     pub registry: Registry,
+    pub self_registry: Registry,
+    /// Bumped by the recorder whenever it changes an activity family.
+    generation: AtomicU64,
+    /// The activity families' text and the generation it was rendered at.
+    rendered: Mutex<(u64, String)>,
     pub activities: IntCounterVec,
     pub activity_duration: HistogramVec,
     pub activity_wait: HistogramVec,
@@ -245,6 +255,7 @@ impl Metrics {
     /// Builds and registers every family, plus the process collector on Linux.
     pub fn new() -> Self {
         let registry = Registry::new();
+        let self_registry = Registry::new();
         let metrics = Self {
             activities: counter(&registry, &ACTIVITIES),
             activity_duration: histogram(&registry, &ACTIVITY_DURATION),
@@ -261,11 +272,15 @@ impl Metrics {
             deployment_recovery: histogram(&registry, &DEPLOYMENT_RECOVERY),
             activities_unfinished: int_gauge(&registry, &ACTIVITIES_UNFINISHED),
             last_activity_timestamp: gauge(&registry, &LAST_ACTIVITY_TIMESTAMP),
-            webhooks: counter(&registry, &WEBHOOKS),
-            label_overflow: counter(&registry, &LABEL_OVERFLOW),
-            observations_skipped: counter(&registry, &OBSERVATIONS_SKIPPED),
-            store_errors: counter(&registry, &STORE_ERRORS),
+            webhooks: counter(&self_registry, &WEBHOOKS),
+            label_overflow: counter(&self_registry, &LABEL_OVERFLOW),
+            observations_skipped: counter(&self_registry, &OBSERVATIONS_SKIPPED),
+            store_errors: counter(&self_registry, &STORE_ERRORS),
             registry,
+            self_registry,
+            // Never equal to a rendered generation until the first render.
+            generation: AtomicU64::new(1),
+            rendered: Mutex::new((0, String::new())),
         };
         for outcome in WEBHOOK_OUTCOMES {
             metrics.webhooks.with_label_values(&[outcome]);
@@ -273,12 +288,12 @@ impl Metrics {
         for reason in STORE_ERROR_REASONS {
             metrics.store_errors.with_label_values(&[reason]);
         }
-        int_gauge(&metrics.registry, &BUILD_INFO)
+        int_gauge(&metrics.self_registry, &BUILD_INFO)
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1);
         #[cfg(target_os = "linux")]
         metrics
-            .registry
+            .self_registry
             .register(Box::new(
                 prometheus::process_collector::ProcessCollector::for_self(),
             ))
@@ -310,12 +325,33 @@ impl Metrics {
         }
     }
 
+    /// Marks the activity families as changed, so the next scrape renders them again.
+    pub fn changed(&self) {
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
     /// Renders every family in the Prometheus text exposition format.
+    ///
+    /// Gathering from the `prometheus` crate builds a message per series (about 1 µs each, see
+    /// BENCHMARKS.md), so the activity families are rendered again only after the recorder
+    /// changed them; deliveries are rare next to scrapes. The exporter's own and the process
+    /// metrics are rendered at every scrape.
     pub fn render(&self) -> String {
-        let mut out = String::new();
-        prometheus::TextEncoder::new()
-            .encode_utf8(&self.registry.gather(), &mut out)
-            .expect("the text encoder accepts every family this registry holds");
+        let mut rendered = self
+            .rendered
+            .lock()
+            .expect("the render cache lock is never poisoned: encoding does not panic");
+        // Read before gathering: a change made during the gather bumps it again, so the text
+        // is never taken as newer than it is.
+        let generation = self.generation.load(Ordering::Acquire);
+        if rendered.0 != generation {
+            rendered.1.clear();
+            crate::expose::encode(&self.registry.gather(), &mut rendered.1);
+            rendered.0 = generation;
+        }
+        let mut out = rendered.1.clone();
+        drop(rendered);
+        crate::expose::encode(&self.self_registry.gather(), &mut out);
         out
     }
 }
@@ -369,6 +405,28 @@ fn histogram(registry: &Registry, family: &Family) -> HistogramVec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_scrape_shows_activity_changes_once_they_are_marked_and_self_metrics_always() {
+        let metrics = Metrics::new();
+        let labels = ["p", "e", "production", "environment.push", "success"];
+        // The crate writes label pairs sorted by name.
+        let series = "platformsh_activities_total{environment=\"e\",environment_type=\"production\",project=\"p\",result=\"success\",type=\"environment.push\"}";
+        metrics.activities.with_label_values(&labels).inc();
+        metrics.changed();
+        assert!(metrics.render().contains(&format!("{series} 1\n")));
+        // The recorder always marks its changes; the self metrics need no mark.
+        metrics.activities.with_label_values(&labels).inc();
+        metrics.webhooks.with_label_values(&["accepted"]).inc();
+        let text = metrics.render();
+        assert!(
+            text.contains(&format!("{series} 1\n")),
+            "reused until marked"
+        );
+        assert!(text.contains("platformsh_exporter_webhooks_total{outcome=\"accepted\"} 1\n"));
+        metrics.changed();
+        assert!(metrics.render().contains(&format!("{series} 2\n")));
+    }
 
     #[test]
     fn histogram_buckets_are_strictly_increasing() {

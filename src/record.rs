@@ -83,7 +83,9 @@ fn bit(state: State) -> u8 {
 
 impl Seen {
     fn contains(&self, id: &str, state: State) -> bool {
-        self.states.get(id).is_some_and(|bits| bits & bit(state) != 0)
+        self.states
+            .get(id)
+            .is_some_and(|bits| bits & bit(state) != 0)
     }
 
     /// Inserts the pair; false if it was already there.
@@ -191,6 +193,7 @@ impl Recorder {
             }
             None => self.track_unfinished(activity, &labels, received_at),
         }
+        self.metrics.changed();
         Recorded::Accepted
     }
 
@@ -392,6 +395,9 @@ impl Recorder {
             .filter(|(_, u)| now.signed_duration_since(u.seen_at) > ttl)
             .map(|(id, _)| id.clone())
             .collect();
+        if !expired.is_empty() {
+            self.metrics.changed();
+        }
         for id in expired {
             self.forget_unfinished(&id);
         }
@@ -451,7 +457,10 @@ mod tests {
         assert!(s.contains("a", State::Complete));
         s.insert("c", State::Complete);
         assert!(!s.contains("a", State::Complete));
-        assert!(!s.states.contains_key("a"), "an id with no state left is dropped");
+        assert!(
+            !s.states.contains_key("a"),
+            "an id with no state left is dropped"
+        );
         assert_eq!(s.states.len(), 2);
     }
 }
