@@ -12,7 +12,10 @@ use tower::ServiceExt;
 const SEED: &str = include_str!("../tests/fixtures/push-success-seed.json");
 
 fn main() {
-    let n: u64 = std::env::args().nth(1).and_then(|n| n.parse().ok()).unwrap_or(10_000);
+    let n: u64 = std::env::args()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(10_000);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -22,7 +25,11 @@ fn main() {
     let router = platformsh_exporter::server::app(state, &config, None);
     runtime.block_on(async {
         for i in 0..n {
-            let body = SEED.replacen("774-this-is-an-example-valuexzs4no", &format!("cost-{i}"), 1);
+            let body = SEED.replacen(
+                "774-this-is-an-example-valuexzs4no",
+                &format!("cost-{i}"),
+                1,
+            );
             let request = Request::post("/webhook")
                 .header("content-type", "application/json")
                 .header("content-length", body.len())
@@ -30,7 +37,9 @@ fn main() {
                 .unwrap();
             let response = router.clone().oneshot(request).await.unwrap();
             assert_eq!(response.status(), 202);
-            axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
+            axum::body::to_bytes(response.into_body(), 1024)
+                .await
+                .unwrap();
         }
     });
 }

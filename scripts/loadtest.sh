@@ -39,10 +39,10 @@ wait_ready() {
   echo "server on port $1 did not start" >&2; exit 1
 }
 
-printf '%-22s %5s %12s %9s %9s %9s %9s\n' server conns "deliveries/s" p50 p99 idle_RSS peak_RSS
+printf '%-24s %5s %12s %9s %9s %9s %9s\n' server conns "deliveries/s" p50 p99 idle_RSS peak_RSS
 run() { # name, port, command...
   local name=$1 port=$2; shift 2
-  for conns in 1 16 64; do
+  for conns in ${CONNS:-1 16 64}; do
     rm -rf "$WORK/store"; mkdir -p "$WORK/store"
     "$@" >"$WORK/server.log" 2>&1 &
     local pid=$!
@@ -60,12 +60,29 @@ run() { # name, port, command...
     rps=$(awk '/Requests\/sec/ { print $2 }' "$WORK/wrk.txt")
     p50=$(awk '$1 == "50%" { print $2 }' "$WORK/wrk.txt")
     p99=$(awk '$1 == "99%" { print $2 }' "$WORK/wrk.txt")
-    printf '%-22s %5s %12s %9s %9s %8.1fM %8.1fM\n' "$name" "$conns" "$rps" "$p50" "$p99" \
+    printf '%-24s %5s %12s %9s %9s %8.1fM %8.1fM\n' "$name" "$conns" "$rps" "$p50" "$p99" \
       "$(echo "$idle / 1024" | bc -l)" "$(echo "$peak / 1024" | bc -l)"
+    echo "$rps" >"$WORK/last_rps"
   done
 }
 
-run lean-receiver 19901 "$LEAN" 127.0.0.1:19901
-run exporter-in-memory 19902 "$EXPORTER" --web.listen-address=127.0.0.1:19902 --storage.in-memory --log.level=warn
+LEAN_CMD=("$LEAN" 127.0.0.1:19901)
+MEMORY_CMD=("$EXPORTER" --web.listen-address=127.0.0.1:19902 --storage.in-memory --log.level=warn)
+run lean-receiver 19901 "${LEAN_CMD[@]}"
+run exporter-in-memory 19902 "${MEMORY_CMD[@]}"
 run exporter-durable 19903 "$EXPORTER" --web.listen-address=127.0.0.1:19903 --storage.path="$WORK/store/db" --log.level=warn
 run exporter-durable-batch1 19904 "$EXPORTER" --web.listen-address=127.0.0.1:19904 --storage.path="$WORK/store/db" --storage.max-batch=1 --log.level=warn
+
+# The ratio to the lean receiver, from alternating runs at 16 connections: this machine's noise
+# (another VM's load, wrk on the same two cores) moves single runs by ±10 %.
+echo
+echo "memory-only exporter / lean receiver, 16 connections, alternating runs:"
+ratios=()
+for round in 1 2 3; do
+  CONNS=16 run lean-receiver 19901 "${LEAN_CMD[@]}" >/dev/null; lean=$(cat "$WORK/last_rps")
+  CONNS=16 run exporter-in-memory 19902 "${MEMORY_CMD[@]}" >/dev/null; ours=$(cat "$WORK/last_rps")
+  ratio=$(echo "$ours / $lean" | bc -l)
+  ratios+=("$ratio")
+  printf '  round %d: lean %s/s, exporter %s/s, ratio %.2f\n' "$round" "$lean" "$ours" "$ratio"
+done
+printf '  median ratio %.2f\n' "$(printf '%s\n' "${ratios[@]}" | sort -n | sed -n 2p)"

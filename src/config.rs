@@ -75,7 +75,8 @@ pub struct Config {
     #[arg(long = "web.config.file", env = "PLATFORMSH_EXPORTER_WEB_CONFIG_FILE")]
     pub web_config_file: Option<PathBuf>,
 
-    /// Longest time to receive a request's headers, and separately to receive and answer it.
+    /// Longest time to receive a request's headers (then the connection is closed), and
+    /// separately a webhook body (then 408).
     #[arg(
         long = "web.request-timeout",
         env = "PLATFORMSH_EXPORTER_WEB_REQUEST_TIMEOUT",
