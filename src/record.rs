@@ -254,8 +254,8 @@ impl Recorder {
                 .inc();
             let at = seconds(activity.finished_at().unwrap_or(received_at));
             match finished {
-                Finished::Success => self.deployment_succeeded(labels, at),
-                Finished::Failure => self.deployment_failed(labels, at),
+                Finished::Success => self.deployment_finished(labels, at, true),
+                Finished::Failure => self.deployment_finished(labels, at, false),
                 // A cancelled deployment leaves the environment as it was.
                 Finished::Cancelled => {}
             }
@@ -274,7 +274,9 @@ impl Recorder {
         entry(project, &labels.environment)
     }
 
-    fn deployment_succeeded(&mut self, labels: &Labels<'_>, at: f64) {
+    /// Updates the environment's deployment history with a success or a failure finished at
+    /// `at`, and the gauges and the recovery histogram that show it.
+    fn deployment_finished(&mut self, labels: &Labels<'_>, at: f64, succeeded: bool) {
         let metrics = Arc::clone(&self.metrics);
         let values = [labels.project.as_ref(), labels.environment.as_ref()];
         let env = self.environment(labels);
@@ -288,44 +290,29 @@ impl Recorder {
             metrics
                 .last_deployment_success
                 .with_label_values(&values)
-                .set(1);
+                .set(i64::from(succeeded));
         }
-        if env.last_success_at.is_none_or(|last| at > last) {
-            env.last_success_at = Some(at);
-            metrics
-                .last_successful_deployment_timestamp
-                .with_label_values(&values)
-                .set(at);
-        }
-        if let Some(since) = env.failing_since {
-            if at >= since {
+        if succeeded {
+            if env.last_success_at.is_none_or(|last| at > last) {
+                env.last_success_at = Some(at);
+                metrics
+                    .last_successful_deployment_timestamp
+                    .with_label_values(&values)
+                    .set(at);
+            }
+            if let Some(since) = env.failing_since.filter(|&since| at >= since) {
                 env.failing_since = None;
                 metrics
                     .deployment_recovery
                     .with_label_values(&[&labels.project, &labels.environment_type])
                     .observe(at - since);
             }
-        }
-    }
-
-    fn deployment_failed(&mut self, labels: &Labels<'_>, at: f64) {
-        let metrics = Arc::clone(&self.metrics);
-        let values = [labels.project.as_ref(), labels.environment.as_ref()];
-        let env = self.environment(labels);
-        if env.last_at.is_none_or(|last| at >= last) {
-            env.last_at = Some(at);
-            metrics
-                .last_deployment_timestamp
-                .with_label_values(&values)
-                .set(at);
-            metrics
-                .last_deployment_success
-                .with_label_values(&values)
-                .set(0);
-        }
-        let after_last_success = env.last_success_at.is_none_or(|s| at > s);
-        if after_last_success && env.failing_since.is_none_or(|since| at < since) {
-            env.failing_since = Some(at);
+        } else {
+            // The first failure after the last success starts the time to recover.
+            let after_last_success = env.last_success_at.is_none_or(|s| at > s);
+            if after_last_success && env.failing_since.is_none_or(|since| at < since) {
+                env.failing_since = Some(at);
+            }
         }
     }
 

@@ -129,6 +129,21 @@ pub async fn answer(request: reqwest::RequestBuilder) -> Answer {
     }
 }
 
+/// Every valid fixture of a finished or unfinished activity, in a fixed order.
+pub const VALID_FIXTURES: &[&str] = &[
+    "push-success-seed.json",
+    "backup-pending.json",
+    "cron-success.json",
+    "merge-success-staging.json",
+    "project-domain-create.json",
+    "push-cancelled.json",
+    "push-failure-development.json",
+    "push-in-progress.json",
+    "redeploy-success-production.json",
+    "odd/completed-before-started.json",
+    "odd/unknown-future-type.json",
+];
+
 pub fn fixture(name: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")

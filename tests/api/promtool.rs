@@ -5,23 +5,12 @@ use std::process::{Command, Stdio};
 
 use platformsh_exporter::metrics::FAMILIES;
 
-use crate::helpers::{fixture, spawn_app};
+use crate::helpers::{VALID_FIXTURES, fixture, spawn_app};
 
 #[tokio::test]
 async fn the_exposition_passes_promtool_check_metrics() {
     let app = spawn_app(&[]).await;
-    for name in [
-        "push-success-seed.json",
-        "backup-pending.json",
-        "cron-success.json",
-        "merge-success-staging.json",
-        "project-domain-create.json",
-        "push-cancelled.json",
-        "push-failure-development.json",
-        "push-in-progress.json",
-        "redeploy-success-production.json",
-        "odd/completed-before-started.json",
-    ] {
+    for name in VALID_FIXTURES {
         app.post(fixture(name)).await;
     }
     app.post(fixture("invalid/array.json")).await;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::helpers::{Samples, TestApp, answer, fixture, spawn_app, value};
+use crate::helpers::{Samples, TestApp, VALID_FIXTURES, answer, fixture, spawn_app, value};
 
 fn path_arg(dir: &tempfile::TempDir) -> String {
     dir.path().join("store.db").to_str().unwrap().to_owned()
@@ -24,28 +24,16 @@ fn persistent(samples: &Samples) -> Samples {
         .collect()
 }
 
-const STREAM: &[&str] = &[
-    "push-success-seed.json",
-    "backup-pending.json",
-    "cron-success.json",
-    "merge-success-staging.json",
-    "project-domain-create.json",
-    "push-cancelled.json",
-    "push-failure-development.json",
-    "push-in-progress.json",
-    "redeploy-success-production.json",
-    "odd/completed-before-started.json",
-    "odd/unknown-future-type.json",
-    "push-success-seed.json",
-    "invalid/missing-id.json",
-];
-
 #[tokio::test]
 async fn a_restart_on_the_same_store_gives_identical_metrics() {
     let dir = tempfile::tempdir().unwrap();
     let path = path_arg(&dir);
     let app = spawn_app(&["--storage.path", &path]).await;
-    for name in STREAM {
+    // Every fixture, a duplicate and an invalid one.
+    for name in VALID_FIXTURES
+        .iter()
+        .chain(&["push-success-seed.json", "invalid/missing-id.json"])
+    {
         app.post(fixture(name)).await;
     }
     // A recovery (failure then fix) and an activity that finishes after being unfinished.
