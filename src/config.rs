@@ -62,13 +62,15 @@ pub struct Config {
     )]
     pub shared_key: Option<SharedKey>,
 
-    /// Most webhook requests handled at once; others wait. Bounds memory to this many bodies.
+    /// Most bytes of webhook bodies held in memory at once, all deliveries together; a
+    /// delivery whose next bytes do not fit waits (until the request timeout). At least
+    /// --webhook.max-body-bytes.
     #[arg(
-        long = "webhook.max-concurrent",
-        env = "PLATFORMSH_EXPORTER_WEBHOOK_MAX_CONCURRENT",
-        default_value_t = 16
+        long = "webhook.body-memory-bytes",
+        env = "PLATFORMSH_EXPORTER_WEBHOOK_BODY_MEMORY_BYTES",
+        default_value_t = 256 * 1024 * 1024
     )]
-    pub max_concurrent: usize,
+    pub body_memory_bytes: usize,
 
     /// Exporter-toolkit web configuration file; its `basic_auth_users` protect every path but
     /// the webhook.

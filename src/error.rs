@@ -11,7 +11,7 @@ use crate::store::StoreError;
 use crate::verify::SignatureError;
 
 /// Why a webhook delivery was refused.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum WebhookError {
     /// 401: a shared key is configured and the signature is missing or wrong.
     #[error(transparent)]

@@ -2,18 +2,22 @@
 //! parses it, records it, and counts the outcome; nothing is recorded unless the whole delivery
 //! is valid.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::BodyExt;
 use serde::Serialize;
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::time::{Instant, error::Elapsed};
 
 use crate::activity::{self, State as ActivityState};
 use crate::error::WebhookError;
 use crate::record::Recorded;
-use crate::server::AppState;
+use crate::server::{AppState, BUDGET_UNIT};
 use crate::verify::SIGNATURE_HEADER;
 
 /// The JSON body of an answered delivery.
@@ -26,8 +30,9 @@ pub struct Ack {
 
 /// `POST` handler for the webhook path.
 pub async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    // The budget held for the body lives until the answer is built.
     let result = match read_body(&state, &headers, body).await {
-        Ok(body) => receive(&state, &headers, &body).await,
+        Ok((body, _budget)) => receive(&state, &headers, &body).await,
         Err(e) => Err(e),
     };
     let outcome = match &result {
@@ -41,13 +46,28 @@ pub async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Bo
     }
 }
 
+/// Awaits `future` until `deadline`. A future that is ready at once (a body already received)
+/// is taken without arming a timer, which costs more than the rest of reading it.
+async fn within<F: Future>(deadline: Instant, future: F) -> Result<F::Output, Elapsed> {
+    let mut future = std::pin::pin!(future);
+    match futures_util::FutureExt::now_or_never(future.as_mut()) {
+        Some(output) => Ok(output),
+        None => tokio::time::timeout_at(deadline, future).await,
+    }
+}
+
 /// Reads the whole body, refusing it as soon as it is known to exceed the limit: at once when
-/// `Content-Length` says so, else when the bytes received pass it. Never buffers more.
+/// `Content-Length` says so, else when the bytes received pass it.
+///
+/// Memory for bodies is bounded by a byte budget shared by every delivery: each chunk takes
+/// its share before it is kept, and the share is returned with the guard. A client that sends
+/// slowly holds only what it sent, so slow clients cannot crowd out other deliveries the way a
+/// limit on concurrent requests would let them.
 async fn read_body(
     state: &AppState,
     headers: &HeaderMap,
-    body: Body,
-) -> Result<Bytes, WebhookError> {
+    mut body: Body,
+) -> Result<(Bytes, Option<OwnedSemaphorePermit>), WebhookError> {
     let limit = state.max_body_bytes;
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -55,24 +75,48 @@ async fn read_body(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(WebhookError::TooLarge { limit });
     }
-    let mut collect = std::pin::pin!(Limited::new(body, limit).collect());
-    // Most bodies are already in the first read: take them without arming a timer, which
-    // costs more than the rest of reading. Only a body still arriving gets the deadline.
-    let collected = match futures_util::FutureExt::now_or_never(collect.as_mut()) {
-        Some(collected) => collected,
-        None => tokio::time::timeout(state.request_timeout, collect)
-            .await
-            .map_err(|_| WebhookError::Timeout {
-                timeout: state.request_timeout,
-            })?,
+    let timeout = WebhookError::Timeout {
+        timeout: state.request_timeout,
     };
-    match collected {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
-            Err(WebhookError::TooLarge { limit })
+    let deadline = Instant::now() + state.request_timeout;
+    let mut received: Vec<u8> = Vec::new();
+    let mut budget: Option<OwnedSemaphorePermit> = None;
+    while let Some(frame) = within(deadline, body.frame())
+        .await
+        .map_err(|_| timeout.clone())?
+    {
+        let frame = frame.map_err(|e| WebhookError::Unreadable(e.to_string()))?;
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers
+        };
+        let total = received.len() + data.len();
+        if total > limit {
+            return Err(WebhookError::TooLarge { limit });
         }
-        Err(e) => Err(WebhookError::Unreadable(e.to_string())),
+        let held = budget.as_ref().map_or(0, OwnedSemaphorePermit::num_permits);
+        let needed = u32::try_from(total.div_ceil(BUDGET_UNIT) - held).unwrap_or(u32::MAX);
+        if needed > 0 {
+            let more = within(
+                deadline,
+                Arc::clone(&state.body_budget).acquire_many_owned(needed),
+            )
+            .await
+            .map_err(|_| timeout.clone())?
+            .expect("the body budget is never closed");
+            match &mut budget {
+                Some(held) => held.merge(more),
+                None => budget = Some(more),
+            }
+        }
+        // Most bodies come in one chunk: no copy then.
+        if received.is_empty() && declared == Some(data.len() as u64) {
+            return Ok((data, budget));
+        }
+        // Not reserved from Content-Length: a client could announce the limit and send a byte.
+        // The vector's doubling keeps at most twice what the budget counts.
+        received.extend_from_slice(&data);
     }
+    Ok((Bytes::from(received), budget))
 }
 
 async fn receive(

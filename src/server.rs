@@ -14,7 +14,6 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
-use tower::limit::ConcurrencyLimitLayer;
 
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -34,6 +33,8 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// How long a webhook body may take to arrive.
     pub request_timeout: Duration,
+    /// Bytes of webhook bodies that may be held at once, in units of [`BUDGET_UNIT`].
+    pub body_budget: Arc<Semaphore>,
     /// Present when a shared key is configured: every delivery must then be signed.
     pub verifier: Option<Verifier>,
     /// Absent with `--storage.in-memory`.
@@ -72,6 +73,9 @@ impl AppState {
             metrics,
             max_body_bytes: config.max_body_bytes,
             request_timeout: config.request_timeout,
+            body_budget: Arc::new(Semaphore::new(
+                config.body_memory_bytes.div_ceil(BUDGET_UNIT),
+            )),
             verifier: config.shared_key()?.as_ref().map(Verifier::new),
             store,
         })
@@ -120,6 +124,9 @@ fn spawn_housekeeping(
     })
 }
 
+/// The granularity of the body memory budget, in bytes.
+pub const BUDGET_UNIT: usize = 1024;
+
 /// Paths the exporter always serves; the configurable ones must not collide with them.
 const FIXED_PATHS: &[&str] = &["/", "/-/healthy", "/-/ready", "/api/v1/activities"];
 
@@ -136,8 +143,15 @@ pub fn validate(config: &Config) -> Result<(), String> {
             config.webhook_path
         ));
     }
-    if config.max_concurrent == 0 || config.max_connections == 0 {
-        return Err("--webhook.max-concurrent and --web.max-connections must be at least 1".into());
+    if config.max_connections == 0 {
+        return Err("--web.max-connections must be at least 1".into());
+    }
+    if config.body_memory_bytes < config.max_body_bytes {
+        return Err(format!(
+            "--webhook.body-memory-bytes ({}) must be at least --webhook.max-body-bytes ({}), \
+             or a body of the largest size could never be read",
+            config.body_memory_bytes, config.max_body_bytes
+        ));
     }
     Ok(())
 }
@@ -154,14 +168,12 @@ pub fn app(state: AppState, config: &Config, auth: Option<BasicAuth>) -> Router 
     if let Some(auth) = auth {
         pages = pages.route_layer(middleware::from_fn_with_state(auth, web_config::require));
     }
-    // The handler reads the body under --webhook.max-body-bytes itself; a request waiting for
-    // its turn here holds no body yet, so memory stays within max-concurrent bodies however
-    // many clients send at once.
-    let webhook = post(receive::webhook)
-        .layer::<_, std::convert::Infallible>(ConcurrencyLimitLayer::new(config.max_concurrent));
-    // Slow headers are cut off by the connection's header timeout (see `run`), a slow webhook
-    // body by the handler; no other route reads a body.
-    pages.route(&config.webhook_path, webhook).with_state(state)
+    // The handler reads the body itself, within --webhook.max-body-bytes, the shared
+    // --webhook.body-memory-bytes budget and the request timeout. Slow headers are cut off by
+    // the connection's header timeout (see `run`); no other route reads a body.
+    pages
+        .route(&config.webhook_path, post(receive::webhook))
+        .with_state(state)
 }
 
 /// Serves on `listener` until `shutdown` completes, then finishes the requests in flight.

@@ -192,3 +192,66 @@ async fn hundreds_of_idle_connections_do_not_block_other_clients() {
         202
     );
 }
+
+#[tokio::test]
+async fn slow_senders_do_not_hold_up_other_deliveries() {
+    let app = spawn_app(&["--web.request-timeout", "20s"]).await;
+    // Far more half-sent bodies than any concurrency limit would allow.
+    let mut slow = Vec::new();
+    for _ in 0..100 {
+        let mut stream = TcpStream::connect(app.addr).await.unwrap();
+        stream
+            .write_all(
+                b"POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{\"id\":",
+            )
+            .await
+            .unwrap();
+        slow.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    assert_eq!(
+        app.post(fixture("push-success-seed.json")).await.status,
+        202
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "held up {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn bodies_past_the_memory_budget_wait_for_room() {
+    // Room for one 9 KB body at a time.
+    let app = spawn_app(&[
+        "--webhook.body-memory-bytes",
+        "16384",
+        "--webhook.max-body-bytes",
+        "16384",
+        "--web.request-timeout",
+        "2s",
+    ])
+    .await;
+    let seed = fixture("push-success-seed.json");
+    // A sender that sent most of a body and stalls holds most of the budget...
+    let mut stalled = TcpStream::connect(app.addr).await.unwrap();
+    let head = format!(
+        "POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        seed.len()
+    );
+    stalled.write_all(head.as_bytes()).await.unwrap();
+    stalled.write_all(&seed[..seed.len() - 10]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // ...so a whole delivery does not fit until the stalled one times out (408) and frees it.
+    let started = Instant::now();
+    let answer = app.post(seed.clone()).await;
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    assert!(
+        started.elapsed() >= Duration::from_millis(1500),
+        "did not wait: {:?}",
+        started.elapsed()
+    );
+    let response = read_until_closed(&mut stalled, Duration::from_secs(10)).await;
+    assert!(response.starts_with("HTTP/1.1 408"), "{response}");
+}
