@@ -43,7 +43,6 @@ const MIGRATIONS: &[&str] = &[r"
         received_at INTEGER NOT NULL,
         UNIQUE (id, state)
     );
-    CREATE INDEX activities_received_at ON activities (received_at);
     CREATE TABLE exporter_counters (
         name TEXT PRIMARY KEY,
         value INTEGER NOT NULL
@@ -245,6 +244,43 @@ fn insert(
     Ok(changed == 1)
 }
 
+/// Deletes the activities received before `before`.
+///
+/// Rows are appended in the order they are received, so `received_at` grows with `seq` (but
+/// for the microseconds between a handler stamping a delivery and the writer appending it).
+/// A binary search over `seq` finds the boundary in O(log n) reads: no index on `received_at`
+/// to maintain on every insert, which costs durable ingest about 7 % (BENCHMARKS.md).
+fn prune(conn: &Connection, before: DateTime<Utc>) -> rusqlite::Result<usize> {
+    let before = before.timestamp_micros();
+    let (Some(mut low), Some(mut high)) =
+        conn.query_row("SELECT MIN(seq), MAX(seq) FROM activities", [], |r| {
+            Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, Option<i64>>(1)?))
+        })?
+    else {
+        return Ok(0);
+    };
+    // The first row (by seq) at or after `seq` and when it was received.
+    let row_at = |seq: i64| {
+        conn.query_row(
+            "SELECT seq, received_at FROM activities WHERE seq >= ?1 ORDER BY seq LIMIT 1",
+            [seq],
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+        )
+    };
+    // Find the last seq received before `before`; `low - 1` if there is none.
+    low -= 1;
+    while low < high {
+        let middle = low + (high - low + 1) / 2;
+        let (seq, received_at) = row_at(middle)?;
+        if received_at < before {
+            low = seq;
+        } else {
+            high = middle - 1;
+        }
+    }
+    conn.execute("DELETE FROM activities WHERE seq <= ?1", [low])
+}
+
 fn parse_state(s: &str) -> Option<State> {
     State::ALL.into_iter().find(|state| state.as_str() == s)
 }
@@ -277,11 +313,7 @@ impl Store {
         let mut conn = open_connection(path).map_err(|e| fail(&e))?;
         migrate(&mut conn).map_err(|e| fail(&e))?;
         if let Some(before) = prune_before {
-            conn.execute(
-                "DELETE FROM activities WHERE received_at < ?1",
-                [before.timestamp_micros()],
-            )
-            .map_err(|e| fail(&e))?;
+            prune(&conn, before).map_err(|e| fail(&e))?;
         }
         let started = Instant::now();
         let replayed = {
@@ -503,10 +535,7 @@ fn commit(conn: &mut Connection, batch: Vec<Command>, recorder: &Mutex<Recorder>
                     save_counters(&tx, counters)?;
                     Done::Saved
                 }
-                Command::Prune { before, .. } => Done::Pruned(tx.execute(
-                    "DELETE FROM activities WHERE received_at < ?1",
-                    [before.timestamp_micros()],
-                )?),
+                Command::Prune { before, .. } => Done::Pruned(prune(&tx, *before)?),
             });
         }
         tx.commit()?;
@@ -552,5 +581,60 @@ fn commit(conn: &mut Connection, batch: Vec<Command>, recorder: &Mutex<Recorder>
             (Command::Prune { reply, .. }, Done::Pruned(n)) => drop(reply.send(Ok(n))),
             _ => unreachable!("each command is paired with what it did"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store_with(received: &[i64]) -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        for (i, at) in received.iter().enumerate() {
+            conn.execute(
+                "INSERT INTO activities (id, state, type, project, environment,
+                    environment_type, received_at) VALUES (?1, 'complete', 't', 'p', 'e', '', ?2)",
+                params![format!("id-{i}"), at],
+            )
+            .unwrap();
+        }
+        conn
+    }
+
+    fn remaining(conn: &Connection) -> Vec<i64> {
+        let mut stmt = conn
+            .prepare("SELECT received_at FROM activities ORDER BY seq")
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    }
+
+    fn at(micros: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp_micros(micros).unwrap()
+    }
+
+    #[test]
+    fn prune_deletes_exactly_the_rows_received_before_the_cutoff() {
+        for cutoff in 0..=12 {
+            let conn = store_with(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+            let deleted = prune(&conn, at(cutoff)).unwrap();
+            let expected: Vec<i64> = (1..=10).filter(|&t| t >= cutoff).collect();
+            assert_eq!(remaining(&conn), expected, "cutoff {cutoff}");
+            assert_eq!(deleted, 10 - expected.len());
+        }
+    }
+
+    #[test]
+    fn prune_works_across_gaps_left_by_an_earlier_prune_and_on_an_empty_store() {
+        let conn = store_with(&[]);
+        assert_eq!(prune(&conn, at(5)).unwrap(), 0);
+        let conn = store_with(&[1, 2, 3, 4, 5, 6, 7, 8]);
+        conn.execute("DELETE FROM activities WHERE seq IN (4, 5, 6)", [])
+            .unwrap();
+        assert_eq!(prune(&conn, at(8)).unwrap(), 4);
+        assert_eq!(remaining(&conn), vec![8]);
     }
 }
