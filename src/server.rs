@@ -23,9 +23,20 @@ use crate::verify::Verifier;
 use crate::web_config::{self, BasicAuth};
 use crate::{api, expose, receive};
 
-/// What every handler shares.
+/// What every handler shares. Axum clones it for every request: one reference count.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The contents of [`AppState`].
+#[derive(Debug)]
+pub struct Shared {
     /// A std `Mutex`, not tokio's: it is never held across an `.await`, and recording takes
     /// microseconds.
     pub recorder: Arc<Mutex<Recorder>>,
@@ -68,7 +79,7 @@ impl AppState {
             );
             Some(opened.store)
         };
-        Ok(Self {
+        Ok(Self(Arc::new(Shared {
             recorder,
             metrics,
             max_body_bytes: config.max_body_bytes,
@@ -78,7 +89,7 @@ impl AppState {
             )),
             verifier: config.shared_key()?.as_ref().map(Verifier::new),
             store,
-        })
+        })))
     }
 
     /// Saves the exporter's own counters to the store, if there is one.
