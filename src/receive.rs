@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::{Body, Bytes};
-use axum::extract::State;
+use axum::extract::{Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
@@ -29,7 +30,9 @@ pub struct Ack {
 }
 
 /// `POST` handler for the webhook path.
-pub async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+pub async fn webhook(State(state): State<AppState>, request: Request) -> Response {
+    // Taken apart rather than extracted as a HeaderMap, which would copy the headers.
+    let (Parts { headers, .. }, body) = request.into_parts();
     // The budget held for the body lives until the answer is built.
     let result = match read_body(&state, &headers, body).await {
         Ok((body, _budget)) => receive(&state, &headers, &body).await,
