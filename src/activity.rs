@@ -46,11 +46,6 @@ impl State {
             State::Cancelled => "cancelled",
         }
     }
-
-    /// Complete and cancelled are final: the activity will not change again.
-    pub fn is_finished(self) -> bool {
-        matches!(self, State::Complete | State::Cancelled)
-    }
 }
 
 impl fmt::Display for State {

@@ -55,6 +55,8 @@ pub struct Shared {
 impl AppState {
     /// Builds the state; with a store, replays it, so the metrics are back where they were.
     pub fn new(config: &Config) -> Result<Self, String> {
+        // Before the store: a bad key file should not wait for a replay to be reported.
+        let verifier = config.shared_key()?.as_ref().map(Verifier::new);
         let metrics = Arc::new(Metrics::new());
         let recorder = Arc::new(Mutex::new(Recorder::new(
             Arc::clone(&metrics),
@@ -87,7 +89,7 @@ impl AppState {
             body_budget: Arc::new(Semaphore::new(
                 config.body_memory_bytes.div_ceil(BUDGET_UNIT),
             )),
-            verifier: config.shared_key()?.as_ref().map(Verifier::new),
+            verifier,
             store,
         })))
     }

@@ -5,7 +5,7 @@
 //! its queue and share the next commit (group commit): one fsync serves many deliveries. The
 //! writer records each committed activity in commit order, which is the order replay uses.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -145,7 +145,6 @@ pub struct Opened {
 pub struct Store {
     commands: mpsc::Sender<Command>,
     reader: Arc<Mutex<Connection>>,
-    path: PathBuf,
 }
 
 fn micros(t: Option<DateTime<Utc>>) -> Option<i64> {
@@ -347,16 +346,11 @@ impl Store {
             store: Store {
                 commands,
                 reader: Arc::new(Mutex::new(reader)),
-                path: path.to_owned(),
             },
             replayed,
             replay_time,
             counters,
         })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     async fn send<T>(
