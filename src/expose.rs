@@ -16,16 +16,18 @@ use crate::server::AppState;
 
 /// `GET` handler for the telemetry path.
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    // Expire stale unfinished activities here rather than per delivery: the scan is O(tracked).
-    state
-        .recorder
-        .lock()
-        .expect("the recorder lock is never poisoned: recording does not panic")
-        .expire_unfinished(chrono::Utc::now());
-    (
-        [(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)],
-        state.metrics.render(),
-    )
+    let mut text = {
+        let mut recorder = state
+            .recorder
+            .lock()
+            .expect("the recorder lock is never poisoned: recording does not panic");
+        // Expire stale unfinished activities here rather than per delivery: the scan is
+        // O(tracked).
+        recorder.expire_unfinished(chrono::Utc::now());
+        recorder.exposition().to_owned()
+    };
+    state.metrics.encode(&mut text);
+    ([(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)], text)
 }
 
 /// Appends `families` to `out` in the Prometheus text format.
@@ -34,22 +36,14 @@ pub fn encode(families: &[MetricFamily], out: &mut String) {
     for family in families {
         let name = family.name();
         let kind = family.get_field_type();
-        if !family.help().is_empty() {
-            out.push_str("# HELP ");
-            out.push_str(name);
-            out.push(' ');
-            escape(family.help(), false, out);
-            out.push('\n');
-        }
-        out.push_str("# TYPE ");
-        out.push_str(name);
-        out.push_str(match kind {
-            MetricType::COUNTER => " counter\n",
-            MetricType::GAUGE => " gauge\n",
-            MetricType::HISTOGRAM => " histogram\n",
-            MetricType::SUMMARY => " summary\n",
-            MetricType::UNTYPED => " untyped\n",
-        });
+        let type_name = match kind {
+            MetricType::COUNTER => "counter",
+            MetricType::GAUGE => "gauge",
+            MetricType::HISTOGRAM => "histogram",
+            MetricType::SUMMARY => "summary",
+            MetricType::UNTYPED => "untyped",
+        };
+        header(name, family.help(), type_name, out);
         for metric in family.get_metric() {
             labels.clear();
             label_set(metric.get_label(), &mut labels);
@@ -81,6 +75,22 @@ pub fn encode(families: &[MetricFamily], out: &mut String) {
     }
 }
 
+/// The `# HELP` and `# TYPE` lines of a family.
+pub(crate) fn header(name: &str, help: &str, kind: &str, out: &mut String) {
+    if !help.is_empty() {
+        out.push_str("# HELP ");
+        out.push_str(name);
+        out.push(' ');
+        escape(help, false, out);
+        out.push('\n');
+    }
+    out.push_str("# TYPE ");
+    out.push_str(name);
+    out.push(' ');
+    out.push_str(kind);
+    out.push('\n');
+}
+
 /// `a="1",b="2"`: the inside of a label set, escaped.
 fn label_set(pairs: &[LabelPair], out: &mut String) {
     for (i, pair) in pairs.iter().enumerate() {
@@ -94,7 +104,15 @@ fn label_set(pairs: &[LabelPair], out: &mut String) {
     }
 }
 
-fn sample(out: &mut String, name: &str, suffix: &str, labels: &str, le: Option<&str>, v: f64) {
+/// One sample line: `name_suffix{labels,le="…"} value`.
+pub(crate) fn sample(
+    out: &mut String,
+    name: &str,
+    suffix: &str,
+    labels: &str,
+    le: Option<&str>,
+    v: f64,
+) {
     out.push_str(name);
     out.push_str(suffix);
     if !labels.is_empty() || le.is_some() {
@@ -117,7 +135,7 @@ fn sample(out: &mut String, name: &str, suffix: &str, labels: &str, le: Option<&
 
 /// Formats a value as the text format wants it: `+Inf`, `-Inf`, `NaN`, or the shortest
 /// decimal that reads back as the same float.
-fn number(v: f64, out: &mut String) {
+pub(crate) fn number(v: f64, out: &mut String) {
     if v.is_nan() {
         out.push_str("NaN");
     } else if v.is_infinite() {
@@ -131,8 +149,10 @@ fn number(v: f64, out: &mut String) {
 }
 
 /// Escapes `\` and newlines (and `"` in label values), as the text format requires.
-fn escape(s: &str, quote: bool, out: &mut String) {
-    if !s.contains(['\\', '\n', '"']) {
+pub(crate) fn escape(s: &str, quote: bool, out: &mut String) {
+    // Every series lookup escapes its label values: a `char` pattern here (which decodes
+    // UTF-8) cost more than the rest of the lookup.
+    if memchr::memchr3(b'\\', b'\n', b'"', s.as_bytes()).is_none() {
         out.push_str(s);
         return;
     }

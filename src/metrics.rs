@@ -3,12 +3,11 @@
 //! Names are a contract with dashboards, alert rules and users' queries. README's metrics table
 //! is checked against [`FAMILIES`] by a test, so the two cannot drift apart.
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::hash::BuildHasher;
 
-use prometheus::{
-    GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
-};
+use hashbrown::hash_table::Entry;
+use hashbrown::{DefaultHashBuilder, HashTable};
+use prometheus::{IntCounterVec, IntGaugeVec, Opts, Registry};
 
 /// The Prometheus type of a family, as written in README and in `# TYPE` lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -222,29 +221,11 @@ pub const STORE_ERROR_REASONS: &[&str] = &[
     "stopped",
 ];
 
-/// Handles to every family. The activity families live in `registry`; the exporter's own and
-/// the process metrics in `self_registry`, so that a scrape can reuse the text of the activity
-/// families while no activity changed them (see [`Metrics::render`]).
+/// The exporter's own metrics and the process metrics, kept by the `prometheus` crate. The
+/// activity families are kept by the recorder, in [`ActivityFamilies`].
 #[derive(Debug)]
 pub struct Metrics {
     pub registry: Registry,
-    pub self_registry: Registry,
-    /// Bumped by the recorder whenever it changes an activity family.
-    generation: AtomicU64,
-    /// The activity families' text and the generation it was rendered at.
-    rendered: Mutex<(u64, String)>,
-    pub activities: IntCounterVec,
-    pub activity_duration: HistogramVec,
-    pub activity_wait: HistogramVec,
-    pub activity_phase: HistogramVec,
-    pub push_commits: HistogramVec,
-    pub deployments: IntCounterVec,
-    pub last_deployment_timestamp: GaugeVec,
-    pub last_deployment_success: IntGaugeVec,
-    pub last_successful_deployment_timestamp: GaugeVec,
-    pub deployment_recovery: HistogramVec,
-    pub activities_unfinished: IntGaugeVec,
-    pub last_activity_timestamp: GaugeVec,
     pub webhooks: IntCounterVec,
     pub label_overflow: IntCounterVec,
     pub observations_skipped: IntCounterVec,
@@ -252,35 +233,15 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Builds and registers every family, plus the process collector on Linux.
+    /// Builds and registers every self-metric family, plus the process collector on Linux.
     pub fn new() -> Self {
         let registry = Registry::new();
-        let self_registry = Registry::new();
         let metrics = Self {
-            activities: counter(&registry, &ACTIVITIES),
-            activity_duration: histogram(&registry, &ACTIVITY_DURATION),
-            activity_wait: histogram(&registry, &ACTIVITY_WAIT),
-            activity_phase: histogram(&registry, &ACTIVITY_PHASE),
-            push_commits: histogram(&registry, &PUSH_COMMITS),
-            deployments: counter(&registry, &DEPLOYMENTS),
-            last_deployment_timestamp: gauge(&registry, &LAST_DEPLOYMENT_TIMESTAMP),
-            last_deployment_success: int_gauge(&registry, &LAST_DEPLOYMENT_SUCCESS),
-            last_successful_deployment_timestamp: gauge(
-                &registry,
-                &LAST_SUCCESSFUL_DEPLOYMENT_TIMESTAMP,
-            ),
-            deployment_recovery: histogram(&registry, &DEPLOYMENT_RECOVERY),
-            activities_unfinished: int_gauge(&registry, &ACTIVITIES_UNFINISHED),
-            last_activity_timestamp: gauge(&registry, &LAST_ACTIVITY_TIMESTAMP),
-            webhooks: counter(&self_registry, &WEBHOOKS),
-            label_overflow: counter(&self_registry, &LABEL_OVERFLOW),
-            observations_skipped: counter(&self_registry, &OBSERVATIONS_SKIPPED),
-            store_errors: counter(&self_registry, &STORE_ERRORS),
+            webhooks: counter(&registry, &WEBHOOKS),
+            label_overflow: counter(&registry, &LABEL_OVERFLOW),
+            observations_skipped: counter(&registry, &OBSERVATIONS_SKIPPED),
+            store_errors: counter(&registry, &STORE_ERRORS),
             registry,
-            self_registry,
-            // Never equal to a rendered generation until the first render.
-            generation: AtomicU64::new(1),
-            rendered: Mutex::new((0, String::new())),
         };
         for outcome in WEBHOOK_OUTCOMES {
             metrics.webhooks.with_label_values(&[outcome]);
@@ -288,12 +249,18 @@ impl Metrics {
         for reason in STORE_ERROR_REASONS {
             metrics.store_errors.with_label_values(&[reason]);
         }
-        int_gauge(&metrics.self_registry, &BUILD_INFO)
+        let build_info =
+            IntGaugeVec::new(opts(&BUILD_INFO), BUILD_INFO.labels).expect("valid gauge family");
+        metrics
+            .registry
+            .register(Box::new(build_info.clone()))
+            .expect("unique family");
+        build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1);
         #[cfg(target_os = "linux")]
         metrics
-            .self_registry
+            .registry
             .register(Box::new(
                 prometheus::process_collector::ProcessCollector::for_self(),
             ))
@@ -325,34 +292,9 @@ impl Metrics {
         }
     }
 
-    /// Marks the activity families as changed, so the next scrape renders them again.
-    pub fn changed(&self) {
-        self.generation.fetch_add(1, Ordering::Release);
-    }
-
-    /// Renders every family in the Prometheus text exposition format.
-    ///
-    /// Gathering from the `prometheus` crate builds a message per series (about 1 µs each, see
-    /// BENCHMARKS.md), so the activity families are rendered again only after the recorder
-    /// changed them; deliveries are rare next to scrapes. The exporter's own and the process
-    /// metrics are rendered at every scrape.
-    pub fn render(&self) -> String {
-        let mut rendered = self
-            .rendered
-            .lock()
-            .expect("the render cache lock is never poisoned: encoding does not panic");
-        // Read before gathering: a change made during the gather bumps it again, so the text
-        // is never taken as newer than it is.
-        let generation = self.generation.load(Ordering::Acquire);
-        if rendered.0 != generation {
-            rendered.1.clear();
-            crate::expose::encode(&self.registry.gather(), &mut rendered.1);
-            rendered.0 = generation;
-        }
-        let mut out = rendered.1.clone();
-        drop(rendered);
-        crate::expose::encode(&self.self_registry.gather(), &mut out);
-        out
+    /// Appends the exporter's own and the process metrics in the text exposition format.
+    pub fn encode(&self, out: &mut String) {
+        crate::expose::encode(&self.registry.gather(), out);
     }
 }
 
@@ -377,61 +319,357 @@ fn counter(registry: &Registry, family: &Family) -> IntCounterVec {
     vec
 }
 
-fn gauge(registry: &Registry, family: &Family) -> GaugeVec {
-    let vec = GaugeVec::new(opts(family), family.labels).expect("valid gauge family");
-    registry
-        .register(Box::new(vec.clone()))
-        .expect("unique family");
-    vec
+/// The activity families: one [`Series`] map per family, written only by the recorder.
+#[derive(Debug)]
+pub struct ActivityFamilies {
+    pub activities: Series<f64>,
+    pub activity_duration: Series<Histogram>,
+    pub activity_wait: Series<Histogram>,
+    pub activity_phase: Series<Histogram>,
+    pub push_commits: Series<Histogram>,
+    pub deployments: Series<f64>,
+    pub last_deployment_timestamp: Series<f64>,
+    pub last_deployment_success: Series<f64>,
+    pub last_successful_deployment_timestamp: Series<f64>,
+    pub deployment_recovery: Series<Histogram>,
+    pub activities_unfinished: Series<f64>,
+    pub last_activity_timestamp: Series<f64>,
 }
 
-fn int_gauge(registry: &Registry, family: &Family) -> IntGaugeVec {
-    let vec = IntGaugeVec::new(opts(family), family.labels).expect("valid gauge family");
-    registry
-        .register(Box::new(vec.clone()))
-        .expect("unique family");
-    vec
+impl ActivityFamilies {
+    pub fn new() -> Self {
+        Self {
+            activities: Series::new(&ACTIVITIES),
+            activity_duration: Series::new(&ACTIVITY_DURATION),
+            activity_wait: Series::new(&ACTIVITY_WAIT),
+            activity_phase: Series::new(&ACTIVITY_PHASE),
+            push_commits: Series::new(&PUSH_COMMITS),
+            deployments: Series::new(&DEPLOYMENTS),
+            last_deployment_timestamp: Series::new(&LAST_DEPLOYMENT_TIMESTAMP),
+            last_deployment_success: Series::new(&LAST_DEPLOYMENT_SUCCESS),
+            last_successful_deployment_timestamp: Series::new(
+                &LAST_SUCCESSFUL_DEPLOYMENT_TIMESTAMP,
+            ),
+            deployment_recovery: Series::new(&DEPLOYMENT_RECOVERY),
+            activities_unfinished: Series::new(&ACTIVITIES_UNFINISHED),
+            last_activity_timestamp: Series::new(&LAST_ACTIVITY_TIMESTAMP),
+        }
+    }
+
+    /// Appends every family that has a series, in the text exposition format.
+    pub fn encode(&self, out: &mut String) {
+        self.activities.encode(out);
+        self.activity_duration.encode(out);
+        self.activity_wait.encode(out);
+        self.activity_phase.encode(out);
+        self.push_commits.encode(out);
+        self.deployments.encode(out);
+        self.last_deployment_timestamp.encode(out);
+        self.last_deployment_success.encode(out);
+        self.last_successful_deployment_timestamp.encode(out);
+        self.deployment_recovery.encode(out);
+        self.activities_unfinished.encode(out);
+        self.last_activity_timestamp.encode(out);
+    }
 }
 
-fn histogram(registry: &Registry, family: &Family) -> HistogramVec {
-    let opts = HistogramOpts::new(family.name, family.help).buckets(family.buckets.to_vec());
-    let vec = HistogramVec::new(opts, family.labels).expect("valid histogram family");
-    registry
-        .register(Box::new(vec.clone()))
-        .expect("unique family");
-    vec
+impl Default for ActivityFamilies {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The series of one family, by label set.
+///
+/// The activity families keep their own series instead of the `prometheus` crate's vectors:
+/// the crate's `gather` builds a protobuf message per series and sorts them at every scrape,
+/// which took 1.6 µs per series at 100 000 series and grew faster than the series count
+/// (BENCHMARKS.md). Here every label set is written once, when its series appears, into one
+/// buffer, and the values sit in one vector in the same order: a scrape reads both front to
+/// back and writes text, at the same cost per series whatever their number. Series are
+/// written in the order they appeared (the text format does not ask for any order). The
+/// recorder is the only writer and already holds a lock, so the values need no atomics.
+#[derive(Debug)]
+pub struct Series<V> {
+    family: &'static Family,
+    /// Positions of the family's labels sorted by name: label pairs are written in that
+    /// order, as the `prometheus` crate writes them.
+    order: Vec<usize>,
+    /// Every label set as written between the braces (`a="x",b="y"`, escaped), one after
+    /// another.
+    labels: String,
+    /// Where each label set ends in `labels`, and its value, in the same order.
+    values: Vec<(usize, V)>,
+    /// Positions in `values`, found by the label set's text.
+    index: HashTable<usize>,
+    hasher: DefaultHashBuilder,
+    /// Where a label set is written to be looked up: no allocation per lookup.
+    key: String,
+}
+
+impl<V> Series<V> {
+    pub fn new(family: &'static Family) -> Self {
+        let mut order: Vec<usize> = (0..family.labels.len()).collect();
+        order.sort_by_key(|&i| family.labels[i]);
+        Self {
+            family,
+            order,
+            labels: String::new(),
+            values: Vec::new(),
+            index: HashTable::new(),
+            hasher: DefaultHashBuilder::default(),
+            key: String::new(),
+        }
+    }
+
+    pub fn family(&self) -> &'static Family {
+        self.family
+    }
+
+    /// How many label sets the family has.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// Each series' label set and value, in the order they appeared.
+    fn iter(&self) -> impl Iterator<Item = (&str, &V)> {
+        let mut start = 0;
+        self.values.iter().map(move |(end, value)| {
+            let labels = &self.labels[start..*end];
+            start = *end;
+            (labels, value)
+        })
+    }
+
+    /// The value of the label set `values` (in the family's label order), created by `new`
+    /// the first time.
+    fn entry(&mut self, values: &[&str], new: impl FnOnce() -> V) -> &mut V {
+        assert_eq!(
+            values.len(),
+            self.order.len(),
+            "{}: one value per label",
+            self.family.name
+        );
+        self.key.clear();
+        for (n, &i) in self.order.iter().enumerate() {
+            if n > 0 {
+                self.key.push(',');
+            }
+            self.key.push_str(self.family.labels[i]);
+            self.key.push_str("=\"");
+            crate::expose::escape(values[i], true, &mut self.key);
+            self.key.push('"');
+        }
+        let (labels, ends, hasher) = (&self.labels, &self.values, &self.hasher);
+        let label_set = |i: usize| {
+            let start = if i == 0 { 0 } else { ends[i - 1].0 };
+            &labels[start..ends[i].0]
+        };
+        let hash = hasher.hash_one(self.key.as_str());
+        let found = self.index.entry(
+            hash,
+            |&i| label_set(i) == self.key,
+            |&i| hasher.hash_one(label_set(i)),
+        );
+        let i = match found {
+            Entry::Occupied(occupied) => *occupied.get(),
+            Entry::Vacant(vacant) => {
+                let i = self.values.len();
+                vacant.insert(i);
+                self.labels.push_str(&self.key);
+                self.values.push((self.labels.len(), new()));
+                i
+            }
+        };
+        &mut self.values[i].1
+    }
+}
+
+impl Series<f64> {
+    /// Adds `v` to the counter or gauge of `values`.
+    pub fn add(&mut self, values: &[&str], v: f64) {
+        *self.entry(values, || 0.0) += v;
+    }
+
+    pub fn inc(&mut self, values: &[&str]) {
+        self.add(values, 1.0);
+    }
+
+    pub fn set(&mut self, values: &[&str], v: f64) {
+        *self.entry(values, || 0.0) = v;
+    }
+
+    /// Raises the gauge of `values` to `v` if `v` is greater (a new gauge takes `v`).
+    pub fn set_max(&mut self, values: &[&str], v: f64) {
+        let gauge = self.entry(values, || v);
+        *gauge = gauge.max(v);
+    }
+
+    fn encode(&self, out: &mut String) {
+        if self.is_empty() {
+            return;
+        }
+        let family = self.family;
+        crate::expose::header(family.name, family.help, family.kind.as_str(), out);
+        for (labels, &v) in self.iter() {
+            crate::expose::sample(out, family.name, "", labels, None, v);
+        }
+    }
+}
+
+impl Series<Histogram> {
+    pub fn observe(&mut self, values: &[&str], v: f64) {
+        let buckets = self.family.buckets;
+        self.entry(values, Histogram::default).observe(buckets, v);
+    }
+
+    fn encode(&self, out: &mut String) {
+        if self.is_empty() {
+            return;
+        }
+        let family = self.family;
+        crate::expose::header(family.name, family.help, family.kind.as_str(), out);
+        // The bounds as text, once per family rather than once per series.
+        let bounds: Vec<String> = family
+            .buckets
+            .iter()
+            .map(|&bound| {
+                let mut le = String::new();
+                crate::expose::number(bound, &mut le);
+                le
+            })
+            .collect();
+        for (labels, h) in self.iter() {
+            let mut cumulative = 0;
+            for (le, count) in bounds.iter().zip(h.counts) {
+                cumulative += count;
+                let c = cumulative as f64;
+                crate::expose::sample(out, family.name, "_bucket", labels, Some(le), c);
+            }
+            let count = h.count as f64;
+            crate::expose::sample(out, family.name, "_bucket", labels, Some("+Inf"), count);
+            crate::expose::sample(out, family.name, "_sum", labels, None, h.sum);
+            crate::expose::sample(out, family.name, "_count", labels, None, count);
+        }
+    }
+}
+
+/// The most buckets a histogram family has; the counts are kept inline, so that a scrape
+/// reads each series' values without following a pointer.
+pub const MAX_BUCKETS: usize = 14;
+
+/// One histogram series: a count per bucket (not cumulative), the sum and the count.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Histogram {
+    counts: [u64; MAX_BUCKETS],
+    sum: f64,
+    count: u64,
+}
+
+impl Histogram {
+    /// Counts `v` in the first bucket whose upper bound is at least `v`, as the `prometheus`
+    /// crate does; past the last bound it is counted only in `+Inf` (the count).
+    fn observe(&mut self, bounds: &[f64], v: f64) {
+        if let Some(i) = bounds.iter().position(|&bound| v <= bound) {
+            self.counts[i] += 1;
+        }
+        self.sum += v;
+        self.count += 1;
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The text the `prometheus` crate writes for the same updates made to its own vectors.
     #[test]
-    fn a_scrape_shows_activity_changes_once_they_are_marked_and_self_metrics_always() {
-        let metrics = Metrics::new();
-        let labels = ["p", "e", "production", "environment.push", "success"];
-        // The crate writes label pairs sorted by name.
-        let series = "platformsh_activities_total{environment=\"e\",environment_type=\"production\",project=\"p\",result=\"success\",type=\"environment.push\"}";
-        metrics.activities.with_label_values(&labels).inc();
-        metrics.changed();
-        assert!(metrics.render().contains(&format!("{series} 1\n")));
-        // The recorder always marks its changes; the self metrics need no mark.
-        metrics.activities.with_label_values(&labels).inc();
-        metrics.webhooks.with_label_values(&["accepted"]).inc();
-        let text = metrics.render();
-        assert!(
-            text.contains(&format!("{series} 1\n")),
-            "reused until marked"
-        );
-        assert!(text.contains("platformsh_exporter_webhooks_total{outcome=\"accepted\"} 1\n"));
-        metrics.changed();
-        assert!(metrics.render().contains(&format!("{series} 2\n")));
+    fn series_are_written_as_the_prometheus_crate_writes_its_vectors() {
+        use prometheus::{GaugeVec, HistogramOpts, HistogramVec};
+        let registry = Registry::new();
+        let counter = counter(&registry, &DEPLOYMENTS);
+        let histogram = HistogramVec::new(
+            HistogramOpts::new(ACTIVITY_DURATION.name, ACTIVITY_DURATION.help)
+                .buckets(ACTIVITY_DURATION.buckets.to_vec()),
+            ACTIVITY_DURATION.labels,
+        )
+        .unwrap();
+        registry.register(Box::new(histogram.clone())).unwrap();
+        let gauge = GaugeVec::new(
+            opts(&LAST_ACTIVITY_TIMESTAMP),
+            LAST_ACTIVITY_TIMESTAMP.labels,
+        )
+        .unwrap();
+        registry.register(Box::new(gauge.clone())).unwrap();
+
+        let mut deployments = Series::new(&DEPLOYMENTS);
+        let mut duration = Series::new(&ACTIVITY_DURATION);
+        let mut last = Series::new(&LAST_ACTIVITY_TIMESTAMP);
+        // Ours are written in the order they appeared, the crate's sorted by label values:
+        // here both orders are the same.
+        for (values, n) in [
+            (["q\"uote", "back\\slash\nnl", "", "success"], 2),
+            (["p", "main", "production", "failure"], 1),
+            (["p", "main", "production", "success"], 3),
+        ] {
+            counter.with_label_values(&values).inc_by(n);
+            deployments.add(&values, n as f64);
+        }
+        for (values, v) in [
+            (
+                ["p", "production", "environment.push", "success"],
+                0.126_238,
+            ),
+            (["p", "production", "environment.push", "success"], 1.0),
+            (["p", "production", "environment.push", "success"], 1e9),
+            (["r", "staging", "environment.cron", "failure"], 3600.0),
+        ] {
+            histogram.with_label_values(&values).observe(v);
+            duration.observe(&values, v);
+        }
+        for (values, v) in [(["p"], 1_512_643_659.369_741), (["r"], 1_600_000_000.0)] {
+            gauge.with_label_values(&values).set(v);
+            last.set_max(&values, v);
+        }
+
+        let mut expected = String::new();
+        prometheus::TextEncoder::new()
+            .encode_utf8(&registry.gather(), &mut expected)
+            .unwrap();
+        // The crate writes families sorted by name.
+        let mut ours = String::new();
+        duration.encode(&mut ours);
+        deployments.encode(&mut ours);
+        last.encode(&mut ours);
+        assert_eq!(ours, expected);
     }
 
     #[test]
-    fn histogram_buckets_are_strictly_increasing() {
+    fn a_family_without_series_writes_nothing() {
+        let mut out = String::new();
+        ActivityFamilies::new().encode(&mut out);
+        assert_eq!(out, "");
+    }
+
+    #[test]
+    fn set_max_keeps_the_greatest_value() {
+        let mut last = Series::new(&LAST_ACTIVITY_TIMESTAMP);
+        last.set_max(&["p"], 5.0);
+        last.set_max(&["p"], 3.0);
+        assert_eq!(last.iter().collect::<Vec<_>>(), [("project=\"p\"", &5.0)]);
+        last.set_max(&["p"], 7.0);
+        assert_eq!(last.iter().collect::<Vec<_>>(), [("project=\"p\"", &7.0)]);
+    }
+
+    #[test]
+    fn histogram_buckets_are_strictly_increasing_and_fit_inline() {
         for family in FAMILIES.iter().filter(|f| f.kind == Kind::Histogram) {
             assert!(!family.buckets.is_empty(), "{}", family.name);
+            assert!(family.buckets.len() <= MAX_BUCKETS, "{}", family.name);
             assert!(
                 family.buckets.windows(2).all(|w| w[0] < w[1]),
                 "{}",

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 
 use crate::activity::{Activity, Finished, State};
 use crate::labels::{Caps, Labels, Limits};
-use crate::metrics::Metrics;
+use crate::metrics::{ActivityFamilies, Metrics};
 
 /// Activity types counted as deployments unless `--deployment.types` says otherwise.
 pub const DEFAULT_DEPLOYMENT_TYPES: &[&str] = &[
@@ -132,7 +132,13 @@ struct Unfinished {
 /// All state that spans activities, and the only writer of the activity metrics.
 #[derive(Debug)]
 pub struct Recorder {
+    /// The exporter's own counters (label overflow, skipped observations).
     metrics: Arc<Metrics>,
+    families: ActivityFamilies,
+    /// The activity families' exposition text, reused by scrapes until a change.
+    text: String,
+    /// Whether `text` is older than the families.
+    changed: bool,
     settings: Settings,
     caps: Caps,
     seen: Seen,
@@ -149,6 +155,9 @@ impl Recorder {
     pub fn new(metrics: Arc<Metrics>, settings: Settings) -> Self {
         Self {
             metrics,
+            families: ActivityFamilies::new(),
+            text: String::new(),
+            changed: true,
             caps: Caps::new(settings.limits),
             seen: Seen {
                 states: HashMap::new(),
@@ -165,6 +174,21 @@ impl Recorder {
         &self.metrics
     }
 
+    pub fn families(&self) -> &ActivityFamilies {
+        &self.families
+    }
+
+    /// The activity families in the text exposition format. Deliveries are rare next to
+    /// scrapes, so the text is written again only after a change.
+    pub fn exposition(&mut self) -> &str {
+        if self.changed {
+            self.text.clear();
+            self.families.encode(&mut self.text);
+            self.changed = false;
+        }
+        &self.text
+    }
+
     /// Records one activity received at `received_at`. A duplicate changes nothing.
     pub fn record(&mut self, activity: &Activity, received_at: DateTime<Utc>) -> Recorded {
         if !self.seen.insert(&activity.id, activity.state) {
@@ -179,11 +203,9 @@ impl Recorder {
         }
 
         if let Some(t) = activity.latest_timestamp() {
-            let gauge = self
-                .metrics
+            self.families
                 .last_activity_timestamp
-                .with_label_values(&[&labels.project]);
-            gauge.set(gauge.get().max(seconds(t)));
+                .set_max(&[&labels.project], seconds(t));
         }
 
         match activity.finished() {
@@ -193,7 +215,7 @@ impl Recorder {
             }
             None => self.track_unfinished(activity, &labels, received_at),
         }
-        self.metrics.changed();
+        self.changed = true;
         Recorded::Accepted
     }
 
@@ -204,7 +226,8 @@ impl Recorder {
         finished: Finished,
         received_at: DateTime<Utc>,
     ) {
-        let m = &self.metrics;
+        let (m, skipped) = (&mut self.families, &self.metrics.observations_skipped);
+        let skip = |metric: &str, reason: &str| skipped.with_label_values(&[metric, reason]).inc();
         let result = finished.as_str();
         let (project, environment, environment_type, kind) = (
             labels.project.as_ref(),
@@ -213,45 +236,39 @@ impl Recorder {
             labels.kind.as_ref(),
         );
         m.activities
-            .with_label_values(&[project, environment, environment_type, kind, result])
-            .inc();
+            .inc(&[project, environment, environment_type, kind, result]);
 
         match span(activity.started_at, activity.completed_at) {
             Ok(d) => m
                 .activity_duration
-                .with_label_values(&[project, environment_type, kind, result])
-                .observe(d),
-            Err(reason) => self.skipped("activity_duration", reason),
+                .observe(&[project, environment_type, kind, result], d),
+            Err(reason) => skip("activity_duration", reason),
         }
         match span(activity.created_at, activity.started_at) {
             Ok(d) => m
                 .activity_wait
-                .with_label_values(&[project, environment_type, kind])
-                .observe(d),
-            Err(reason) => self.skipped("activity_wait", reason),
+                .observe(&[project, environment_type, kind], d),
+            Err(reason) => skip("activity_wait", reason),
         }
         for (phase, value) in activity.timings.phases() {
             match value {
                 Some(v) if v.is_finite() && v >= 0.0 => m
                     .activity_phase
-                    .with_label_values(&[project, environment_type, kind, phase])
-                    .observe(v),
-                Some(_) => self.skipped("activity_phase", "negative"),
+                    .observe(&[project, environment_type, kind, phase], v),
+                Some(_) => skip("activity_phase", "negative"),
                 None => {}
             }
         }
         if activity.kind == "environment.push" {
             if let Some(commits) = activity.commits {
                 m.push_commits
-                    .with_label_values(&[project, environment_type])
-                    .observe(commits as f64);
+                    .observe(&[project, environment_type], commits as f64);
             }
         }
 
         if self.settings.deployment_types.contains(&activity.kind) {
             m.deployments
-                .with_label_values(&[project, environment, environment_type, result])
-                .inc();
+                .inc(&[project, environment, environment_type, result]);
             let at = seconds(activity.finished_at().unwrap_or(received_at));
             match finished {
                 Finished::Success => self.deployment_finished(labels, at, true),
@@ -262,50 +279,31 @@ impl Recorder {
         }
     }
 
-    fn skipped(&self, metric: &str, reason: &str) {
-        self.metrics
-            .observations_skipped
-            .with_label_values(&[metric, reason])
-            .inc();
-    }
-
-    fn environment(&mut self, labels: &Labels<'_>) -> &mut Environment {
-        let project = entry(&mut self.environments, &labels.project);
-        entry(project, &labels.environment)
-    }
-
     /// Updates the environment's deployment history with a success or a failure finished at
     /// `at`, and the gauges and the recovery histogram that show it.
     fn deployment_finished(&mut self, labels: &Labels<'_>, at: f64, succeeded: bool) {
-        let metrics = Arc::clone(&self.metrics);
         let values = [labels.project.as_ref(), labels.environment.as_ref()];
-        let env = self.environment(labels);
+        let m = &mut self.families;
+        let env = entry(
+            entry(&mut self.environments, &labels.project),
+            &labels.environment,
+        );
         // Deliveries can arrive out of order: only a later deployment replaces the last one.
         if env.last_at.is_none_or(|last| at >= last) {
             env.last_at = Some(at);
-            metrics
-                .last_deployment_timestamp
-                .with_label_values(&values)
-                .set(at);
-            metrics
-                .last_deployment_success
-                .with_label_values(&values)
-                .set(i64::from(succeeded));
+            m.last_deployment_timestamp.set(&values, at);
+            m.last_deployment_success
+                .set(&values, f64::from(u8::from(succeeded)));
         }
         if succeeded {
             if env.last_success_at.is_none_or(|last| at > last) {
                 env.last_success_at = Some(at);
-                metrics
-                    .last_successful_deployment_timestamp
-                    .with_label_values(&values)
-                    .set(at);
+                m.last_successful_deployment_timestamp.set(&values, at);
             }
             if let Some(since) = env.failing_since.filter(|&since| at >= since) {
                 env.failing_since = None;
-                metrics
-                    .deployment_recovery
-                    .with_label_values(&[&labels.project, &labels.environment_type])
-                    .observe(at - since);
+                m.deployment_recovery
+                    .observe(&[&labels.project, &labels.environment_type], at - since);
             }
         } else {
             // The first failure after the last success starts the time to recover.
@@ -339,14 +337,11 @@ impl Recorder {
             return;
         }
         self.forget_unfinished(&activity.id);
-        self.metrics
-            .activities_unfinished
-            .with_label_values(&[
-                &labels.project,
-                &labels.environment,
-                activity.state.as_str(),
-            ])
-            .inc();
+        self.families.activities_unfinished.inc(&[
+            &labels.project,
+            &labels.environment,
+            activity.state.as_str(),
+        ]);
         self.unfinished.insert(
             activity.id.clone(),
             Unfinished {
@@ -364,11 +359,10 @@ impl Recorder {
         }
     }
 
-    fn decrement(&self, u: &Unfinished) {
-        self.metrics
+    fn decrement(&mut self, u: &Unfinished) {
+        self.families
             .activities_unfinished
-            .with_label_values(&[&u.project, &u.environment, u.state.as_str()])
-            .dec();
+            .add(&[&u.project, &u.environment, u.state.as_str()], -1.0);
     }
 
     /// Drops unfinished activities not heard of for longer than the TTL: their final state may
@@ -383,7 +377,7 @@ impl Recorder {
             .map(|(id, _)| id.clone())
             .collect();
         if !expired.is_empty() {
-            self.metrics.changed();
+            self.changed = true;
         }
         for id in expired {
             self.forget_unfinished(&id);

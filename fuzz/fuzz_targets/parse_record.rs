@@ -1,5 +1,5 @@
 //! Any body through parse and record: no panic, and a parsed activity records twice (the second
-//! time as a duplicate) without panicking either.
+//! time as a duplicate) and renders without panicking either.
 #![no_main]
 
 use std::sync::Arc;
@@ -15,5 +15,6 @@ fuzz_target!(|body: &[u8]| {
         let now = chrono::Utc::now();
         assert_eq!(recorder.record(&activity, now), Recorded::Accepted);
         assert_eq!(recorder.record(&activity, now), Recorded::Duplicate);
+        assert!(!recorder.exposition().is_empty());
     }
 });
