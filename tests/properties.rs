@@ -115,6 +115,28 @@ proptest! {
         }
     }
 
+    /// The parser reads timestamps by hand in their common shape: whatever the string, it must
+    /// accept what chrono accepts, with the same instant, and refuse what chrono refuses.
+    #[test]
+    fn timestamps_are_read_as_chrono_reads_them(
+        (y, mo, d, h, mi, sec) in (0..10_000u32, 0..14u32, 0..33u32, 0..26u32, 0..61u32, 0..62u32),
+        sep in prop_oneof![Just("T"), Just("t"), Just(" ")],
+        fraction in "(\\.[0-9]{0,11})?",
+        offset in "Z|z|UTC| UTC|[+-][0-2][0-9]:[0-6][0-9]|[+-][0-9]{4}|",
+        noise in "[ x]?",
+    ) {
+        let s = format!("{y:04}-{mo:02}-{d:02}{sep}{h:02}:{mi:02}:{sec:02}{fraction}{offset}{noise}");
+        let mut doc: Value = serde_json::from_slice(SEED).unwrap();
+        doc["started_at"] = Value::from(s.clone());
+        let parsed = parse(&serde_json::to_vec(&doc).unwrap());
+        let chrono = s.parse::<chrono::DateTime<chrono::FixedOffset>>();
+        match (parsed, chrono) {
+            (Ok(activity), Ok(t)) => prop_assert_eq!(activity.started_at, Some(t.to_utc())),
+            (Err(e), Err(_)) => prop_assert_eq!(e.path, "$.started_at"),
+            (parsed, chrono) => prop_assert!(false, "{s:?}: ours {parsed:?}, chrono {chrono:?}"),
+        }
+    }
+
     #[test]
     fn arbitrary_signatures_never_panic_and_never_verify(
         signature in prop::collection::vec(any::<u8>(), 0..200)
