@@ -1,6 +1,5 @@
 //! Configuration: every flag, each also settable from a `PLATFORMSH_EXPORTER_…` variable.
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -246,7 +245,7 @@ impl Config {
                 .iter()
                 .map(|t| t.trim().to_owned())
                 .filter(|t| !t.is_empty())
-                .collect::<HashSet<_>>(),
+                .collect::<hashbrown::HashSet<_>>(),
             dedup_capacity: self.dedup_capacity,
             unfinished_capacity: self.unfinished_capacity,
             unfinished_ttl: self.unfinished_ttl,

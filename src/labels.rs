@@ -3,7 +3,8 @@
 //! without a cap every one of them would become a series held in memory forever.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+// hashbrown's maps hash with foldhash: SipHash, std's default, was 3 % of a delivery.
+use hashbrown::{HashMap, HashSet};
 
 use crate::activity::Activity;
 

@@ -7,7 +7,7 @@ use std::hash::BuildHasher;
 
 use hashbrown::hash_table::Entry;
 use hashbrown::{DefaultHashBuilder, HashTable};
-use prometheus::{IntCounterVec, IntGaugeVec, Opts, Registry};
+use prometheus::{IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry};
 
 /// The Prometheus type of a family, as written in README and in `# TYPE` lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,6 +227,9 @@ pub const STORE_ERROR_REASONS: &[&str] = &[
 pub struct Metrics {
     pub registry: Registry,
     pub webhooks: IntCounterVec,
+    /// The `webhooks` counter of each of [`WEBHOOK_OUTCOMES`], resolved once: a label lookup
+    /// per delivery hashes the value and takes the vector's lock.
+    outcomes: Vec<IntCounter>,
     pub label_overflow: IntCounterVec,
     pub observations_skipped: IntCounterVec,
     pub store_errors: IntCounterVec,
@@ -236,16 +239,18 @@ impl Metrics {
     /// Builds and registers every self-metric family, plus the process collector on Linux.
     pub fn new() -> Self {
         let registry = Registry::new();
-        let metrics = Self {
+        let mut metrics = Self {
             webhooks: counter(&registry, &WEBHOOKS),
             label_overflow: counter(&registry, &LABEL_OVERFLOW),
             observations_skipped: counter(&registry, &OBSERVATIONS_SKIPPED),
             store_errors: counter(&registry, &STORE_ERRORS),
+            outcomes: Vec::new(),
             registry,
         };
-        for outcome in WEBHOOK_OUTCOMES {
-            metrics.webhooks.with_label_values(&[outcome]);
-        }
+        metrics.outcomes = WEBHOOK_OUTCOMES
+            .iter()
+            .map(|outcome| metrics.webhooks.with_label_values(&[outcome]))
+            .collect();
         for reason in STORE_ERROR_REASONS {
             metrics.store_errors.with_label_values(&[reason]);
         }
@@ -266,6 +271,14 @@ impl Metrics {
             ))
             .expect("the process collector registers once in a fresh registry");
         metrics
+    }
+
+    /// Counts a delivery with `outcome`, one of [`WEBHOOK_OUTCOMES`].
+    pub fn count_webhook(&self, outcome: &str) {
+        match WEBHOOK_OUTCOMES.iter().position(|&o| o == outcome) {
+            Some(i) => self.outcomes[i].inc(),
+            None => self.webhooks.with_label_values(&[outcome]).inc(),
+        }
     }
 
     /// The webhook counters by outcome, as the store saves them.

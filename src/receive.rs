@@ -42,7 +42,7 @@ pub async fn webhook(State(state): State<AppState>, request: Request) -> Respons
         Ok((_, ack)) => ack.status,
         Err(e) => e.outcome(),
     };
-    state.metrics.webhooks.with_label_values(&[outcome]).inc();
+    state.metrics.count_webhook(outcome);
     match result {
         Ok((status, ack)) => (status, Json(ack)).into_response(),
         Err(e) => e.into_response(),

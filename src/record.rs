@@ -4,11 +4,13 @@
 //! A live delivery and a stored one replayed at start go through [`Recorder::record`], so the
 //! same activities in the same order always rebuild the same metrics.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+// hashbrown's maps hash with foldhash: SipHash, std's default, was 3 % of a delivery.
+use hashbrown::{HashMap, HashSet};
 
 use crate::activity::{Activity, Finished, State};
 use crate::labels::{Caps, Labels, Limits};
