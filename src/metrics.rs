@@ -461,6 +461,19 @@ impl<V> Series<V> {
     /// The value of the label set `values` (in the family's label order), created by `new`
     /// the first time.
     fn entry(&mut self, values: &[&str], new: impl FnOnce() -> V) -> &mut V {
+        let i = self.position(values, new);
+        &mut self.values[i].1
+    }
+
+    /// The value at `position`, as [`Series::position`] gave it.
+    pub fn at(&mut self, position: usize) -> &mut V {
+        &mut self.values[position].1
+    }
+
+    /// Where the series of the label set `values` (in the family's label order) is, created
+    /// with the value `new` gives the first time. Positions never change: series are never
+    /// removed.
+    pub fn position(&mut self, values: &[&str], new: impl FnOnce() -> V) -> usize {
         assert_eq!(
             values.len(),
             self.order.len(),
@@ -488,7 +501,7 @@ impl<V> Series<V> {
             |&i| label_set(i) == self.key,
             |&i| hasher.hash_one(label_set(i)),
         );
-        let i = match found {
+        match found {
             Entry::Occupied(occupied) => *occupied.get(),
             Entry::Vacant(vacant) => {
                 let i = self.values.len();
@@ -497,8 +510,7 @@ impl<V> Series<V> {
                 self.values.push((self.labels.len(), new()));
                 i
             }
-        };
-        &mut self.values[i].1
+        }
     }
 }
 
@@ -586,7 +598,7 @@ pub struct Histogram {
 impl Histogram {
     /// Counts `v` in the first bucket whose upper bound is at least `v`, as the `prometheus`
     /// crate does; past the last bound it is counted only in `+Inf` (the count).
-    fn observe(&mut self, bounds: &[f64], v: f64) {
+    pub fn observe(&mut self, bounds: &[f64], v: f64) {
         if let Some(i) = bounds.iter().position(|&bound| v <= bound) {
             self.counts[i] += 1;
         }
