@@ -62,6 +62,18 @@ pub enum Outcome {
     Failure,
 }
 
+impl Outcome {
+    pub const ALL: [Outcome; 2] = [Outcome::Success, Outcome::Failure];
+
+    /// As Platform.sh spells it (and serde reads it), and as the store keeps it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+        }
+    }
+}
+
 /// The `result` label of a finished activity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Finished {
@@ -506,6 +518,17 @@ mod tests {
         let mut v: serde_json::Value = serde_json::from_slice(SEED).unwrap();
         v[field] = value;
         serde_json::to_vec(&v).unwrap()
+    }
+
+    /// The store writes and reads states and results by `as_str`: it must be serde's spelling.
+    #[test]
+    fn as_str_is_the_wire_spelling() {
+        for state in State::ALL {
+            assert_eq!(serde_json::to_value(state).unwrap(), state.as_str());
+        }
+        for outcome in Outcome::ALL {
+            assert_eq!(serde_json::to_value(outcome).unwrap(), outcome.as_str());
+        }
     }
 
     #[test]

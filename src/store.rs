@@ -215,10 +215,7 @@ fn insert(
     a: &Activity,
     received_at: DateTime<Utc>,
 ) -> rusqlite::Result<bool> {
-    let result = a.result.map(|r| match r {
-        Outcome::Success => "success",
-        Outcome::Failure => "failure",
-    });
+    let result = a.result.map(Outcome::as_str);
     let changed = tx.prepare_cached(INSERT)?.execute(params![
         a.id,
         a.state.as_str(),
@@ -461,11 +458,9 @@ fn replay(conn: &Connection, recorder: &mut Recorder) -> rusqlite::Result<u64> {
             project: r.get(3)?,
             environment: r.get(4)?,
             environment_type: r.get(5)?,
-            result: match result.as_deref() {
-                Some("success") => Some(Outcome::Success),
-                Some("failure") => Some(Outcome::Failure),
-                _ => None,
-            },
+            result: Outcome::ALL
+                .into_iter()
+                .find(|o| result.as_deref() == Some(o.as_str())),
             created_at: from_micros(r.get(7)?),
             started_at: from_micros(r.get(8)?),
             completed_at: from_micros(r.get(9)?),
