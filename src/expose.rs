@@ -10,7 +10,7 @@ use std::fmt::Write;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use prometheus::proto::{LabelPair, MetricFamily, MetricType};
+use prometheus::proto::{Bucket, LabelPair, MetricFamily, MetricType};
 
 use crate::server::AppState;
 
@@ -56,17 +56,12 @@ pub fn encode(families: &[MetricFamily], out: &mut String) {
                 }
                 MetricType::HISTOGRAM => {
                     let h = metric.get_histogram();
-                    let mut le = String::new();
-                    for bucket in h.get_bucket() {
-                        le.clear();
-                        number(bucket.upper_bound(), &mut le);
-                        let count = bucket.cumulative_count() as f64;
-                        sample(out, name, "_bucket", &labels, Some(&le), count);
-                    }
-                    let count = h.get_sample_count() as f64;
-                    sample(out, name, "_bucket", &labels, Some("+Inf"), count);
-                    sample(out, name, "_sum", &labels, None, h.get_sample_sum());
-                    sample(out, name, "_count", &labels, None, count);
+                    let bounds: Vec<String> =
+                        h.get_bucket().iter().map(|b| le(b.upper_bound())).collect();
+                    let counts = h.get_bucket().iter().map(Bucket::cumulative_count);
+                    let buckets = bounds.iter().map(String::as_str).zip(counts);
+                    let (count, sum) = (h.get_sample_count(), h.get_sample_sum());
+                    histogram(out, name, &labels, buckets, count, sum);
                 }
                 // The exporter defines no summaries or untyped metrics.
                 MetricType::SUMMARY | MetricType::UNTYPED => {}
@@ -89,6 +84,31 @@ pub(crate) fn header(name: &str, help: &str, kind: &str, out: &mut String) {
     out.push(' ');
     out.push_str(kind);
     out.push('\n');
+}
+
+/// A bucket's upper bound as its `le` label value.
+pub(crate) fn le(bound: f64) -> String {
+    let mut le = String::new();
+    number(bound, &mut le);
+    le
+}
+
+/// The sample lines of one histogram series: a `_bucket` per (`le`, cumulative count), then
+/// `+Inf`, `_sum` and `_count`.
+pub(crate) fn histogram<'a>(
+    out: &mut String,
+    name: &str,
+    labels: &str,
+    buckets: impl IntoIterator<Item = (&'a str, u64)>,
+    count: u64,
+    sum: f64,
+) {
+    for (le, cumulative) in buckets {
+        sample(out, name, "_bucket", labels, Some(le), cumulative as f64);
+    }
+    sample(out, name, "_bucket", labels, Some("+Inf"), count as f64);
+    sample(out, name, "_sum", labels, None, sum);
+    sample(out, name, "_count", labels, None, count as f64);
 }
 
 /// `a="1",b="2"`: the inside of a label set, escaped.

@@ -439,11 +439,6 @@ impl<V> Series<V> {
         self.family
     }
 
-    /// How many label sets the family has.
-    pub fn len(&self) -> usize {
-        self.values.len()
-    }
-
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
     }
@@ -524,10 +519,6 @@ impl Series<f64> {
         self.add(values, 1.0);
     }
 
-    pub fn set(&mut self, values: &[&str], v: f64) {
-        *self.entry(values, || 0.0) = v;
-    }
-
     /// Raises the gauge of `values` to `v` if `v` is greater (a new gauge takes `v`).
     pub fn set_max(&mut self, values: &[&str], v: f64) {
         let gauge = self.entry(values, || v);
@@ -562,23 +553,15 @@ impl Series<Histogram> {
         let bounds: Vec<String> = family
             .buckets
             .iter()
-            .map(|&bound| {
-                let mut le = String::new();
-                crate::expose::number(bound, &mut le);
-                le
-            })
+            .map(|&b| crate::expose::le(b))
             .collect();
         for (labels, h) in self.iter() {
-            let mut cumulative = 0;
-            for (le, count) in bounds.iter().zip(h.counts) {
-                cumulative += count;
-                let c = cumulative as f64;
-                crate::expose::sample(out, family.name, "_bucket", labels, Some(le), c);
-            }
-            let count = h.count as f64;
-            crate::expose::sample(out, family.name, "_bucket", labels, Some("+Inf"), count);
-            crate::expose::sample(out, family.name, "_sum", labels, None, h.sum);
-            crate::expose::sample(out, family.name, "_count", labels, None, count);
+            let cumulative = h.counts.iter().scan(0, |total, count| {
+                *total += count;
+                Some(*total)
+            });
+            let buckets = bounds.iter().map(String::as_str).zip(cumulative);
+            crate::expose::histogram(out, family.name, labels, buckets, h.count, h.sum);
         }
     }
 }

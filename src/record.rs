@@ -173,6 +173,12 @@ fn slot<'s, V>(
     series.at(position)
 }
 
+/// Observes `v` in the histogram series in `slot` (see [`slot`]).
+fn observe(slot: &mut Option<usize>, series: &mut Series<Histogram>, values: &[&str], v: f64) {
+    let bounds = series.family().buckets;
+    self::slot(slot, series, values, Histogram::default).observe(bounds, v);
+}
+
 #[derive(Debug)]
 struct Unfinished {
     project: String,
@@ -301,28 +307,14 @@ impl Recorder {
         match span(activity.started_at, activity.completed_at) {
             Ok(d) => {
                 let values = [project, environment_type, kind, result];
-                let bounds = m.activity_duration.family().buckets;
-                slot(
-                    &mut h.duration[r],
-                    &mut m.activity_duration,
-                    &values,
-                    Histogram::default,
-                )
-                .observe(bounds, d);
+                observe(&mut h.duration[r], &mut m.activity_duration, &values, d);
             }
             Err(reason) => skip("activity_duration", reason),
         }
         match span(activity.created_at, activity.started_at) {
             Ok(d) => {
                 let values = [project, environment_type, kind];
-                let bounds = m.activity_wait.family().buckets;
-                slot(
-                    &mut h.wait,
-                    &mut m.activity_wait,
-                    &values,
-                    Histogram::default,
-                )
-                .observe(bounds, d);
+                observe(&mut h.wait, &mut m.activity_wait, &values, d);
             }
             Err(reason) => skip("activity_wait", reason),
         }
@@ -330,14 +322,7 @@ impl Recorder {
             match value {
                 Some(v) if v.is_finite() && v >= 0.0 => {
                     let values = [project, environment_type, kind, phase];
-                    let bounds = m.activity_phase.family().buckets;
-                    slot(
-                        &mut h.phase[n],
-                        &mut m.activity_phase,
-                        &values,
-                        Histogram::default,
-                    )
-                    .observe(bounds, v);
+                    observe(&mut h.phase[n], &mut m.activity_phase, &values, v);
                 }
                 Some(_) => skip("activity_phase", "negative"),
                 None => {}
@@ -346,14 +331,12 @@ impl Recorder {
         if activity.kind == "environment.push" {
             if let Some(commits) = activity.commits {
                 let values = [project, environment_type];
-                let bounds = m.push_commits.family().buckets;
-                slot(
+                observe(
                     &mut h.push_commits,
                     &mut m.push_commits,
                     &values,
-                    Histogram::default,
-                )
-                .observe(bounds, commits as f64);
+                    commits as f64,
+                );
             }
         }
 
