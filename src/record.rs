@@ -235,6 +235,11 @@ impl Recorder {
         &self.metrics
     }
 
+    /// The exporter's own metrics, for a part that outlives a lock on the recorder.
+    pub fn shared_metrics(&self) -> Arc<Metrics> {
+        Arc::clone(&self.metrics)
+    }
+
     pub fn families(&self) -> &ActivityFamilies {
         &self.families
     }

@@ -15,6 +15,7 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::activity::{Activity, Outcome, State, Timings};
+use crate::metrics::StoreCommits;
 use crate::record::{Recorded, Recorder};
 
 /// Schema migrations, applied in order; the index + 1 is the schema version. Never edit one
@@ -312,12 +313,15 @@ impl Store {
             prune(&conn, before).map_err(|e| fail(&e))?;
         }
         let started = Instant::now();
-        let replayed = {
+        let (replayed, metrics) = {
             let mut recorder = recorder
                 .lock()
                 .expect("the recorder lock is never poisoned: recording does not panic");
-            replay(&conn, &mut recorder).map_err(|e| fail(&e))?
+            let replayed = replay(&conn, &mut recorder).map_err(|e| fail(&e))?;
+            (replayed, recorder.shared_metrics())
         };
+        // Registered now, so that the families are there from the first scrape.
+        metrics.store_commits();
         let replay_time = started.elapsed();
         let counters = conn
             .prepare("SELECT name, value FROM exporter_counters")
@@ -337,7 +341,10 @@ impl Store {
         let (commands, receiver) = mpsc::channel(4 * max_batch.max(1));
         std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || write_loop(conn, receiver, &recorder, max_batch.max(1)))
+            .spawn(move || {
+                let observed = metrics.store_commits();
+                write_loop(conn, receiver, &recorder, observed, max_batch.max(1));
+            })
             .map_err(|e| fail(&e))?;
         Ok(Opened {
             store: Store {
@@ -487,6 +494,7 @@ fn write_loop(
     mut conn: Connection,
     mut receiver: mpsc::Receiver<Command>,
     recorder: &Mutex<Recorder>,
+    observed: &StoreCommits,
     max_batch: usize,
 ) {
     while let Some(first) = receiver.blocking_recv() {
@@ -498,7 +506,7 @@ fn write_loop(
                 Err(_) => break,
             }
         }
-        commit(&mut conn, batch, recorder);
+        commit(&mut conn, batch, recorder, observed);
     }
 }
 
@@ -509,7 +517,13 @@ enum Done {
     Pruned(usize),
 }
 
-fn commit(conn: &mut Connection, batch: Vec<Command>, recorder: &Mutex<Recorder>) {
+fn commit(
+    conn: &mut Connection,
+    batch: Vec<Command>,
+    recorder: &Mutex<Recorder>,
+    observed: &StoreCommits,
+) {
+    let started = Instant::now();
     let written = (|| -> rusqlite::Result<Vec<Done>> {
         let tx = conn.transaction()?;
         let mut done = Vec::with_capacity(batch.len());
@@ -531,7 +545,11 @@ fn commit(conn: &mut Connection, batch: Vec<Command>, recorder: &Mutex<Recorder>
         Ok(done)
     })();
     let done = match written {
-        Ok(done) => done,
+        Ok(done) => {
+            observed.duration.observe(started.elapsed().as_secs_f64());
+            observed.batch_size.observe(batch.len() as f64);
+            done
+        }
         Err(e) => {
             // The transaction rolled back when dropped: nothing of the batch is stored, and
             // nothing is recorded.

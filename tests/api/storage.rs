@@ -13,12 +13,15 @@ fn path_arg(dir: &tempfile::TempDir) -> String {
     dir.path().join("store.db").to_str().unwrap().to_owned()
 }
 
-/// Every `platformsh_*` sample but the build info.
+/// Every `platformsh_*` sample but the build info and the store's commits (this process's
+/// own, like the `process_*` metrics).
 fn persistent(samples: &Samples) -> Samples {
     samples
         .iter()
         .filter(|(k, _)| {
-            k.starts_with("platformsh_") && !k.starts_with("platformsh_exporter_build_info")
+            k.starts_with("platformsh_")
+                && !k.starts_with("platformsh_exporter_build_info")
+                && !k.starts_with("platformsh_exporter_store_commit_")
         })
         .map(|(k, v)| (k.clone(), *v))
         .collect()
@@ -469,5 +472,65 @@ async fn a_crash_loses_no_delivery_that_was_answered_and_retries_count_once() {
         total_activities(&samples),
         bodies.len() as f64,
         "each delivery counted once"
+    );
+}
+
+/// Every commit is timed and its size counted; a memory-only exporter shows neither family.
+#[tokio::test]
+async fn commits_are_timed_and_their_batches_counted() {
+    let app = spawn_app(&[]).await;
+    for n in 0..5 {
+        let mut delivery: serde_json::Value =
+            serde_json::from_slice(&fixture("push-success-seed.json")).unwrap();
+        delivery["id"] = json!(format!("commit-{n}"));
+        assert_eq!(app.post(delivery.to_string()).await.status, 202);
+    }
+    let samples = app.scrape().await;
+    let commits = value(
+        &samples,
+        "platformsh_exporter_store_commit_batch_size_count",
+        &[],
+    );
+    let written = value(
+        &samples,
+        "platformsh_exporter_store_commit_batch_size_sum",
+        &[],
+    );
+    // Each delivery was answered before the next was sent, so none shared a commit with
+    // another; the counters saved at start may have shared one with a delivery, or not yet run.
+    assert!((5.0..=6.0).contains(&written), "{written} writes");
+    assert!(
+        commits >= written - 1.0 && commits <= written,
+        "{commits} commits"
+    );
+    let batch_of_one = value(
+        &samples,
+        "platformsh_exporter_store_commit_batch_size_bucket",
+        &[("le", "1")],
+    );
+    assert!(
+        batch_of_one >= commits - 1.0,
+        "{batch_of_one} commits of one write"
+    );
+    for (name, labels) in [
+        (
+            "platformsh_exporter_store_commit_duration_seconds_count",
+            &[][..],
+        ),
+        (
+            "platformsh_exporter_store_commit_duration_seconds_bucket",
+            &[("le", "+Inf")][..],
+        ),
+    ] {
+        assert_eq!(value(&samples, name, labels), commits, "{name}");
+    }
+
+    let memory = spawn_app(&["--storage.in-memory"]).await;
+    memory.post(fixture("push-success-seed.json")).await;
+    assert!(
+        !memory
+            .exposition()
+            .await
+            .contains("platformsh_exporter_store_commit")
     );
 }
