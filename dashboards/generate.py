@@ -426,7 +426,42 @@ def overview():
             ],
             stack=True,
         ),
-        24,
+        12,
+        7,
+    )
+    L.add(
+        timeseries(
+            "Store commit time",
+            "Time to write and fsync one commit of the activity store (durable mode), which every answered delivery waits for: a slow or stalling disk shows here first.",
+            "s",
+            [
+                target(
+                    "histogram_quantile(0.99, sum by (le) (rate(platformsh_exporter_store_commit_duration_seconds_bucket[$__rate_interval])))",
+                    "p99",
+                ),
+                target(
+                    "histogram_quantile(0.5, sum by (le) (rate(platformsh_exporter_store_commit_duration_seconds_bucket[$__rate_interval])))",
+                    "median",
+                    ref="B",
+                ),
+            ],
+        ),
+        6,
+        7,
+    )
+    L.add(
+        timeseries(
+            "Deliveries per store commit",
+            "Average number of deliveries (and other writes) grouped into one commit of the activity store: how much group commit is saving.",
+            "none",
+            [
+                target(
+                    "sum(rate(platformsh_exporter_store_commit_batch_size_sum[$__rate_interval])) / sum(rate(platformsh_exporter_store_commit_batch_size_count[$__rate_interval]))",
+                    "deliveries per commit",
+                )
+            ],
+        ),
+        6,
         7,
     )
     return dashboard(
