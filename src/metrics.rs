@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 
 use hashbrown::hash_table::Entry;
 use hashbrown::{DefaultHashBuilder, HashTable};
+use prometheus::core::Collector;
 use prometheus::{HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry};
 
 /// The Prometheus type of a family, as written in README and in `# TYPE` lines.
@@ -285,11 +286,7 @@ impl Metrics {
         }
         let build_info =
             IntGaugeVec::new(opts(&BUILD_INFO), BUILD_INFO.labels).expect("valid gauge family");
-        metrics
-            .registry
-            .register(Box::new(build_info.clone()))
-            .expect("unique family");
-        build_info
+        registered(&metrics.registry, build_info)
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1);
         #[cfg(target_os = "linux")]
@@ -361,13 +358,18 @@ fn opts(family: &Family) -> Opts {
     Opts::new(family.name, family.help)
 }
 
+/// Registers `collector` in `registry` and gives it back.
+fn registered<C: Collector + Clone + 'static>(registry: &Registry, collector: C) -> C {
+    registry
+        .register(Box::new(collector.clone()))
+        .expect("unique family");
+    collector
+}
+
 fn histogram(registry: &Registry, family: &Family) -> prometheus::Histogram {
     let opts = HistogramOpts::new(family.name, family.help).buckets(family.buckets.to_vec());
     let histogram = prometheus::Histogram::with_opts(opts).expect("valid histogram family");
-    registry
-        .register(Box::new(histogram.clone()))
-        .expect("unique family");
-    histogram
+    registered(registry, histogram)
 }
 
 /// What the store's writer observes of each commit.
@@ -379,10 +381,7 @@ pub struct StoreCommits {
 
 fn counter(registry: &Registry, family: &Family) -> IntCounterVec {
     let vec = IntCounterVec::new(opts(family), family.labels).expect("valid counter family");
-    registry
-        .register(Box::new(vec.clone()))
-        .expect("unique family");
-    vec
+    registered(registry, vec)
 }
 
 /// The activity families: one [`Series`] map per family, written only by the recorder.
@@ -488,10 +487,6 @@ impl<V> Series<V> {
         }
     }
 
-    pub fn family(&self) -> &'static Family {
-        self.family
-    }
-
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
     }
@@ -592,8 +587,14 @@ impl Series<f64> {
 
 impl Series<Histogram> {
     pub fn observe(&mut self, values: &[&str], v: f64) {
-        let buckets = self.family.buckets;
-        self.entry(values, Histogram::default).observe(buckets, v);
+        let position = self.position(values, Histogram::default);
+        self.observe_at(position, v);
+    }
+
+    /// Observes `v` in the series at `position`, as [`Series::position`] gave it.
+    pub fn observe_at(&mut self, position: usize, v: f64) {
+        let bounds = self.family.buckets;
+        self.at(position).observe(bounds, v);
     }
 
     fn encode(&self, out: &mut String) {
@@ -634,7 +635,7 @@ pub struct Histogram {
 impl Histogram {
     /// Counts `v` in the first bucket whose upper bound is at least `v`, as the `prometheus`
     /// crate does; past the last bound it is counted only in `+Inf` (the count).
-    pub fn observe(&mut self, bounds: &[f64], v: f64) {
+    fn observe(&mut self, bounds: &[f64], v: f64) {
         if let Some(i) = bounds.iter().position(|&bound| v <= bound) {
             self.counts[i] += 1;
         }

@@ -175,8 +175,8 @@ fn slot<'s, V>(
 
 /// Observes `v` in the histogram series in `slot` (see [`slot`]).
 fn observe(slot: &mut Option<usize>, series: &mut Series<Histogram>, values: &[&str], v: f64) {
-    let bounds = series.family().buckets;
-    self::slot(slot, series, values, Histogram::default).observe(bounds, v);
+    let position = *slot.get_or_insert_with(|| series.position(values, Histogram::default));
+    series.observe_at(position, v);
 }
 
 #[derive(Debug)]
