@@ -8,8 +8,8 @@ use axum::Router;
 use axum::middleware;
 use axum::response::Html;
 use axum::routing::{get, post};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
@@ -193,6 +193,14 @@ pub fn app(state: AppState, config: &Config, auth: Option<BasicAuth>) -> Router 
 ///
 /// A loop of our own rather than `axum::serve`, for two protections it does not give: a
 /// timeout on reading request headers (slow-loris) and a cap on open connections.
+///
+/// HTTP/1.1 only. hyper's HTTP/1 header timeout starts whenever the connection waits for a
+/// request head, so it closes a connection that sends nothing at all, or nothing more after a
+/// response, as well as one that sends its headers slowly: idle connections cannot hold the
+/// `--web.max-connections` slots. HTTP/2 is not served: Platform.sh and Prometheus speak
+/// HTTP/1.1, hyper's protocol detection waits for the preface without a timeout, and each
+/// HTTP/2 connection buffers a flow-control window outside the body budget. An HTTP/2 preface
+/// is answered as a malformed HTTP/1 request and the connection closed.
 pub async fn run(
     listener: TcpListener,
     config: Config,
@@ -214,9 +222,8 @@ pub async fn run(
     let housekeeping = spawn_housekeeping(&state, config.retention);
     let router = app(state.clone(), &config, auth);
 
-    let mut builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = http1::Builder::new();
     builder
-        .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(config.request_timeout);
     let connections = Arc::new(Semaphore::new(config.max_connections));
@@ -242,9 +249,7 @@ pub async fn run(
             () = &mut shutdown => break,
         };
         let service = TowerToHyperService::new(router.clone());
-        let connection = builder
-            .serve_connection(TokioIo::new(stream), service)
-            .into_owned();
+        let connection = builder.serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(e) = connection.await {

@@ -255,3 +255,51 @@ async fn bodies_past_the_memory_budget_wait_for_room() {
     let response = read_until_closed(&mut stalled, Duration::from_secs(10)).await;
     assert!(response.starts_with("HTTP/1.1 408"), "{response}");
 }
+
+/// Every slot held by a connection that sends nothing, or only the start of an HTTP/2
+/// preface: each must be closed within the request timeout, so that a real delivery gets in.
+#[tokio::test]
+async fn idle_connections_and_partial_http2_prefaces_are_closed_at_the_request_timeout() {
+    let app = spawn_app(&["--web.max-connections", "40", "--web.request-timeout", "2s"]).await;
+    let mut held = Vec::new();
+    for n in 0..50 {
+        let mut stream = TcpStream::connect(app.addr).await.unwrap();
+        if n % 5 == 0 {
+            stream.write_all(b"PRI * HTTP/2.0\r\n").await.unwrap();
+        }
+        held.push(stream);
+    }
+    // Past the connection cap: this delivery waits until idle slots are closed.
+    let started = Instant::now();
+    let answer = tokio::time::timeout(
+        Duration::from_secs(10),
+        app.post(fixture("push-success-seed.json")),
+    )
+    .await
+    .expect("a delivery is answered while idle connections hold every slot");
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "waited {:?}",
+        started.elapsed()
+    );
+    // Every held connection was closed by the server (a read sees the end, not a timeout).
+    for mut stream in held {
+        read_until_closed(&mut stream, Duration::from_secs(3)).await;
+    }
+}
+
+/// A full HTTP/2 preface (prior knowledge, h2c) is not served: the connection is closed at
+/// once instead of being held open by a protocol the exporter does not bound.
+#[tokio::test]
+async fn an_http2_preface_is_refused_and_closed() {
+    let app = spawn_app(&[]).await;
+    let mut stream = TcpStream::connect(app.addr).await.unwrap();
+    stream
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    read_until_closed(&mut stream, Duration::from_secs(5)).await;
+    assert!(started.elapsed() < Duration::from_secs(1));
+}
