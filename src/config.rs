@@ -62,8 +62,9 @@ pub struct Config {
     pub shared_key: Option<SharedKey>,
 
     /// Most bytes of webhook bodies held in memory at once, all deliveries together; a
-    /// delivery whose next bytes do not fit waits (until the request timeout). At least
-    /// --webhook.max-body-bytes.
+    /// delivery whose next bytes do not fit waits (until the request timeout). An eighth is
+    /// kept for bodies of at most 64 KiB, so stalled large bodies cannot hold up small
+    /// deliveries. At least --webhook.max-body-bytes.
     #[arg(
         long = "webhook.body-memory-bytes",
         env = "PLATFORMSH_EXPORTER_WEBHOOK_BODY_MEMORY_BYTES",
@@ -85,6 +86,16 @@ pub struct Config {
         value_parser = humantime::parse_duration
     )]
     pub request_timeout: Duration,
+
+    /// Longest pause between two pieces of a webhook body; a body that stalls longer is
+    /// answered 408 and its memory freed (a legitimate sender never pauses that long).
+    #[arg(
+        long = "webhook.body-gap-timeout",
+        env = "PLATFORMSH_EXPORTER_WEBHOOK_BODY_GAP_TIMEOUT",
+        default_value = "10s",
+        value_parser = humantime::parse_duration
+    )]
+    pub body_gap_timeout: Duration,
 
     /// Most open client connections; further ones wait to be accepted.
     #[arg(

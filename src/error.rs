@@ -28,6 +28,9 @@ pub enum WebhookError {
     /// 408: the body did not arrive within `--web.request-timeout`.
     #[error("the request body did not arrive within {}", humantime::format_duration(*timeout))]
     Timeout { timeout: std::time::Duration },
+    /// 408: nothing of the body arrived for `--webhook.body-gap-timeout`.
+    #[error("the request body stalled: nothing arrived for {}", humantime::format_duration(*gap))]
+    Stalled { gap: std::time::Duration },
     /// 400: the body could not be read to its end (the client aborted, or bad chunking).
     #[error("the request body could not be read: {0}")]
     Unreadable(String),
@@ -40,7 +43,9 @@ impl WebhookError {
             WebhookError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             WebhookError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             WebhookError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            WebhookError::Timeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            WebhookError::Timeout { .. } | WebhookError::Stalled { .. } => {
+                StatusCode::REQUEST_TIMEOUT
+            }
         }
     }
 
@@ -51,7 +56,7 @@ impl WebhookError {
             WebhookError::TooLarge { .. } => "too_large",
             WebhookError::Unauthorized(_) => "unauthorized",
             WebhookError::Unavailable(_) => "unavailable",
-            WebhookError::Timeout { .. } => "timeout",
+            WebhookError::Timeout { .. } | WebhookError::Stalled { .. } => "timeout",
         }
     }
 }

@@ -12,13 +12,13 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use serde::Serialize;
-use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, error::Elapsed};
 
 use crate::activity::{self, State as ActivityState};
 use crate::error::WebhookError;
 use crate::record::Recorded;
-use crate::server::{AppState, BUDGET_UNIT};
+use crate::server::AppState;
 use crate::verify::SIGNATURE_HEADER;
 
 /// The JSON body of an answered delivery.
@@ -49,6 +49,55 @@ pub async fn webhook(State(state): State<AppState>, request: Request) -> Respons
     }
 }
 
+/// The granularity of the body memory budget, in bytes.
+pub const BUDGET_UNIT: usize = 1024;
+
+/// Bodies that declare at most this many bytes may use the budget's reserve. A delivery is
+/// 2–50 KB unless its build log is long.
+pub const SMALL_BODY_BYTES: usize = 64 * 1024;
+
+/// The memory that webhook bodies may hold, all deliveries together
+/// (`--webhook.body-memory-bytes`), in units of [`BUDGET_UNIT`].
+///
+/// An eighth of it (no more than what exceeds `--webhook.max-body-bytes`, so one body of the
+/// largest size always fits the rest) is a reserve that only small bodies may use: large bodies
+/// that stall cannot make a small delivery wait, and stalled small bodies are cut off by the
+/// gap timeout long before the request timeout.
+#[derive(Debug)]
+pub struct BodyBudget {
+    main: Arc<Semaphore>,
+    reserve: Arc<Semaphore>,
+}
+
+impl BodyBudget {
+    pub fn new(total_bytes: usize, max_body_bytes: usize) -> Self {
+        let reserve = (total_bytes / 8).min(total_bytes.saturating_sub(max_body_bytes));
+        Self {
+            main: Arc::new(Semaphore::new(
+                (total_bytes - reserve).div_ceil(BUDGET_UNIT),
+            )),
+            reserve: Arc::new(Semaphore::new(reserve / BUDGET_UNIT)),
+        }
+    }
+
+    /// Waits for `units` of the budget; a small body takes them from the reserve or the rest,
+    /// whichever has room first.
+    async fn acquire(&self, units: u32, small: bool) -> OwnedSemaphorePermit {
+        let main = Arc::clone(&self.main).acquire_many_owned(units);
+        let permit = if small {
+            let reserve = Arc::clone(&self.reserve).acquire_many_owned(units);
+            tokio::select! {
+                biased;
+                permit = reserve => permit,
+                permit = main => permit,
+            }
+        } else {
+            main.await
+        };
+        permit.expect("the body budget is never closed")
+    }
+}
+
 /// Awaits `future` until `deadline`. A future that is ready at once (a body already received)
 /// is taken without arming a timer, which costs more than the rest of reading it.
 async fn within<F: Future>(deadline: Instant, future: F) -> Result<F::Output, Elapsed> {
@@ -63,14 +112,15 @@ async fn within<F: Future>(deadline: Instant, future: F) -> Result<F::Output, El
 /// `Content-Length` says so, else when the bytes received pass it.
 ///
 /// Memory for bodies is bounded by a byte budget shared by every delivery: each chunk takes
-/// its share before it is kept, and the share is returned with the guard. A client that sends
+/// its share before it is kept, and the share is returned with the guards. A client that sends
 /// slowly holds only what it sent, so slow clients cannot crowd out other deliveries the way a
-/// limit on concurrent requests would let them.
+/// limit on concurrent requests would let them; one that stops sending for the gap timeout is
+/// answered 408 and gives its share back.
 async fn read_body(
     state: &AppState,
     headers: &HeaderMap,
     mut body: Body,
-) -> Result<(Bytes, Option<OwnedSemaphorePermit>), WebhookError> {
+) -> Result<(Bytes, Vec<OwnedSemaphorePermit>), WebhookError> {
     let limit = state.max_body_bytes;
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -78,16 +128,27 @@ async fn read_body(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(WebhookError::TooLarge { limit });
     }
+    // hyper ends a body at its Content-Length, so a declared size holds.
+    let small = declared.is_some_and(|n| n <= SMALL_BODY_BYTES as u64);
     let timeout = WebhookError::Timeout {
         timeout: state.request_timeout,
     };
     let deadline = Instant::now() + state.request_timeout;
     let mut received: Vec<u8> = Vec::new();
-    let mut budget: Option<OwnedSemaphorePermit> = None;
-    while let Some(frame) = within(deadline, body.frame())
-        .await
-        .map_err(|_| timeout.clone())?
-    {
+    let mut budget: Vec<OwnedSemaphorePermit> = Vec::new();
+    let mut held = 0;
+    loop {
+        let gap = Instant::now() + state.body_gap_timeout;
+        let frame = match within(gap.min(deadline), body.frame()).await {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break,
+            Err(_) if gap < deadline => {
+                return Err(WebhookError::Stalled {
+                    gap: state.body_gap_timeout,
+                });
+            }
+            Err(_) => return Err(timeout),
+        };
         let frame = frame.map_err(|e| WebhookError::Unreadable(e.to_string()))?;
         let Ok(data) = frame.into_data() else {
             continue; // trailers
@@ -96,20 +157,14 @@ async fn read_body(
         if total > limit {
             return Err(WebhookError::TooLarge { limit });
         }
-        let held = budget.as_ref().map_or(0, OwnedSemaphorePermit::num_permits);
         let needed = u32::try_from(total.div_ceil(BUDGET_UNIT) - held).unwrap_or(u32::MAX);
         if needed > 0 {
-            let more = within(
-                deadline,
-                Arc::clone(&state.body_budget).acquire_many_owned(needed),
-            )
-            .await
-            .map_err(|_| timeout.clone())?
-            .expect("the body budget is never closed");
-            match &mut budget {
-                Some(held) => held.merge(more),
-                None => budget = Some(more),
-            }
+            // Waiting for room is not the sender's stall: only the request timeout bounds it.
+            let more = within(deadline, state.body_budget.acquire(needed, small))
+                .await
+                .map_err(|_| timeout.clone())?;
+            held += more.num_permits();
+            budget.push(more);
         }
         // Most bodies come in one chunk: no copy then.
         if received.is_empty() && declared == Some(data.len() as u64) {

@@ -17,6 +17,7 @@ use tokio::sync::Semaphore;
 
 use crate::config::Config;
 use crate::metrics::Metrics;
+use crate::receive::BodyBudget;
 use crate::record::Recorder;
 use crate::store::Store;
 use crate::verify::Verifier;
@@ -44,8 +45,10 @@ pub struct Shared {
     pub max_body_bytes: usize,
     /// How long a webhook body may take to arrive.
     pub request_timeout: Duration,
-    /// Bytes of webhook bodies that may be held at once, in units of [`BUDGET_UNIT`].
-    pub body_budget: Arc<Semaphore>,
+    /// Longest pause between two pieces of a webhook body.
+    pub body_gap_timeout: Duration,
+    /// Bytes of webhook bodies that may be held at once.
+    pub body_budget: BodyBudget,
     /// Present when a shared key is configured: every delivery must then be signed.
     pub verifier: Option<Verifier>,
     /// Absent with `--storage.in-memory`.
@@ -86,9 +89,8 @@ impl AppState {
             metrics,
             max_body_bytes: config.max_body_bytes,
             request_timeout: config.request_timeout,
-            body_budget: Arc::new(Semaphore::new(
-                config.body_memory_bytes.div_ceil(BUDGET_UNIT),
-            )),
+            body_gap_timeout: config.body_gap_timeout,
+            body_budget: BodyBudget::new(config.body_memory_bytes, config.max_body_bytes),
             verifier,
             store,
         })))
@@ -136,9 +138,6 @@ fn spawn_housekeeping(
         }
     })
 }
-
-/// The granularity of the body memory budget, in bytes.
-pub const BUDGET_UNIT: usize = 1024;
 
 /// Paths the exporter always serves; the configurable ones must not collide with them.
 const FIXED_PATHS: &[&str] = &["/", "/-/healthy", "/-/ready", "/api/v1/activities"];

@@ -303,3 +303,71 @@ async fn an_http2_preface_is_refused_and_closed() {
     read_until_closed(&mut stream, Duration::from_secs(5)).await;
     assert!(started.elapsed() < Duration::from_secs(1));
 }
+
+/// Sends the head and all but `missing` bytes of a `length`-byte body, then stalls.
+async fn stalled_body(app: &TestApp, length: usize, missing: usize) -> TcpStream {
+    let mut stream = TcpStream::connect(app.addr).await.unwrap();
+    let head = format!("POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream
+        .write_all(&vec![b' '; length - missing])
+        .await
+        .unwrap();
+    stream
+}
+
+#[tokio::test]
+async fn stalled_large_bodies_do_not_hold_up_a_small_delivery() {
+    let app = spawn_app(&[
+        "--webhook.body-memory-bytes",
+        "4194304",
+        "--webhook.max-body-bytes",
+        "1048576",
+        "--web.request-timeout",
+        "20s",
+        "--webhook.body-gap-timeout",
+        "20s",
+    ])
+    .await;
+    let mut stalled = Vec::new();
+    for _ in 0..4 {
+        stalled.push(stalled_body(&app, 1024 * 1024, 100).await);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let small = json!({
+        "id": "small-delivery", "type": "environment.push", "project": "p",
+        "state": "complete", "result": "success",
+        "completed_at": "2026-11-29T10:00:00Z", "payload": {"environment": {"name": "main"}},
+    });
+    let started = Instant::now();
+    let answer = tokio::time::timeout(Duration::from_secs(10), app.post(small.to_string()))
+        .await
+        .expect("a small delivery is answered while large bodies stall");
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "held up {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_body_that_stops_arriving_is_cut_off_at_the_gap_timeout() {
+    let app = spawn_app(&[
+        "--web.request-timeout",
+        "30s",
+        "--webhook.body-gap-timeout",
+        "1s",
+    ])
+    .await;
+    let mut stream = stalled_body(&app, 50_000, 10).await;
+    let started = Instant::now();
+    let response = read_until_closed(&mut stream, Duration::from_secs(10)).await;
+    assert!(response.starts_with("HTTP/1.1 408"), "{response}");
+    assert!(response.contains("stalled"), "{response}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "cut off after {:?}",
+        started.elapsed()
+    );
+}
