@@ -3,7 +3,7 @@
 //! password a bcrypt hash. The webhook stays open: Platform.sh cannot send credentials, and its
 //! deliveries are authenticated by their signature instead.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -15,6 +15,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
 
 /// The parts of exporter-toolkit's web configuration file this exporter understands.
 #[derive(Debug, Deserialize)]
@@ -25,9 +26,9 @@ struct WebConfigFile {
     /// Accepted so that a file shared with other exporters loads; TLS is refused below.
     #[serde(default)]
     tls_server_config: Option<serde_yaml_ng::Value>,
-    /// Accepted and not applied: its HTTP/2 and header settings have no counterpart here.
+    /// Refused below: its HTTP/2 and header settings have no counterpart here, and a setting
+    /// silently ignored would look applied.
     #[serde(default)]
-    #[allow(dead_code)]
     http_server_config: Option<serde_yaml_ng::Value>,
 }
 
@@ -36,9 +37,19 @@ struct WebConfigFile {
 #[derive(Clone)]
 pub struct BasicAuth {
     users: Arc<HashMap<String, String>>,
-    /// SHA-256 of `user:password` pairs that verified; never the password itself.
-    verified: Arc<Mutex<HashMap<[u8; 32], bool>>>,
+    /// A hash of a random password at the users' highest cost: an unknown user is checked
+    /// against it, so that a wrong user takes as long as a wrong password (no enumeration).
+    dummy: Arc<str>,
+    /// SHA-256 of `user:password` pairs that verified; never the password itself. Failures are
+    /// not cached, so a flood of wrong passwords cannot evict the scraper's credentials.
+    verified: Arc<Mutex<HashSet<[u8; 32]>>>,
+    /// bcrypt runs on blocking threads, at most this many at once: a flood of wrong passwords
+    /// then takes one core, not every core the deliveries need.
+    hashing: Arc<Semaphore>,
 }
+
+/// Credentials that verified, remembered at most: more users than a web config file holds.
+const CACHE_CAPACITY: usize = 64;
 
 impl std::fmt::Debug for BasicAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -63,14 +74,31 @@ impl BasicAuth {
                 "tls_server_config is not supported; terminate TLS in a reverse proxy".into(),
             );
         }
-        for (user, hash) in &file.basic_auth_users {
-            if !hash.starts_with("$2") {
-                return Err(format!("the password of {user:?} is not a bcrypt hash"));
-            }
+        if file.http_server_config.is_some() {
+            return Err(
+                "http_server_config is not supported: this exporter serves HTTP/1.1 only and \
+                 sets no extra headers; remove the section"
+                    .into(),
+            );
         }
-        Ok((!file.basic_auth_users.is_empty()).then(|| Self {
+        let mut cost = None;
+        for (user, hash) in &file.basic_auth_users {
+            let parts = hash.parse::<bcrypt::HashParts>().map_err(|e| {
+                format!("the password of {user:?} is not a valid bcrypt hash ({e})")
+            })?;
+            cost = cost.max(Some(parts.get_cost()));
+        }
+        let Some(cost) = cost else {
+            return Ok(None);
+        };
+        // Never accepted whatever it matches: `check` requires a known user as well.
+        let dummy = bcrypt::hash("no such user", cost).map_err(|e| e.to_string())?;
+        let parallel = std::thread::available_parallelism().map_or(1, |n| n.get() / 2);
+        Ok(Some(Self {
             users: Arc::new(file.basic_auth_users),
+            dummy: dummy.into(),
             verified: Arc::default(),
+            hashing: Arc::new(Semaphore::new(parallel.max(1))),
         }))
     }
 
@@ -79,38 +107,47 @@ impl BasicAuth {
         let Some((user, password)) = authorization.and_then(credentials) else {
             return false;
         };
-        let Some(hash) = self.users.get(&user).cloned() else {
+        let key: [u8; 32] = Sha256::digest(format!("{user}:{password}")).into();
+        if self.cache().contains(&key) {
+            return true;
+        }
+        let (hash, known) = match self.users.get(&user) {
+            Some(hash) => (hash.clone(), true),
+            None => (self.dummy.to_string(), false),
+        };
+        let Ok(_permit) = self.hashing.acquire().await else {
             return false;
         };
-        let key: [u8; 32] = Sha256::digest(format!("{user}:{password}")).into();
-        let cached = self.cache().get(&key).copied();
-        if let Some(ok) = cached {
-            return ok;
-        }
-        // bcrypt takes tens of milliseconds: keep it off the async workers.
         let ok = tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash))
             .await
             .ok()
             .and_then(Result::ok)
-            .unwrap_or(false);
-        let mut cache = self.cache();
-        // Bounded: a stream of wrong passwords must not grow it forever.
-        if cache.len() >= 1024 {
-            cache.clear();
+            .unwrap_or(false)
+            && known;
+        if ok {
+            let mut cache = self.cache();
+            if cache.len() >= CACHE_CAPACITY {
+                cache.clear();
+            }
+            cache.insert(key);
         }
-        cache.insert(key, ok);
         ok
     }
 
-    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], bool>> {
+    fn cache(&self) -> std::sync::MutexGuard<'_, HashSet<[u8; 32]>> {
         self.verified
             .lock()
             .expect("the credential cache lock is never poisoned: no panic while held")
     }
 }
 
+/// The user and password of a `Basic` `Authorization` header; the scheme is case-insensitive
+/// (RFC 7235).
 fn credentials(value: &HeaderValue) -> Option<(String, String)> {
-    let encoded = value.to_str().ok()?.strip_prefix("Basic ")?;
+    let (scheme, encoded) = value.to_str().ok()?.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
     let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
     let (user, password) = decoded.split_once(':')?;
     Some((user.to_owned(), password.to_owned()))
@@ -152,7 +189,12 @@ mod tests {
     #[test]
     fn plain_text_passwords_and_tls_are_refused() {
         let err = BasicAuth::parse("basic_auth_users:\n  alice: secret\n").unwrap_err();
-        assert!(err.contains("not a bcrypt hash"), "{err}");
+        assert!(err.contains("not a valid bcrypt hash"), "{err}");
+        // Shaped like bcrypt, but not one: refused at load, not at the first login.
+        let err = BasicAuth::parse("basic_auth_users:\n  alice: $2y$10$short\n").unwrap_err();
+        assert!(err.contains("not a valid bcrypt hash"), "{err}");
+        let err = BasicAuth::parse("http_server_config:\n  http2: false\n").unwrap_err();
+        assert!(err.contains("http_server_config"), "{err}");
         let err = BasicAuth::parse("tls_server_config:\n  cert_file: x\n").unwrap_err();
         assert!(err.contains("tls_server_config"), "{err}");
         assert!(BasicAuth::parse("unknown_key: 1\n").is_err());
@@ -173,5 +215,48 @@ mod tests {
         assert!(!auth.check(Some(&header("alice:wrong"))).await);
         assert!(!auth.check(Some(&header("bob:s3cret"))).await);
         assert!(!auth.check(None).await);
+        // RFC 7235: the scheme is case-insensitive.
+        let lower = HeaderValue::from_str(&format!("basic {}", STANDARD.encode("alice:s3cret")));
+        assert!(auth.check(Some(&lower.unwrap())).await);
+        let other = HeaderValue::from_str(&format!("Bearer {}", STANDARD.encode("alice:s3cret")));
+        assert!(!auth.check(Some(&other.unwrap())).await);
+    }
+
+    /// A wrong password costs a bcrypt check whether the user exists or not.
+    #[tokio::test]
+    async fn an_unknown_user_takes_as_long_as_a_wrong_password() {
+        let hash = bcrypt::hash("s3cret", 8).unwrap();
+        let auth = BasicAuth::parse(&format!("basic_auth_users:\n  alice: '{hash}'\n"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            auth.dummy.parse::<bcrypt::HashParts>().unwrap().get_cost(),
+            8
+        );
+        let timed = |user_password: &'static str| {
+            let auth = auth.clone();
+            async move {
+                let header =
+                    HeaderValue::from_str(&format!("Basic {}", STANDARD.encode(user_password)))
+                        .unwrap();
+                let started = std::time::Instant::now();
+                assert!(!auth.check(Some(&header)).await);
+                started.elapsed()
+            }
+        };
+        let (mut known, mut unknown) = (Vec::new(), Vec::new());
+        for _ in 0..5 {
+            known.push(timed("alice:wrong").await);
+            unknown.push(timed("mallory:wrong").await);
+        }
+        known.sort();
+        unknown.sort();
+        // Medians: an unknown user used to be refused in microseconds, a known one after a
+        // bcrypt check of milliseconds; now both run one.
+        let (known, unknown) = (known[2], unknown[2]);
+        assert!(
+            unknown * 3 > known && known * 3 > unknown,
+            "known user {known:?}, unknown user {unknown:?}"
+        );
     }
 }
