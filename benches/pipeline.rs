@@ -85,6 +85,7 @@ fn bench_render(c: &mut Criterion) {
     for environments in [200, 2000, 20_000] {
         let limits = Limits {
             environments: 100_000,
+            series: 100_000,
             ..Limits::default()
         };
         let mut recorder = recorder(limits);

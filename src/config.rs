@@ -196,6 +196,15 @@ pub struct Config {
     )]
     pub max_environment_types: usize,
 
+    /// Most distinct (project, environment, `environment_type`, type) label sets; activities of
+    /// later ones are counted under one label set of `_overflow` values.
+    #[arg(
+        long = "limits.series",
+        env = "PLATFORMSH_EXPORTER_LIMITS_SERIES",
+        default_value_t = Limits::default().series
+    )]
+    pub max_series: usize,
+
     /// How long an activity stays in `platformsh_activities_unfinished` without news of it.
     #[arg(
         long = "activities.unfinished-ttl",
@@ -250,6 +259,7 @@ impl Config {
                 environments: self.max_environments,
                 types: self.max_types,
                 environment_types: self.max_environment_types,
+                series: self.max_series,
             },
             deployment_types: self
                 .deployment_types

@@ -19,6 +19,10 @@ pub struct Limits {
     pub environments: usize,
     pub types: usize,
     pub environment_types: usize,
+    /// Distinct (project, environment, environment type, type) label sets. Each label is
+    /// capped on its own, but their combinations multiply: this bounds the series of every
+    /// family that carries more than one of them.
+    pub series: usize,
 }
 
 impl Default for Limits {
@@ -28,6 +32,7 @@ impl Default for Limits {
             environments: 5000,
             types: 300,
             environment_types: 10,
+            series: 2000,
         }
     }
 }
@@ -186,6 +191,7 @@ mod tests {
             environments: 3,
             types: 1,
             environment_types: 10,
+            series: 100,
         });
         assert_eq!(caps.resolve(&activity("a", "main", "t")).0.project, "a");
         assert_eq!(caps.resolve(&activity("b", "main", "t")).0.project, "b");

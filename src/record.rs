@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use hashbrown::{HashMap, HashSet};
 
 use crate::activity::{Activity, Finished, State};
-use crate::labels::{Caps, Labels, Limits};
+use crate::labels::{Caps, Labels, Limits, OVERFLOW};
 use crate::metrics::{ActivityFamilies, Histogram, Metrics, Series};
 
 /// Activity types counted as deployments unless `--deployment.types` says otherwise.
@@ -292,19 +292,26 @@ impl Recorder {
         finished: Finished,
         received_at: DateTime<Utc>,
     ) {
-        let (m, skipped) = (&mut self.families, &self.metrics.observations_skipped);
-        let skip = |metric: &str, reason: &str| skipped.with_label_values(&[metric, reason]).inc();
-        let result = finished.as_str();
-        let (project, environment, environment_type, kind) = (
+        let mut key = HandlesKeyRef(
             labels.project.as_ref(),
             labels.environment.as_ref(),
             labels.environment_type.as_ref(),
             labels.kind.as_ref(),
         );
-        let h = self
-            .handles
-            .entry_ref(&HandlesKeyRef(project, environment, environment_type, kind))
-            .or_default();
+        // Each label is capped, but their combinations multiply: past the series cap, a new
+        // label set is counted under one set of `_overflow` values.
+        if self.handles.len() >= self.settings.limits.series && !self.handles.contains_key(&key) {
+            self.metrics
+                .label_overflow
+                .with_label_values(&["series"])
+                .inc();
+            key = HandlesKeyRef(OVERFLOW, OVERFLOW, OVERFLOW, OVERFLOW);
+        }
+        let (m, skipped) = (&mut self.families, &self.metrics.observations_skipped);
+        let skip = |metric: &str, reason: &str| skipped.with_label_values(&[metric, reason]).inc();
+        let result = finished.as_str();
+        let HandlesKeyRef(project, environment, environment_type, kind) = key;
+        let h = self.handles.entry_ref(&key).or_default();
         let r = finished as usize;
         let values = [project, environment, environment_type, kind, result];
         *slot(&mut h.activities[r], &mut m.activities, &values, || 0.0) += 1.0;
@@ -349,9 +356,10 @@ impl Recorder {
             let values = [project, environment, environment_type, result];
             *slot(&mut h.deployments[r], &mut m.deployments, &values, || 0.0) += 1.0;
             let at = seconds(activity.finished_at().unwrap_or(received_at));
+            let recovery = [project, environment_type];
             match finished {
-                Finished::Success => self.deployment_finished(labels, at, true),
-                Finished::Failure => self.deployment_finished(labels, at, false),
+                Finished::Success => self.deployment_finished(labels, recovery, at, true),
+                Finished::Failure => self.deployment_finished(labels, recovery, at, false),
                 // A cancelled deployment leaves the environment as it was.
                 Finished::Cancelled => {}
             }
@@ -359,8 +367,14 @@ impl Recorder {
     }
 
     /// Updates the environment's deployment history with a success or a failure finished at
-    /// `at`, and the gauges and the recovery histogram that show it.
-    fn deployment_finished(&mut self, labels: &Labels<'_>, at: f64, succeeded: bool) {
+    /// `at`, and the gauges and the recovery histogram (labelled `recovery`) that show it.
+    fn deployment_finished(
+        &mut self,
+        labels: &Labels<'_>,
+        recovery: [&str; 2],
+        at: f64,
+        succeeded: bool,
+    ) {
         let values = [labels.project.as_ref(), labels.environment.as_ref()];
         let m = &mut self.families;
         let env = entry(
@@ -392,8 +406,7 @@ impl Recorder {
             }
             if let Some(since) = env.failing_since.filter(|&since| at >= since) {
                 env.failing_since = None;
-                m.deployment_recovery
-                    .observe(&[&labels.project, &labels.environment_type], at - since);
+                m.deployment_recovery.observe(&recovery, at - since);
             }
         } else {
             // The first failure after the last success starts the time to recover.

@@ -78,3 +78,66 @@ async fn a_flood_of_random_label_values_keeps_the_series_count_under_the_caps() 
         "every finished delivery is still counted"
     );
 }
+
+/// Every label within its cap, but each delivery a new combination of them: past
+/// `--limits.series` they are counted under one label set of `_overflow` values.
+#[tokio::test]
+async fn label_combinations_past_the_series_cap_fold_into_one_label_set() {
+    let app = spawn_app(&["--limits.series", "50"]).await;
+    let base: serde_json::Value =
+        serde_json::from_slice(&fixture("push-success-seed.json")).unwrap();
+    let deliveries: u32 = 120;
+    for i in 0..deliveries as usize {
+        let mut body = base.clone();
+        body["id"] = json!(format!("combo-{i}"));
+        body["project"] = json!(format!("project-{}", i % 40));
+        let kind = [
+            "environment.push",
+            "environment.redeploy",
+            "environment.merge",
+        ][i / 40];
+        body["type"] = json!(kind);
+        assert_eq!(app.post(body.to_string()).await.status, 202);
+    }
+    let samples = app.scrape().await;
+    let label_sets = |name: &str| {
+        samples
+            .keys()
+            .filter(|k| k.starts_with(&format!("{name}{{")))
+            .count()
+    };
+    assert_eq!(label_sets("platformsh_activities_total"), 51);
+    assert_eq!(
+        label_sets("platformsh_deployments_total"),
+        41,
+        "40 projects"
+    );
+    assert_eq!(label_sets("platformsh_activity_duration_seconds_count"), 51);
+    let folded = value(
+        &samples,
+        "platformsh_activities_total",
+        &[
+            ("project", "_overflow"),
+            ("environment", "_overflow"),
+            ("environment_type", "_overflow"),
+            ("type", "_overflow"),
+            ("result", "success"),
+        ],
+    );
+    assert_eq!(folded, f64::from(deliveries - 50));
+    assert_eq!(
+        value(
+            &samples,
+            "platformsh_exporter_label_overflow_total",
+            &[("label", "series")]
+        ),
+        f64::from(deliveries - 50)
+    );
+    // The environment's own gauges keep its real labels: they are bounded by the
+    // environment cap, and the alerts read them.
+    assert_eq!(
+        label_sets("platformsh_last_deployment_success"),
+        40,
+        "one per real (project, environment)"
+    );
+}
