@@ -265,7 +265,7 @@ struct Wire<'a> {
     #[serde(default)]
     updated_at: Option<Timestamp>,
     #[serde(default, borrow)]
-    environments: Option<Vec<Cow<'a, str>>>,
+    environments: Option<FirstOf<'a>>,
     #[serde(default)]
     timings: Option<Timings>,
     #[serde(default, borrow)]
@@ -374,6 +374,32 @@ fn rfc3339(text: &str) -> Option<DateTime<Utc>> {
     Some(utc.and_utc())
 }
 
+/// The first string of a JSON array; the rest is skipped without being built, so a body of
+/// millions of elements costs no more memory than one.
+struct FirstOf<'a>(Option<Cow<'a, str>>);
+
+/// A string borrowed from the body where it has no escapes (serde borrows only in derives).
+#[derive(Deserialize)]
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for FirstOf<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct First<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for First<'a> {
+            type Value = FirstOf<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an array of strings")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<FirstOf<'a>, A::Error> {
+                let first = seq.next_element::<Text<'a>>()?.map(|t| t.0);
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(FirstOf(first))
+            }
+        }
+        deserializer.deserialize_seq(First(std::marker::PhantomData))
+    }
+}
+
 /// The length of a JSON array, counted without building its elements.
 struct SeqLen(u64);
 
@@ -422,7 +448,7 @@ impl Wire<'_> {
         let env = self.payload.as_ref().and_then(|p| p.environment.as_ref());
         let environment = env
             .and_then(|e| e.name.as_deref())
-            .or_else(|| self.environments.as_ref()?.first().map(AsRef::as_ref))
+            .or_else(|| self.environments.as_ref()?.0.as_deref())
             .unwrap_or_default()
             .to_owned();
         let environment_type = environment_type(env, &environment);
