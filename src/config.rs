@@ -214,6 +214,17 @@ pub struct Config {
     )]
     pub unfinished_ttl: Duration,
 
+    /// How far past its receipt an activity's timestamp is believed. A later timestamp (a
+    /// wrong clock or a forgery) counts as the time of receipt for the "last" gauges, and
+    /// durations that involve it are not observed.
+    #[arg(
+        long = "activities.max-clock-skew",
+        env = "PLATFORMSH_EXPORTER_ACTIVITIES_MAX_CLOCK_SKEW",
+        default_value = "5m",
+        value_parser = humantime::parse_duration
+    )]
+    pub max_clock_skew: Duration,
+
     /// Most unfinished activities tracked at once.
     #[arg(
         long = "activities.unfinished-capacity",
@@ -270,6 +281,7 @@ impl Config {
             dedup_capacity: self.dedup_capacity,
             unfinished_capacity: self.unfinished_capacity,
             unfinished_ttl: self.unfinished_ttl,
+            max_clock_skew: self.max_clock_skew,
         }
     }
 }

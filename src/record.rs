@@ -42,6 +42,9 @@ pub struct Settings {
     pub unfinished_capacity: usize,
     /// How long an activity may stay unfinished before it is dropped from the gauge.
     pub unfinished_ttl: Duration,
+    /// How far past its receipt an activity's timestamp may be (clocks disagree a little);
+    /// a later one is from a wrong clock or a forgery.
+    pub max_clock_skew: Duration,
 }
 
 impl Default for Settings {
@@ -55,6 +58,7 @@ impl Default for Settings {
             dedup_capacity: 100_000,
             unfinished_capacity: 10_000,
             unfinished_ttl: Duration::from_secs(24 * 3600),
+            max_clock_skew: Duration::from_secs(300),
         }
     }
 }
@@ -268,16 +272,17 @@ impl Recorder {
                 .inc();
         }
 
+        let clock = Clock::new(received_at, self.settings.max_clock_skew);
         if let Some(t) = activity.latest_timestamp() {
             self.families
                 .last_activity_timestamp
-                .set_max(&[&labels.project], seconds(t));
+                .set_max(&[&labels.project], seconds(clock.clamp(t)));
         }
 
         match activity.finished() {
             Some(finished) => {
                 self.forget_unfinished(&activity.id);
-                self.record_finished(activity, &labels, finished, received_at);
+                self.record_finished(activity, &labels, finished, clock);
             }
             None => self.track_unfinished(activity, &labels, received_at),
         }
@@ -290,7 +295,7 @@ impl Recorder {
         activity: &Activity,
         labels: &Labels<'_>,
         finished: Finished,
-        received_at: DateTime<Utc>,
+        clock: Clock,
     ) {
         let mut key = HandlesKeyRef(
             labels.project.as_ref(),
@@ -316,14 +321,14 @@ impl Recorder {
         let values = [project, environment, environment_type, kind, result];
         *slot(&mut h.activities[r], &mut m.activities, &values, || 0.0) += 1.0;
 
-        match span(activity.started_at, activity.completed_at) {
+        match clock.span(activity.started_at, activity.completed_at) {
             Ok(d) => {
                 let values = [project, environment_type, kind, result];
                 observe(&mut h.duration[r], &mut m.activity_duration, &values, d);
             }
             Err(reason) => skip("activity_duration", reason),
         }
-        match span(activity.created_at, activity.started_at) {
+        match clock.span(activity.created_at, activity.started_at) {
             Ok(d) => {
                 let values = [project, environment_type, kind];
                 observe(&mut h.wait, &mut m.activity_wait, &values, d);
@@ -355,7 +360,11 @@ impl Recorder {
         if self.settings.deployment_types.contains(&activity.kind) {
             let values = [project, environment, environment_type, result];
             *slot(&mut h.deployments[r], &mut m.deployments, &values, || 0.0) += 1.0;
-            let at = seconds(activity.finished_at().unwrap_or(received_at));
+            let at = seconds(
+                activity
+                    .finished_at()
+                    .map_or(clock.received_at, |t| clock.clamp(t)),
+            );
             let recovery = [project, environment_type];
             match finished {
                 Finished::Success => self.deployment_finished(labels, recovery, at, true),
@@ -497,14 +506,48 @@ fn entry<'m, V: Default>(map: &'m mut HashMap<String, V>, key: &str) -> &'m mut 
     map.get_mut(key).expect("present or inserted above")
 }
 
-/// `to − from` in seconds, or why it cannot be observed.
-fn span(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Result<f64, &'static str> {
-    match (from, to) {
-        (Some(from), Some(to)) => {
-            let d = (to - from).num_microseconds().ok_or("negative")? as f64 / 1e6;
-            if d < 0.0 { Err("negative") } else { Ok(d) }
+/// The time an activity was received, and how far past it its timestamps are believed.
+///
+/// A timestamp beyond the skew is clamped to the receipt time wherever it sets a "last" gauge
+/// (rather than refusing the delivery, which Platform.sh did perform): a completion dated 9999
+/// would otherwise keep its environment "last deployed" forever, hiding every later failure.
+/// Durations that involve such a timestamp are not observed. Replay passes the stored receipt
+/// time, so it reaches the same values.
+#[derive(Debug, Clone, Copy)]
+struct Clock {
+    received_at: DateTime<Utc>,
+    latest: DateTime<Utc>,
+}
+
+impl Clock {
+    fn new(received_at: DateTime<Utc>, skew: Duration) -> Self {
+        let skew = chrono::Duration::from_std(skew).unwrap_or(chrono::Duration::MAX);
+        Self {
+            received_at,
+            latest: received_at
+                .checked_add_signed(skew)
+                .unwrap_or(DateTime::<Utc>::MAX_UTC),
         }
-        _ => Err("missing_timestamp"),
+    }
+
+    fn clamp(self, t: DateTime<Utc>) -> DateTime<Utc> {
+        if t > self.latest { self.received_at } else { t }
+    }
+
+    /// `to − from` in seconds, or why it cannot be observed.
+    fn span(
+        self,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<f64, &'static str> {
+        match (from, to) {
+            (Some(from), Some(to)) if from.max(to) > self.latest => Err("clock_skew"),
+            (Some(from), Some(to)) => {
+                let d = (to - from).num_microseconds().ok_or("negative")? as f64 / 1e6;
+                if d < 0.0 { Err("negative") } else { Ok(d) }
+            }
+            _ => Err("missing_timestamp"),
+        }
     }
 }
 

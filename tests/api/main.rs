@@ -14,3 +14,4 @@ mod promtool;
 mod readme;
 mod signing;
 mod storage;
+mod truth;

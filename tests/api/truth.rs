@@ -1,0 +1,98 @@
+//! What the metrics say stays true when a sender lies: timestamps from the far future, values
+//! that do not survive a round trip through the store.
+
+use serde_json::json;
+
+use crate::helpers::{fixture, spawn_app, value};
+
+fn now() -> f64 {
+    chrono::Utc::now().timestamp_micros() as f64 / 1e6
+}
+
+/// A deployment of the seed's environment with `result`, completed at `completed_at`.
+fn deployment(id: &str, result: &str, completed_at: &str) -> String {
+    let mut body: serde_json::Value =
+        serde_json::from_slice(&fixture("push-success-seed.json")).unwrap();
+    body["id"] = json!(id);
+    body["result"] = json!(result);
+    body["completed_at"] = json!(completed_at);
+    body["updated_at"] = json!(completed_at);
+    body.to_string()
+}
+
+#[tokio::test]
+async fn a_far_future_success_cannot_hide_a_later_real_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db").to_str().unwrap().to_owned();
+    let app = spawn_app(&["--storage.path", &path]).await;
+    let env = [
+        ("project", "sx-this-is-an-example-value-hu"),
+        ("environment", "master"),
+    ];
+    let project = [env[0]];
+
+    let before = now();
+    let lie = deployment("from-9999", "success", "9999-12-31T23:59:59Z");
+    assert_eq!(app.post(lie).await.status, 202);
+    let samples = app.scrape().await;
+    let last = value(
+        &samples,
+        "platformsh_last_deployment_timestamp_seconds",
+        &env,
+    );
+    assert!(
+        (before..=now()).contains(&last),
+        "clamped to the receipt: {last}"
+    );
+    let last_activity = value(
+        &samples,
+        "platformsh_last_activity_timestamp_seconds",
+        &project,
+    );
+    assert!((before..=now()).contains(&last_activity), "{last_activity}");
+    assert_eq!(
+        value(
+            &samples,
+            "platformsh_exporter_observations_skipped_total",
+            &[("metric", "activity_duration"), ("reason", "clock_skew")]
+        ),
+        1.0
+    );
+
+    // A genuine failure a moment later is the last deployment: the alert sees it.
+    let failed_at = chrono::Utc::now() + chrono::Duration::seconds(1);
+    let failure = deployment("real-failure", "failure", &failed_at.to_rfc3339());
+    assert_eq!(app.post(failure).await.status, 202);
+    let samples = app.scrape().await;
+    assert_eq!(
+        value(&samples, "platformsh_last_deployment_success", &env),
+        0.0
+    );
+    let recorded = crate::helpers::activity_samples(&samples);
+    app.stop().await.unwrap();
+
+    // The same after a restart: replay clamps against the stored receipt time.
+    let again = spawn_app(&["--storage.path", &path]).await;
+    assert_eq!(
+        crate::helpers::activity_samples(&again.scrape().await),
+        recorded
+    );
+}
+
+#[tokio::test]
+async fn a_timestamp_within_the_tolerated_skew_is_taken_as_sent() {
+    let app = spawn_app(&["--activities.max-clock-skew", "1h"]).await;
+    let ahead = chrono::Utc::now() + chrono::Duration::minutes(30);
+    let body = deployment("ahead", "success", &ahead.to_rfc3339());
+    assert_eq!(app.post(body).await.status, 202);
+    let samples = app.scrape().await;
+    let last = value(
+        &samples,
+        "platformsh_last_deployment_timestamp_seconds",
+        &[
+            ("project", "sx-this-is-an-example-value-hu"),
+            ("environment", "master"),
+        ],
+    );
+    assert!((last - ahead.timestamp_micros() as f64 / 1e6).abs() < 1e-3);
+}
