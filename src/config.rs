@@ -255,11 +255,9 @@ impl Config {
         };
         let key = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read the shared key file {}: {e}", path.display()))?;
-        let key = key.trim_end_matches(['\r', '\n']);
-        if key.is_empty() {
-            return Err(format!("the shared key file {} is empty", path.display()));
-        }
-        Ok(Some(SharedKey::new(key)))
+        SharedKey::parse(key.trim_end_matches(['\r', '\n']))
+            .map(Some)
+            .map_err(|e| format!("the shared key file {}: {e}", path.display()))
     }
 
     /// The recorder's settings derived from the flags.

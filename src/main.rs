@@ -8,6 +8,8 @@ use tracing_subscriber::EnvFilter;
 async fn main() -> ExitCode {
     let config = Config::parse();
     tracing_subscriber::fmt()
+        // Logs are diagnostics, not output: stderr, where service managers collect them.
+        .with_writer(std::io::stderr)
         .with_env_filter(EnvFilter::try_new(&config.log_level).unwrap_or_else(|e| {
             eprintln!(
                 "invalid --log.level {:?}: {e}; using info",

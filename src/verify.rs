@@ -5,7 +5,7 @@
 use std::fmt;
 
 use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
@@ -29,10 +29,29 @@ impl fmt::Debug for SharedKey {
     }
 }
 
+/// A blank key: refused wherever it comes from, since a delivery signed with the empty key
+/// would verify while unsigned ones are refused, which looks protected and is not.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the shared key is empty or blank; give the integration's key, or none to accept unsigned deliveries"
+)]
+pub struct BlankKey;
+
+impl SharedKey {
+    /// The key, unless it is blank.
+    pub fn parse(key: &str) -> Result<Self, BlankKey> {
+        if key.trim().is_empty() {
+            Err(BlankKey)
+        } else {
+            Ok(Self(key.to_owned()))
+        }
+    }
+}
+
 impl std::str::FromStr for SharedKey {
-    type Err = std::convert::Infallible;
+    type Err = BlankKey;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Self(s.to_owned()))
+        Self::parse(s)
     }
 }
 
@@ -73,9 +92,10 @@ struct Protected {
 /// Checks signatures against one shared key.
 #[derive(Clone)]
 pub struct Verifier {
-    /// The key bytes to try: the key's UTF-8 bytes, and the key read as base64url when it is
-    /// valid base64url. The public docs disagree on which Platform.sh uses; both derive from
-    /// the secret, so accepting either weakens nothing.
+    /// The key bytes to try: the key's UTF-8 bytes, and the key read as base64url or as
+    /// standard base64 (what `openssl rand -base64` writes, with `+` and `/`) when it is valid
+    /// as either. The public docs disagree on which Platform.sh uses; each derives from the
+    /// secret, so accepting any weakens nothing.
     keys: Vec<Vec<u8>>,
 }
 
@@ -88,8 +108,15 @@ impl fmt::Debug for Verifier {
 impl Verifier {
     pub fn new(key: &SharedKey) -> Self {
         let mut keys = vec![key.0.as_bytes().to_vec()];
-        if let Ok(decoded) = URL_SAFE_NO_PAD.decode(key.0.trim_end_matches('=')) {
-            if !decoded.is_empty() && decoded != keys[0] {
+        let unpadded = key.0.trim_end_matches('=');
+        for decoded in [
+            URL_SAFE_NO_PAD.decode(unpadded),
+            STANDARD_NO_PAD.decode(unpadded),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if !decoded.is_empty() && !keys.contains(&decoded) {
                 keys.push(decoded);
             }
         }
@@ -300,6 +327,32 @@ mod tests {
                 Err(error),
                 "{signature:?}"
             );
+        }
+    }
+
+    /// README's recipe, `openssl rand -base64 32`, gives standard base64 with `+` and `/`:
+    /// a MAC made with the key's text or with its decoded bytes verifies.
+    #[test]
+    fn a_standard_base64_key_verifies_as_text_and_as_its_decoded_bytes() {
+        use base64::engine::general_purpose::STANDARD;
+        let key = "q+3Lx/9ZbWc0Qe1vYk2N8sT4uJ7aHd6FgRp5mXoViwE=";
+        let verifier = Verifier::new(&SharedKey::new(key));
+        let decoded = STANDARD.decode(key).unwrap();
+        for bytes in [key.as_bytes(), &decoded[..]] {
+            let signature = sign(bytes, GOOD_HEADER, BODY);
+            assert_eq!(verifier.verify(Some(signature.as_bytes()), BODY), Ok(()));
+        }
+        let signature = sign(b"another key", GOOD_HEADER, BODY);
+        assert_eq!(
+            verifier.verify(Some(signature.as_bytes()), BODY),
+            Err(SignatureError::Mismatch)
+        );
+    }
+
+    #[test]
+    fn a_blank_key_is_refused() {
+        for blank in ["", " ", "\t\n"] {
+            assert_eq!(SharedKey::parse(blank), Err(BlankKey), "{blank:?}");
         }
     }
 

@@ -177,3 +177,79 @@ async fn basic_auth_protects_every_page_but_the_webhook() {
     .await;
     assert!(metrics.body.contains("platformsh_activities_total{"));
 }
+
+/// A blank key from the flag, the variable or the file stops the exporter at start: it would
+/// refuse unsigned deliveries (looking protected) and accept any signed with the empty key.
+#[tokio::test]
+async fn a_blank_shared_key_from_any_source_is_a_startup_error() {
+    let binary = env!("CARGO_BIN_EXE_platformsh-exporter");
+    let dir = tempfile::tempdir().unwrap();
+    let blank_file = dir.path().join("blank-key");
+    std::fs::write(&blank_file, "  \n").unwrap();
+    let store = dir.path().join("store.db");
+    let cases: [(&[&str], Option<&str>); 4] = [
+        (&["--webhook.shared-key="], None),
+        (&["--webhook.shared-key", "   "], None),
+        (&[], Some("")),
+        (
+            &["--webhook.shared-key-file", blank_file.to_str().unwrap()],
+            None,
+        ),
+    ];
+    for (args, variable) in cases {
+        let mut command = std::process::Command::new(binary);
+        command
+            .args(["--web.listen-address", "127.0.0.1:0", "--storage.path"])
+            .arg(&store)
+            .args(args)
+            .env_remove("PLATFORMSH_EXPORTER_WEBHOOK_SHARED_KEY");
+        if let Some(value) = variable {
+            command.env("PLATFORMSH_EXPORTER_WEBHOOK_SHARED_KEY", value);
+        }
+        let output = command.output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?} {variable:?} started");
+        assert!(stderr.contains("empty or blank"), "{args:?}: {stderr}");
+    }
+}
+
+/// README's recipe as written: `openssl rand -base64 32 | tr -d '\n' > key`. The key has `+`
+/// and `/`; whether Platform.sh MACs with its text or its decoded bytes, deliveries verify.
+#[tokio::test]
+async fn the_readme_key_recipe_gives_a_key_that_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shared-key");
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "openssl rand -base64 32 | tr -d '\\n' > {}",
+            path.display()
+        ))
+        .status()
+        .expect("sh and openssl (installed by .ci/run)");
+    assert!(status.success());
+    let key = std::fs::read_to_string(&path).unwrap();
+    let app = spawn_app(&["--webhook.shared-key-file", path.to_str().unwrap()]).await;
+    let body = fixture("push-success-seed.json");
+    let decoded = STANDARD.decode(&key).unwrap();
+    for (n, bytes) in [key.as_bytes(), &decoded[..]].into_iter().enumerate() {
+        let mut body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        body["id"] = format!("recipe-{n}").into();
+        let body = body.to_string();
+        let answer = app.post_signed(body.clone(), &sign(bytes, &body)).await;
+        assert_eq!(answer.status, 202, "{}", answer.body);
+    }
+}
+
+/// A compact detached JWS over `body`, as Platform.sh sends it.
+fn sign(key: &[u8], body: &str) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use hmac::{Hmac, Mac};
+    let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","b64":false,"crit":["b64"]}"#);
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
+    mac.update(format!("{header}.{body}").as_bytes());
+    format!(
+        "{header}..{}",
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    )
+}
