@@ -168,6 +168,13 @@ impl Activity {
     }
 }
 
+/// `t` to the microsecond, the precision the store keeps: a live delivery and its replay then
+/// see the same instants (two timestamps 0.2 µs apart in the wrong order would otherwise be a
+/// zero duration live and a negative one replayed).
+pub fn stored_precision(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
+}
+
 /// Why a body is not an activity, and where.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message} (at {path})")]
@@ -479,7 +486,15 @@ impl Wire<'_> {
             .payload
             .as_ref()
             .and_then(|p| p.commits_count.or_else(|| p.commits.as_ref().map(|c| c.0)));
-        let utc = |t: Option<Timestamp>| t.map(|t| t.0);
+        // The store keeps a signed 64-bit integer: a larger count could not be replayed as it
+        // was recorded (and no push has that many commits).
+        if commits.is_some_and(|c| i64::try_from(c).is_err()) {
+            return Err(ParseError::new(
+                "$.payload.commits_count",
+                format!("is larger than {}, the most accepted", i64::MAX),
+            ));
+        }
+        let utc = |t: Option<Timestamp>| t.map(|t| stored_precision(t.0));
         Ok(Activity {
             id: self.id.into_owned(),
             kind: self.kind.into_owned(),

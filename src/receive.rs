@@ -189,7 +189,7 @@ async fn receive(
     }
     let activity = activity::parse(body)?;
     let (id, activity_state) = (activity.id.clone(), activity.state);
-    let received_at = chrono::Utc::now();
+    let received_at = activity::stored_precision(chrono::Utc::now());
     let recorded = match &state.store {
         // Durable first: the store records the activity once it is committed.
         Some(store) => store.insert(activity, received_at).await.map_err(|e| {

@@ -235,6 +235,7 @@ fn insert(
         a.timings.build,
         a.timings.deploy,
         a.timings.execute,
+        // In range: the parser refuses larger counts.
         a.commits.map(|c| i64::try_from(c).unwrap_or(i64::MAX)),
         received_at.timestamp_micros(),
     ])?;
@@ -441,53 +442,82 @@ impl Store {
     }
 }
 
+const SELECT_ACTIVITY: &str =
+    "SELECT id, state, type, project, environment, environment_type, result,
+            created_at, started_at, completed_at, cancelled_at, updated_at,
+            timing_wait, timing_build, timing_deploy, timing_execute, commits, received_at
+     FROM activities";
+
+/// The activity a row of [`SELECT_ACTIVITY`] holds and when it was received; `None` for a
+/// state this exporter does not know.
+fn read_activity(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<(Activity, DateTime<Utc>)>> {
+    let state: String = r.get(1)?;
+    let Some(state) = parse_state(&state) else {
+        tracing::warn!(state, "skipping a stored activity with an unknown state");
+        return Ok(None);
+    };
+    let result: Option<String> = r.get(6)?;
+    let activity = Activity {
+        id: r.get(0)?,
+        state,
+        kind: r.get(2)?,
+        project: r.get(3)?,
+        environment: r.get(4)?,
+        environment_type: r.get(5)?,
+        result: Outcome::ALL
+            .into_iter()
+            .find(|o| result.as_deref() == Some(o.as_str())),
+        created_at: from_micros(r.get(7)?),
+        started_at: from_micros(r.get(8)?),
+        completed_at: from_micros(r.get(9)?),
+        cancelled_at: from_micros(r.get(10)?),
+        updated_at: from_micros(r.get(11)?),
+        timings: Timings {
+            wait: r.get(12)?,
+            build: r.get(13)?,
+            deploy: r.get(14)?,
+            execute: r.get(15)?,
+        },
+        commits: r
+            .get::<_, Option<i64>>(16)?
+            .map(|c| u64::try_from(c).unwrap_or(0)),
+    };
+    let received_at = from_micros(Some(r.get(17)?)).unwrap_or_default();
+    Ok(Some((activity, received_at)))
+}
+
 /// Replays every stored activity, in the order it was first recorded.
 fn replay(conn: &Connection, recorder: &mut Recorder) -> rusqlite::Result<u64> {
-    let mut stmt = conn.prepare(
-        "SELECT id, state, type, project, environment, environment_type, result,
-                created_at, started_at, completed_at, cancelled_at, updated_at,
-                timing_wait, timing_build, timing_deploy, timing_execute, commits, received_at
-         FROM activities ORDER BY seq",
-    )?;
+    let mut stmt = conn.prepare(&format!("{SELECT_ACTIVITY} ORDER BY seq"))?;
     let mut rows = stmt.query([])?;
     let mut n = 0;
     while let Some(r) = rows.next()? {
-        let state: String = r.get(1)?;
-        let Some(state) = parse_state(&state) else {
-            tracing::warn!(state, "skipping a stored activity with an unknown state");
-            continue;
-        };
-        let result: Option<String> = r.get(6)?;
-        let activity = Activity {
-            id: r.get(0)?,
-            state,
-            kind: r.get(2)?,
-            project: r.get(3)?,
-            environment: r.get(4)?,
-            environment_type: r.get(5)?,
-            result: Outcome::ALL
-                .into_iter()
-                .find(|o| result.as_deref() == Some(o.as_str())),
-            created_at: from_micros(r.get(7)?),
-            started_at: from_micros(r.get(8)?),
-            completed_at: from_micros(r.get(9)?),
-            cancelled_at: from_micros(r.get(10)?),
-            updated_at: from_micros(r.get(11)?),
-            timings: Timings {
-                wait: r.get(12)?,
-                build: r.get(13)?,
-                deploy: r.get(14)?,
-                execute: r.get(15)?,
-            },
-            commits: r
-                .get::<_, Option<i64>>(16)?
-                .map(|c| u64::try_from(c).unwrap_or(0)),
-        };
-        let received_at = from_micros(Some(r.get(17)?)).unwrap_or_default();
-        recorder.record(&activity, received_at);
-        n += 1;
+        if let Some((activity, received_at)) = read_activity(r)? {
+            recorder.record(&activity, received_at);
+            n += 1;
+        }
     }
     Ok(n)
+}
+
+/// What replay reads back of `activity` once stored: the property tests check that recording
+/// it gives exactly what recording `activity` live gave.
+#[doc(hidden)]
+pub fn round_trip(
+    activity: &Activity,
+    received_at: DateTime<Utc>,
+) -> Result<(Activity, DateTime<Utc>), String> {
+    let mut conn = Connection::open_in_memory().map_err(|e| e.to_string())?;
+    migrate(&mut conn)?;
+    let stored = (|| {
+        let tx = conn.transaction()?;
+        insert(&tx, activity, received_at)?;
+        tx.commit()?;
+        conn.query_row(SELECT_ACTIVITY, [], read_activity)
+    })();
+    stored
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| "a state this exporter wrote is unknown".into())
 }
 
 fn write_loop(
