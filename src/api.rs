@@ -44,13 +44,13 @@ pub async fn activities(
             "the exporter runs with --storage.in-memory and keeps no activity log",
         );
     };
-    if let Some(result) = &params.result {
-        if !["success", "failure", "cancelled"].contains(&result.as_str()) {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("result must be success, failure or cancelled, not {result:?}"),
-            );
-        }
+    if let Some(result) = &params.result
+        && !["success", "failure", "cancelled"].contains(&result.as_str())
+    {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("result must be success, failure or cancelled, not {result:?}"),
+        );
     }
     let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
     if limit == 0 || limit > MAX_LIMIT {

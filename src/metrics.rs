@@ -246,6 +246,7 @@ pub const STORE_ERROR_REASONS: &[&str] = &[
     "io",
     "other",
     "stopped",
+    "replaced",
 ];
 
 /// The exporter's own metrics and the process metrics, kept by the `prometheus` crate. The
@@ -323,10 +324,10 @@ impl Metrics {
     /// Carries on the webhook counters saved before a restart.
     pub fn restore_webhook_counts(&self, counts: &[(String, u64)]) {
         for (name, value) in counts {
-            if let Some(outcome) = name.strip_prefix("webhooks_total:") {
-                if WEBHOOK_OUTCOMES.contains(&outcome) {
-                    self.webhooks.with_label_values(&[outcome]).inc_by(*value);
-                }
+            if let Some(outcome) = name.strip_prefix("webhooks_total:")
+                && WEBHOOK_OUTCOMES.contains(&outcome)
+            {
+                self.webhooks.with_label_values(&[outcome]).inc_by(*value);
             }
         }
     }

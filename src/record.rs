@@ -345,16 +345,16 @@ impl Recorder {
                 None => {}
             }
         }
-        if activity.kind == "environment.push" {
-            if let Some(commits) = activity.commits {
-                let values = [project, environment_type];
-                observe(
-                    &mut h.push_commits,
-                    &mut m.push_commits,
-                    &values,
-                    commits as f64,
-                );
-            }
+        if activity.kind == "environment.push"
+            && let Some(commits) = activity.commits
+        {
+            let values = [project, environment_type];
+            observe(
+                &mut h.push_commits,
+                &mut m.push_commits,
+                &values,
+                commits as f64,
+            );
         }
 
         if self.settings.deployment_types.contains(&activity.kind) {

@@ -5,6 +5,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::middleware;
 use axum::response::Html;
 use axum::routing::{get, post};
@@ -98,10 +100,10 @@ impl AppState {
 
     /// Saves the exporter's own counters to the store, if there is one.
     async fn save_counters(&self) {
-        if let Some(store) = &self.store {
-            if let Err(e) = store.save_counters(self.metrics.webhook_counts()).await {
-                tracing::warn!(error = %e, "cannot save the exporter's counters");
-            }
+        if let Some(store) = &self.store
+            && let Err(e) = store.save_counters(self.metrics.webhook_counts()).await
+        {
+            tracing::warn!(error = %e, "cannot save the exporter's counters");
         }
     }
 }
@@ -176,7 +178,7 @@ pub fn app(state: AppState, config: &Config, auth: Option<BasicAuth>) -> Router 
         .route(&config.telemetry_path, get(expose::metrics))
         .route("/api/v1/activities", get(api::activities))
         .route("/-/healthy", get(|| async { "Healthy\n" }))
-        .route("/-/ready", get(|| async { "Ready\n" }));
+        .route("/-/ready", get(ready));
     if let Some(auth) = auth {
         pages = pages.route_layer(middleware::from_fn_with_state(auth, web_config::require));
     }
@@ -186,6 +188,17 @@ pub fn app(state: AppState, config: &Config, auth: Option<BasicAuth>) -> Router 
     pages
         .route(&config.webhook_path, post(receive::webhook))
         .with_state(state)
+}
+
+/// Ready unless the store can no longer keep deliveries (its file was deleted or replaced).
+async fn ready(State(state): State<AppState>) -> (StatusCode, String) {
+    match state.store.as_ref().map(Store::check) {
+        Some(Err(e)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("Not ready: {}\n", e.message),
+        ),
+        _ => (StatusCode::OK, "Ready\n".to_owned()),
+    }
 }
 
 /// Serves on `listener` until `shutdown` completes, then finishes the requests in flight.
@@ -268,6 +281,11 @@ pub async fn run(
     housekeeping.abort();
     // Last, so the saved counters include every request answered.
     state.save_counters().await;
+    if let Some(store) = &state.store
+        && let Err(e) = store.close().await
+    {
+        tracing::warn!(error = %e, "cannot close the activity store");
+    }
     Ok(())
 }
 

@@ -5,7 +5,7 @@
 //! its queue and share the next commit (group commit): one fsync serves many deliveries. The
 //! writer records each committed activity in commit order, which is the order replay uses.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -86,6 +86,84 @@ impl StoreError {
     }
 }
 
+/// The database file this process opened, to notice when it is deleted or replaced under the
+/// running exporter: SQLite would go on writing to the unlinked file, answering 2xx for
+/// deliveries that no restart could replay.
+#[derive(Debug)]
+struct Identity {
+    path: PathBuf,
+    file: Option<(u64, u64)>,
+}
+
+/// An exclusive lock on the database, held by the writer until it stops: a second exporter
+/// on the same database refuses to start instead of overwriting this one's saved counters.
+/// On a file beside the database, not the database itself: closing any descriptor of the
+/// database would drop SQLite's own locks on it.
+#[derive(Debug)]
+struct Lock(#[allow(dead_code)] std::fs::File);
+
+impl Lock {
+    fn take(path: &Path) -> Result<Self, String> {
+        let lock_path = lock_path(path);
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| format!("cannot open the lock file {}: {e}", lock_path.display()))?;
+        lock.try_lock().map_err(|e| match e {
+            std::fs::TryLockError::WouldBlock => format!(
+                "another exporter is using the store {} (it holds {}); give each its own \
+                 --storage.path",
+                path.display(),
+                lock_path.display()
+            ),
+            std::fs::TryLockError::Error(e) => {
+                format!("cannot lock {}: {e}", lock_path.display())
+            }
+        })?;
+        Ok(Self(lock))
+    }
+}
+
+impl Identity {
+    /// The file now at `path`: the one just opened.
+    fn new(path: &Path) -> Self {
+        Self {
+            path: path.to_owned(),
+            file: Self::of(path),
+        }
+    }
+
+    fn of(path: &Path) -> Option<(u64, u64)> {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+    }
+
+    /// An error unless the path still names the file that was opened.
+    fn check(&self) -> Result<(), StoreError> {
+        if self.file.is_some() && Self::of(&self.path) == self.file {
+            Ok(())
+        } else {
+            Err(StoreError {
+                reason: "replaced",
+                message: format!(
+                    "the database {} was deleted or replaced while the exporter ran; restart \
+                     it to open the file now there",
+                    self.path.display()
+                ),
+            })
+        }
+    }
+}
+
+/// The lock file of the database at `path`.
+fn lock_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
+}
+
 /// A recorded activity, as `/api/v1/activities` lists it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct StoredActivity {
@@ -128,6 +206,10 @@ enum Command {
         before: DateTime<Utc>,
         reply: oneshot::Sender<Result<usize, StoreError>>,
     },
+    /// Commit what came before, close the database and release its lock.
+    Stop {
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
 }
 
 /// What opening the store found.
@@ -146,6 +228,7 @@ pub struct Opened {
 pub struct Store {
     commands: mpsc::Sender<Command>,
     reader: Arc<Mutex<Connection>>,
+    identity: Arc<Identity>,
 }
 
 fn micros(t: Option<DateTime<Utc>>) -> Option<i64> {
@@ -308,7 +391,9 @@ impl Store {
     ) -> Result<Opened, String> {
         let fail =
             |e: &dyn std::fmt::Display| format!("cannot open the store {}: {e}", path.display());
+        let lock = Lock::take(path)?;
         let mut conn = open_connection(path).map_err(|e| fail(&e))?;
+        let identity = Arc::new(Identity::new(path));
         migrate(&mut conn).map_err(|e| fail(&e))?;
         if let Some(before) = prune_before {
             prune(&conn, before).map_err(|e| fail(&e))?;
@@ -340,17 +425,21 @@ impl Store {
 
         // Bounded: when the disk is slow, deliveries wait for room instead of piling up.
         let (commands, receiver) = mpsc::channel(4 * max_batch.max(1));
+        let writer = Writer {
+            lock,
+            recorder,
+            identity: Arc::clone(&identity),
+            max_batch: max_batch.max(1),
+        };
         std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || {
-                let observed = metrics.store_commits();
-                write_loop(conn, receiver, &recorder, observed, max_batch.max(1));
-            })
+            .spawn(move || writer.run(conn, receiver, metrics.store_commits()))
             .map_err(|e| fail(&e))?;
         Ok(Opened {
             store: Store {
                 commands,
                 reader: Arc::new(Mutex::new(reader)),
+                identity,
             },
             replayed,
             replay_time,
@@ -383,6 +472,18 @@ impl Store {
             reply,
         })
         .await
+    }
+
+    /// An error when the database file was deleted or replaced since it was opened: nothing
+    /// written now would be replayed.
+    pub fn check(&self) -> Result<(), StoreError> {
+        self.identity.check()
+    }
+
+    /// Commits what was sent before, closes the database and releases its lock, so that
+    /// another exporter (or this one again) can open it once this returns.
+    pub async fn close(&self) -> Result<(), StoreError> {
+        self.send(|reply| Command::Stop { reply }).await
     }
 
     /// Saves the exporter's own counters, so a restart carries them on.
@@ -520,23 +621,56 @@ pub fn round_trip(
         .ok_or_else(|| "a state this exporter wrote is unknown".into())
 }
 
-fn write_loop(
-    mut conn: Connection,
-    mut receiver: mpsc::Receiver<Command>,
-    recorder: &Mutex<Recorder>,
-    observed: &StoreCommits,
+/// The writer thread's state: the one place deliveries are committed and then recorded.
+struct Writer {
+    lock: Lock,
+    recorder: Arc<Mutex<Recorder>>,
+    identity: Arc<Identity>,
     max_batch: usize,
-) {
-    while let Some(first) = receiver.blocking_recv() {
-        // Everything that arrived while the last commit ran joins this one.
-        let mut batch = vec![first];
-        while batch.len() < max_batch {
-            match receiver.try_recv() {
-                Ok(command) => batch.push(command),
-                Err(_) => break,
+}
+
+impl Writer {
+    fn run(
+        self,
+        mut conn: Connection,
+        mut receiver: mpsc::Receiver<Command>,
+        observed: &StoreCommits,
+    ) {
+        while let Some(first) = receiver.blocking_recv() {
+            // Everything that arrived while the last commit ran joins this one.
+            let mut batch = Vec::new();
+            let mut stop = None;
+            let mut next = Some(first);
+            while let Some(command) = next {
+                match command {
+                    Command::Stop { reply } => {
+                        stop = Some(reply);
+                        break;
+                    }
+                    command => batch.push(command),
+                }
+                next = if batch.len() < self.max_batch {
+                    receiver.try_recv().ok()
+                } else {
+                    None
+                };
+            }
+            if !batch.is_empty() {
+                // A stat per commit (a microsecond, next to the fsync): a delivery committed
+                // to a deleted file would be answered 2xx and lost at the next start.
+                match self.identity.check() {
+                    Ok(()) => commit(&mut conn, batch, &self.recorder, observed),
+                    Err(e) => fail(batch, &e),
+                }
+            }
+            if let Some(reply) = stop {
+                // The lock goes last, once the connection is closed.
+                drop(conn);
+                drop(self.lock);
+                drop(reply.send(Ok(())));
+                return;
             }
         }
-        commit(&mut conn, batch, recorder, observed);
     }
 }
 
@@ -545,6 +679,19 @@ enum Done {
     Inserted(bool),
     Saved,
     Pruned(usize),
+}
+
+/// Answers every command of `batch` with `error`.
+fn fail(batch: Vec<Command>, error: &StoreError) {
+    for command in batch {
+        match command {
+            Command::Insert { reply, .. } => drop(reply.send(Err(error.clone()))),
+            Command::SaveCounters { reply, .. } | Command::Stop { reply } => {
+                drop(reply.send(Err(error.clone())));
+            }
+            Command::Prune { reply, .. } => drop(reply.send(Err(error.clone()))),
+        }
+    }
 }
 
 fn commit(
@@ -569,6 +716,7 @@ fn commit(
                     Done::Saved
                 }
                 Command::Prune { before, .. } => Done::Pruned(prune(&tx, *before)?),
+                Command::Stop { .. } => unreachable!("the writer keeps Stop out of batches"),
             });
         }
         tx.commit()?;
@@ -583,14 +731,7 @@ fn commit(
         Err(e) => {
             // The transaction rolled back when dropped: nothing of the batch is stored, and
             // nothing is recorded.
-            let error = StoreError::from(e);
-            for command in batch {
-                match command {
-                    Command::Insert { reply, .. } => drop(reply.send(Err(error.clone()))),
-                    Command::SaveCounters { reply, .. } => drop(reply.send(Err(error.clone()))),
-                    Command::Prune { reply, .. } => drop(reply.send(Err(error.clone()))),
-                }
-            }
+            fail(batch, &StoreError::from(e));
             return;
         }
     };

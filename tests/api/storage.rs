@@ -534,3 +534,68 @@ async fn commits_are_timed_and_their_batches_counted() {
             .contains("platformsh_exporter_store_commit")
     );
 }
+
+#[tokio::test]
+async fn a_second_exporter_on_the_same_store_refuses_to_start_naming_the_path() {
+    use clap::Parser;
+    let dir = tempfile::tempdir().unwrap();
+    let path = path_arg(&dir);
+    let first = spawn_app(&["--storage.path", &path]).await;
+    assert_eq!(first.post(fixture("cron-success.json")).await.status, 202);
+
+    let config = platformsh_exporter::Config::parse_from(["x", "--storage.path", &path]);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let err = platformsh_exporter::server::run(listener, config, async {})
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains(&path), "{err}");
+    assert!(err.to_string().contains("another exporter"), "{err}");
+    // The first one is untouched.
+    assert_eq!(first.get("/-/ready").await.status, 200);
+    first.stop().await.unwrap();
+
+    // Once it has stopped, the store opens again.
+    let again = spawn_app(&["--storage.path", &path]).await;
+    assert_eq!(again.post(fixture("cron-success.json")).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_deleted_database_answers_503_and_reports_not_ready() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = path_arg(&dir);
+    let app = spawn_app(&["--storage.path", &path]).await;
+    assert_eq!(app.post(fixture("cron-success.json")).await.status, 202);
+    assert_eq!(app.get("/-/ready").await.status, 200);
+
+    std::fs::remove_file(&path).unwrap();
+    let refused = app.post(fixture("redeploy-success-production.json")).await;
+    assert_eq!(refused.status, 503, "{}", refused.body);
+    let ready = app.get("/-/ready").await;
+    assert_eq!(ready.status, 503);
+    assert!(ready.body.contains("deleted or replaced"), "{}", ready.body);
+    assert_eq!(app.get("/-/healthy").await.status, 200);
+    let samples = app.scrape().await;
+    assert_eq!(total_activities(&samples), 1.0, "nothing recorded");
+    assert_eq!(
+        value(
+            &samples,
+            "platformsh_exporter_store_errors_total",
+            &[("reason", "replaced")]
+        ),
+        1.0
+    );
+}
+
+#[tokio::test]
+async fn a_database_replaced_by_another_file_answers_503() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = path_arg(&dir);
+    let app = spawn_app(&["--storage.path", &path]).await;
+    assert_eq!(app.post(fixture("cron-success.json")).await.status, 202);
+    let other = dir.path().join("other.db");
+    rusqlite::Connection::open(&other).unwrap();
+    std::fs::rename(&other, &path).unwrap();
+    let refused = app.post(fixture("redeploy-success-production.json")).await;
+    assert_eq!(refused.status, 503, "{}", refused.body);
+    assert_eq!(app.get("/-/ready").await.status, 503);
+}
