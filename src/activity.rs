@@ -11,6 +11,10 @@ use serde::{Deserialize, Serialize};
 /// Longest accepted label value (project, environment, type), in bytes. Platform.sh ids and
 /// branch names are far shorter; anything longer is not a real delivery.
 pub const MAX_LABEL_BYTES: usize = 128;
+/// The label value that stands for every value past a label's cap. A sender may not use it:
+/// its activities would be indistinguishable from folded ones.
+pub const OVERFLOW: &str = "_overflow";
+
 /// Longest accepted activity id, in bytes.
 pub const MAX_ID_BYTES: usize = 256;
 
@@ -528,7 +532,49 @@ fn check_value(path: &str, value: &str, max: usize, may_be_empty: bool) -> Resul
     if value.chars().any(char::is_control) {
         return Err(ParseError::new(path, "must not contain control characters"));
     }
+    if let Some((at, c)) = value.char_indices().find(|&(_, c)| invisible(c)) {
+        return Err(ParseError::new(
+            path,
+            format!(
+                "must not contain invisible, line-breaking or direction-changing characters \
+                 (U+{:04X} at byte {at}): they make look-alike names on dashboards",
+                u32::from(c)
+            ),
+        ));
+    }
+    if value == OVERFLOW {
+        return Err(ParseError::new(
+            path,
+            format!("{OVERFLOW} is reserved for label values past their cap"),
+        ));
+    }
     Ok(())
+}
+
+/// Characters that render as nothing, break lines or reorder text: Unicode's default-ignorable
+/// code points (zero-width spaces and joiners, bidi embeddings, overrides and isolates,
+/// variation selectors, tags, fillers) and the line and paragraph separators.
+fn invisible(c: char) -> bool {
+    matches!(
+        u32::from(c),
+        0x00AD
+            | 0x034F
+            | 0x061C
+            | 0x115F..=0x1160
+            | 0x17B4..=0x17B5
+            | 0x180B..=0x180F
+            | 0x200B..=0x200F
+            | 0x2028..=0x202E
+            | 0x2060..=0x206F
+            | 0x3164
+            | 0xFE00..=0xFE0F
+            | 0xFEFF
+            | 0xFFA0
+            | 0xFFF0..=0xFFFB
+            | 0x1BCA0..=0x1BCA3
+            | 0x1D173..=0x1D17A
+            | 0xE0000..=0xE0FFF
+    )
 }
 
 #[cfg(test)]
@@ -664,6 +710,35 @@ mod tests {
             parse(&with("project", long.into())).unwrap_err().path,
             "$.project"
         );
+    }
+
+    #[test]
+    fn invisible_and_direction_changing_characters_are_rejected() {
+        for (value, code) in [
+            ("pro\u{202E}duction", "U+202E"),
+            ("main\u{200B}", "U+200B"),
+            ("a\u{2028}b", "U+2028"),
+            ("\u{2066}x\u{2069}", "U+2066"),
+            ("x\u{FEFF}", "U+FEFF"),
+            ("tag\u{E0041}", "U+E0041"),
+        ] {
+            let err = parse(&with("project", value.into())).unwrap_err();
+            assert_eq!(err.path, "$.project", "{value:?}");
+            assert!(err.message.contains(code), "{err}");
+        }
+        // Letters of any script are fine.
+        assert!(parse(&with("project", "projét-日本-проект".into())).is_ok());
+    }
+
+    #[test]
+    fn the_overflow_value_is_reserved() {
+        let err = parse(&with("type", OVERFLOW.into())).unwrap_err();
+        assert_eq!(err.path, "$.type");
+        assert!(err.message.contains("reserved"), "{err}");
+        let mut v: serde_json::Value = serde_json::from_slice(SEED).unwrap();
+        v["payload"]["environment"]["name"] = OVERFLOW.into();
+        let err = parse(&serde_json::to_vec(&v).unwrap()).unwrap_err();
+        assert_eq!(err.path, "$.payload.environment.name");
     }
 
     #[test]

@@ -83,7 +83,7 @@ pub struct Config {
         long = "web.request-timeout",
         env = "PLATFORMSH_EXPORTER_WEB_REQUEST_TIMEOUT",
         default_value = "30s",
-        value_parser = humantime::parse_duration
+        value_parser = positive_duration
     )]
     pub request_timeout: Duration,
 
@@ -93,7 +93,7 @@ pub struct Config {
         long = "webhook.body-gap-timeout",
         env = "PLATFORMSH_EXPORTER_WEBHOOK_BODY_GAP_TIMEOUT",
         default_value = "10s",
-        value_parser = humantime::parse_duration
+        value_parser = positive_duration
     )]
     pub body_gap_timeout: Duration,
 
@@ -135,7 +135,7 @@ pub struct Config {
     #[arg(
         long = "storage.retention",
         env = "PLATFORMSH_EXPORTER_STORAGE_RETENTION",
-        value_parser = humantime::parse_duration
+        value_parser = positive_duration
     )]
     pub retention: Option<Duration>,
 
@@ -210,7 +210,7 @@ pub struct Config {
         long = "activities.unfinished-ttl",
         env = "PLATFORMSH_EXPORTER_ACTIVITIES_UNFINISHED_TTL",
         default_value = "24h",
-        value_parser = humantime::parse_duration
+        value_parser = positive_duration
     )]
     pub unfinished_ttl: Duration,
 
@@ -221,7 +221,7 @@ pub struct Config {
         long = "activities.max-clock-skew",
         env = "PLATFORMSH_EXPORTER_ACTIVITIES_MAX_CLOCK_SKEW",
         default_value = "5m",
-        value_parser = humantime::parse_duration
+        value_parser = duration
     )]
     pub max_clock_skew: Duration,
 
@@ -284,6 +284,28 @@ impl Config {
     }
 }
 
+/// Longest accepted duration: a century. Longer ones are typos, and overflow the clock
+/// arithmetic they feed (a retention of 300 000 years panicked).
+const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// A duration such as `30s`, `90m` or `90d`, at most a century.
+fn duration(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("{s:?} is not a duration: {e}"))?;
+    if d > MAX_DURATION {
+        return Err(format!("{s:?} is longer than the most accepted, 100 years"));
+    }
+    Ok(d)
+}
+
+/// A [`duration`] that is not zero: a zero timeout or retention would refuse or delete
+/// everything.
+fn positive_duration(s: &str) -> Result<Duration, String> {
+    match duration(s)? {
+        Duration::ZERO => Err(format!("{s:?} must be longer than zero")),
+        d => Ok(d),
+    }
+}
+
 fn route_path(s: &str) -> Result<String, String> {
     if s.starts_with('/') && !s.contains(['?', '#', '{', '}', '*']) {
         Ok(s.to_owned())
@@ -325,6 +347,39 @@ mod tests {
         let types = config.settings().deployment_types;
         assert_eq!(types.len(), 2);
         assert!(types.contains("environment.redeploy"));
+    }
+
+    /// Every duration flag refuses what would overflow or make no sense, with a message, at
+    /// parse time: `--storage.retention=300000y` once panicked at start.
+    #[test]
+    fn duration_flags_refuse_absurd_values_cleanly() {
+        use clap::CommandFactory;
+        let command = Config::command();
+        let durations: Vec<&str> = command
+            .get_arguments()
+            .filter_map(|a| a.get_long())
+            .filter(|long| {
+                long.ends_with("timeout")
+                    || long.ends_with("ttl")
+                    || long.ends_with("skew")
+                    || *long == "storage.retention"
+            })
+            .collect();
+        assert_eq!(durations.len(), 5, "{durations:?}");
+        for long in durations {
+            for value in ["300000y", "18446744073709551615s", "soon"] {
+                let err = Config::try_parse_from(["x", &format!("--{long}={value}")]).unwrap_err();
+                assert_eq!(
+                    err.kind(),
+                    clap::error::ErrorKind::ValueValidation,
+                    "{long}"
+                );
+            }
+            assert!(Config::try_parse_from(["x", &format!("--{long}=90d")]).is_ok());
+        }
+        assert!(Config::try_parse_from(["x", "--storage.retention=0s"]).is_err());
+        assert!(Config::try_parse_from(["x", "--web.request-timeout=0s"]).is_err());
+        assert!(Config::try_parse_from(["x", "--activities.max-clock-skew=0s"]).is_ok());
     }
 
     #[test]

@@ -8,8 +8,8 @@ use hashbrown::{HashMap, HashSet};
 
 use crate::activity::Activity;
 
-/// The value that replaces a label value past its cap.
-pub const OVERFLOW: &str = "_overflow";
+/// The value that replaces a label value past its cap (refused from senders by the parser).
+pub use crate::activity::OVERFLOW;
 
 /// Per-label limits on distinct values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
