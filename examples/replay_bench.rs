@@ -1,6 +1,7 @@
 //! Start-up replay benchmark: stores N activities (default 1 000 000) through the store's own
 //! insert path, then times what a restart does with them, `Store::open` replaying every one
-//! through the recorder. Prints the replay time and the store's size per activity.
+//! through the recorder. Prints the replay time, the store's size per activity, and the time
+//! of `/api/v1/activities` queries with each filter (median of 21).
 //!
 //! `cargo run --release --example replay_bench -- 1000000 [folder]`
 
@@ -11,7 +12,7 @@ use chrono::Utc;
 use platformsh_exporter::activity::{Activity, parse};
 use platformsh_exporter::metrics::Metrics;
 use platformsh_exporter::record::{Recorder, Settings};
-use platformsh_exporter::store::Store;
+use platformsh_exporter::store::{Query, Store};
 
 const SEED: &[u8] = include_bytes!("../tests/fixtures/push-success-seed.json");
 const TYPES: [&str; 4] = [
@@ -70,9 +71,8 @@ fn main() {
         }
     });
     let filled = started.elapsed();
-    drop(store);
-    // Let the writer thread finish and close its connection before measuring the file.
-    std::thread::sleep(std::time::Duration::from_millis(200));
+    // Closes the database and releases its lock before it is measured and opened again.
+    runtime.block_on(store.close()).unwrap();
     let bytes: u64 = ["", "-wal", "-shm"]
         .iter()
         .filter_map(|suffix| std::fs::metadata(format!("{}{suffix}", path.display())).ok())
@@ -95,4 +95,52 @@ fn main() {
         replay.as_secs_f64(),
         replay.as_secs_f64() * 1e6 / opened.replayed as f64
     );
+    time_queries(&runtime, &opened.store, &seed, n);
+}
+
+/// Times `/api/v1/activities` queries with each filter, median of 21.
+fn time_queries(runtime: &tokio::runtime::Runtime, store: &Store, seed: &Activity, n: usize) {
+    let rare = format!("rare-{}", n / 2);
+    if n > 0 {
+        // One activity of a project seen once, half-way through the log.
+        let activity = Activity {
+            id: "rare".into(),
+            project: rare.clone(),
+            ..seed.clone()
+        };
+        runtime
+            .block_on(store.insert(activity, Utc::now()))
+            .unwrap();
+    }
+    let queries = [
+        ("project", Some("project-7"), None, None),
+        ("project seen once", Some(rare.as_str()), None, None),
+        (
+            "project and environment",
+            Some("project-7"),
+            Some("env-27"),
+            None,
+        ),
+        ("type", None, None, Some("environment.cron")),
+        ("none", None, None, None),
+    ];
+    for (name, project, environment, kind) in queries {
+        let mut times: Vec<f64> = (0..21)
+            .map(|_| {
+                let query = Query {
+                    project: project.map(Into::into),
+                    environment: environment.map(Into::into),
+                    kind: kind.map(Into::into),
+                    result: None,
+                    limit: 100,
+                };
+                let started = Instant::now();
+                let found = runtime.block_on(store.recent(query)).unwrap();
+                assert!(!found.is_empty(), "{name}");
+                started.elapsed().as_secs_f64() * 1e3
+            })
+            .collect();
+        times.sort_by(f64::total_cmp);
+        println!("/api/v1/activities filtered by {name}: {:.2} ms", times[10]);
+    }
 }

@@ -20,7 +20,8 @@ use crate::record::{Recorded, Recorder};
 
 /// Schema migrations, applied in order; the index + 1 is the schema version. Never edit one
 /// that has shipped: add another.
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
     CREATE TABLE activities (
         seq INTEGER PRIMARY KEY,
         id TEXT NOT NULL,
@@ -48,7 +49,15 @@ const MIGRATIONS: &[&str] = &[r"
         name TEXT PRIMARY KEY,
         value INTEGER NOT NULL
     );
-"];
+",
+    r"
+    -- /api/v1/activities filters by project (did my delivery arrive?), newest first: without
+    -- an index a project seen once took a scan of the whole table (130 ms at a million rows).
+    -- One index only: each costs every durable insert (BENCHMARKS.md); a filter on type or
+    -- result alone stops at the first `limit` matches, scanning newest first.
+    CREATE INDEX activities_by_project ON activities (project, seq);
+",
+];
 
 /// Why the store could not take a delivery. The `reason` is the label of
 /// `platformsh_exporter_store_errors_total`.
@@ -504,38 +513,25 @@ impl Store {
             let conn = reader
                 .lock()
                 .expect("the reader lock is never poisoned: no panic while held");
-            let mut stmt = conn.prepare_cached(
-                "SELECT id, type, project, environment, environment_type, state, result,
-                        created_at, started_at, completed_at, received_at
-                 FROM activities
-                 WHERE (?1 IS NULL OR project = ?1) AND (?2 IS NULL OR environment = ?2)
-                   AND (?3 IS NULL OR type = ?3) AND (?4 IS NULL OR outcome = ?4)
-                 ORDER BY seq DESC LIMIT ?5",
-            )?;
-            let rows = stmt.query_map(
-                params![
-                    query.project,
-                    query.environment,
-                    query.kind,
-                    query.result,
-                    i64::try_from(query.limit).unwrap_or(i64::MAX)
-                ],
-                |r| {
-                    Ok(StoredActivity {
-                        id: r.get(0)?,
-                        kind: r.get(1)?,
-                        project: r.get(2)?,
-                        environment: r.get(3)?,
-                        environment_type: r.get(4)?,
-                        state: r.get(5)?,
-                        result: r.get(6)?,
-                        created_at: from_micros(r.get(7)?),
-                        started_at: from_micros(r.get(8)?),
-                        completed_at: from_micros(r.get(9)?),
-                        received_at: from_micros(r.get(10)?).unwrap_or_default(),
-                    })
-                },
-            )?;
+            let (sql, mut values) = recent_sql(&query);
+            let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
+            values.push(&limit);
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map(values.as_slice(), |r| {
+                Ok(StoredActivity {
+                    id: r.get(0)?,
+                    kind: r.get(1)?,
+                    project: r.get(2)?,
+                    environment: r.get(3)?,
+                    environment_type: r.get(4)?,
+                    state: r.get(5)?,
+                    result: r.get(6)?,
+                    created_at: from_micros(r.get(7)?),
+                    started_at: from_micros(r.get(8)?),
+                    completed_at: from_micros(r.get(9)?),
+                    received_at: from_micros(r.get(10)?).unwrap_or_default(),
+                })
+            })?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
         .await
@@ -585,6 +581,34 @@ fn read_activity(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<(Activity, Da
     };
     let received_at = from_micros(Some(r.get(17)?)).unwrap_or_default();
     Ok(Some((activity, received_at)))
+}
+
+/// The query of [`Store::recent`] and its parameters but the limit: only the filters given,
+/// so that SQLite can use the project index (a `?1 IS NULL OR project = ?1` condition uses
+/// none).
+fn recent_sql(query: &Query) -> (String, Vec<&dyn rusqlite::ToSql>) {
+    let filters = [
+        ("project", &query.project),
+        ("environment", &query.environment),
+        ("type", &query.kind),
+        ("outcome", &query.result),
+    ];
+    let mut sql = String::from(
+        "SELECT id, type, project, environment, environment_type, state, result,
+                created_at, started_at, completed_at, received_at
+         FROM activities WHERE 1",
+    );
+    let mut values: Vec<&dyn rusqlite::ToSql> = Vec::new();
+    for (column, value) in filters {
+        if let Some(value) = value {
+            sql.push_str(" AND ");
+            sql.push_str(column);
+            sql.push_str(" = ?");
+            values.push(value);
+        }
+    }
+    sql.push_str(" ORDER BY seq DESC LIMIT ?");
+    (sql, values)
 }
 
 /// Replays every stored activity, in the order it was first recorded.
@@ -792,6 +816,31 @@ mod tests {
 
     fn at(micros: i64) -> DateTime<Utc> {
         DateTime::from_timestamp_micros(micros).unwrap()
+    }
+
+    /// A project filter walks the project's index newest first: no scan of the table, no sort.
+    #[test]
+    fn a_project_filter_uses_the_project_index() {
+        let conn = store_with(&[1, 2, 3]);
+        for environment in [None, Some("e".to_owned())] {
+            let query = Query {
+                project: Some("p".into()),
+                environment,
+                ..Query::default()
+            };
+            let (sql, mut values) = recent_sql(&query);
+            values.push(&10);
+            let plan: Vec<String> = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap()
+                .query_map(values.as_slice(), |r| r.get::<_, String>(3))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            let plan = plan.join("; ");
+            assert!(plan.contains("USING INDEX activities_by_project"), "{plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "sorts: {plan}");
+        }
     }
 
     #[test]
