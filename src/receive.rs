@@ -157,7 +157,8 @@ async fn read_body(
         if total > limit {
             return Err(WebhookError::TooLarge { limit });
         }
-        let needed = u32::try_from(total.div_ceil(BUDGET_UNIT) - held).unwrap_or(u32::MAX);
+        let needed =
+            u32::try_from(total.div_ceil(BUDGET_UNIT).saturating_sub(held)).unwrap_or(u32::MAX);
         if needed > 0 {
             // Waiting for room is not the sender's stall: only the request timeout bounds it.
             let more = within(deadline, state.body_budget.acquire(needed, small))
@@ -170,8 +171,10 @@ async fn read_body(
         if received.is_empty() && declared == Some(data.len() as u64) {
             return Ok((data, budget));
         }
-        // Not reserved from Content-Length: a client could announce the limit and send a byte.
-        // The vector's doubling keeps at most twice what the budget counts.
+        // Not reserved from Content-Length: a client could announce the limit and send a byte,
+        // holding budget it never fills. (The price: bodies that together need more than the
+        // budget can each hold part of it and wait on one another until the gap or request
+        // timeout frees some.) The vector's doubling keeps at most twice what the budget counts.
         received.extend_from_slice(&data);
     }
     Ok((Bytes::from(received), budget))
