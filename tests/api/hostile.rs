@@ -113,13 +113,10 @@ async fn deeply_nested_json_is_handled_without_recursion() {
 }
 
 #[tokio::test]
-async fn ten_thousand_distinct_label_values_keep_memory_and_series_bounded() {
+async fn ten_thousand_distinct_label_values_keep_the_series_bounded() {
     let app = spawn_app(&["--limits.projects", "100", "--limits.environments", "200"]).await;
     let base: serde_json::Value =
         serde_json::from_slice(&fixture("push-success-seed.json")).unwrap();
-    let rss =
-        |samples: &crate::helpers::Samples| value(samples, "process_resident_memory_bytes", &[]);
-    let before = rss(&app.scrape().await);
 
     let senders = 8;
     let per_sender = 1250;
@@ -169,14 +166,8 @@ async fn ten_thousand_distinct_label_values_keep_memory_and_series_bounded() {
         ),
         f64::from(senders * per_sender - 100)
     );
-    let grown = rss(&samples) - before;
-    eprintln!(
-        "RSS before {before} bytes, after 10 000 deliveries {} bytes",
-        rss(&samples)
-    );
-    // The test process holds every other test too; this bound only catches a real leak
-    // (10 000 retained bodies alone would be 90 MB).
-    assert!(grown < 64.0 * 1024.0 * 1024.0, "RSS grew by {grown} bytes");
+    // Memory is measured against the release binary alone by `scripts/hostile.py`
+    // (BENCHMARKS.md): this process's RSS holds every test running beside this one.
 }
 
 #[tokio::test]
