@@ -16,6 +16,7 @@ pub mod receive;
 pub mod record;
 pub mod server;
 pub mod store;
+pub mod text;
 pub mod verify;
 pub mod web_config;
 

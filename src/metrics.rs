@@ -342,7 +342,7 @@ impl Metrics {
 
     /// Appends the exporter's own and the process metrics in the text exposition format.
     pub fn encode(&self, out: &mut String) {
-        crate::expose::encode(&self.registry.gather(), out);
+        crate::text::encode(&self.registry.gather(), out);
     }
 }
 
@@ -531,7 +531,7 @@ impl<V> Series<V> {
             }
             self.key.push_str(self.family.labels[i]);
             self.key.push_str("=\"");
-            crate::expose::escape(values[i], true, &mut self.key);
+            crate::text::escape(values[i], true, &mut self.key);
             self.key.push('"');
         }
         let (labels, ends, hasher) = (&self.labels, &self.values, &self.hasher);
@@ -579,9 +579,9 @@ impl Series<f64> {
             return;
         }
         let family = self.family;
-        crate::expose::header(family.name, family.help, family.kind.as_str(), out);
+        crate::text::header(family.name, family.help, family.kind.as_str(), out);
         for (labels, &v) in self.iter() {
-            crate::expose::sample(out, family.name, "", labels, None, v);
+            crate::text::sample(out, family.name, "", labels, None, v);
         }
     }
 }
@@ -603,12 +603,12 @@ impl Series<Histogram> {
             return;
         }
         let family = self.family;
-        crate::expose::header(family.name, family.help, family.kind.as_str(), out);
+        crate::text::header(family.name, family.help, family.kind.as_str(), out);
         // The bounds as text, once per family rather than once per series.
         let bounds: Vec<String> = family
             .buckets
             .iter()
-            .map(|&b| crate::expose::le(b))
+            .map(|&b| crate::text::le(b))
             .collect();
         for (labels, h) in self.iter() {
             let cumulative = h.counts.iter().scan(0, |total, count| {
@@ -616,7 +616,7 @@ impl Series<Histogram> {
                 Some(*total)
             });
             let buckets = bounds.iter().map(String::as_str).zip(cumulative);
-            crate::expose::histogram(out, family.name, labels, buckets, h.count, h.sum);
+            crate::text::histogram(out, family.name, labels, buckets, h.count, h.sum);
         }
     }
 }
