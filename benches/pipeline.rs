@@ -8,9 +8,9 @@ use chrono::Utc;
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use platformsh_exporter::activity::{Activity, parse};
 use platformsh_exporter::labels::Limits;
-use platformsh_exporter::metrics::Metrics;
 use platformsh_exporter::record::{Recorder, Settings};
 use platformsh_exporter::store::Store;
+use platformsh_exporter::telemetry::Telemetry;
 
 const SEED: &[u8] = include_bytes!("../tests/fixtures/push-success-seed.json");
 
@@ -28,7 +28,7 @@ fn recorder(limits: Limits) -> Recorder {
         dedup_capacity: 100_000,
         ..Settings::default()
     };
-    Recorder::new(Arc::new(Metrics::new()), settings)
+    Recorder::new(settings)
 }
 
 /// What `examples/lean_receiver.rs` parses: the floor for a typed parse of the seed.
@@ -107,12 +107,13 @@ fn bench_render(c: &mut Criterion) {
         // own metrics appended, as a scrape does.
         // The buffer is reused, as the recorder reuses its own.
         let mut buffer = String::new();
+        let telemetry = Telemetry::new();
         group.bench_with_input(BenchmarkId::new("changed", series), &recorder, |b, r| {
             b.iter(|| {
                 buffer.clear();
                 r.families().encode(&mut buffer);
                 let mut text = buffer.clone();
-                r.metrics().encode(&mut text);
+                telemetry.encode(&mut text);
                 text
             });
         });
@@ -131,7 +132,7 @@ fn bench_render(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("unchanged", series), |b| {
             b.iter(|| {
                 let mut text = recorder.exposition().to_owned();
-                recorder.metrics().encode(&mut text);
+                telemetry.encode(&mut text);
                 text
             });
         });
@@ -148,7 +149,8 @@ fn bench_store(c: &mut Criterion) {
     for max_batch in [1, 1024] {
         let dir = tempfile::tempdir().unwrap();
         let rec = Arc::new(Mutex::new(recorder(Limits::default())));
-        let store = Store::open(&dir.path().join("bench.db"), rec, max_batch, None)
+        let commits = Telemetry::new().store_commits().clone();
+        let store = Store::open(&dir.path().join("bench.db"), rec, commits, max_batch, None)
             .unwrap()
             .store;
         let mut n = 0u64;

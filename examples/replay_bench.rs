@@ -10,9 +10,9 @@ use std::time::Instant;
 
 use chrono::Utc;
 use platformsh_exporter::activity::{Activity, parse};
-use platformsh_exporter::metrics::Metrics;
 use platformsh_exporter::record::{Recorder, Settings};
 use platformsh_exporter::store::{Query, Store};
+use platformsh_exporter::telemetry::{StoreCommits, Telemetry};
 
 const SEED: &[u8] = include_bytes!("../tests/fixtures/push-success-seed.json");
 const TYPES: [&str; 4] = [
@@ -23,10 +23,11 @@ const TYPES: [&str; 4] = [
 ];
 
 fn recorder() -> Arc<Mutex<Recorder>> {
-    Arc::new(Mutex::new(Recorder::new(
-        Arc::new(Metrics::new()),
-        Settings::default(),
-    )))
+    Arc::new(Mutex::new(Recorder::new(Settings::default())))
+}
+
+fn commits() -> StoreCommits {
+    Telemetry::new().store_commits().clone()
 }
 
 fn main() {
@@ -44,7 +45,9 @@ fn main() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
 
     let started = Instant::now();
-    let store = Store::open(&path, recorder(), 1024, None).unwrap().store;
+    let store = Store::open(&path, recorder(), commits(), 1024, None)
+        .unwrap()
+        .store;
     runtime.block_on(async {
         // 256 senders at a time, so group commit fills its batches as under load.
         let mut pending = Vec::with_capacity(256);
@@ -80,7 +83,7 @@ fn main() {
         .sum();
 
     let started = Instant::now();
-    let opened = Store::open(&path, recorder(), 1024, None).unwrap();
+    let opened = Store::open(&path, recorder(), commits(), 1024, None).unwrap();
     let replay = started.elapsed();
     println!(
         "stored {n} activities in {:.1} s ({:.0}/s); store {:.1} MB, {:.0} bytes per activity",

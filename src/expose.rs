@@ -19,6 +19,6 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         recorder.expire_unfinished(chrono::Utc::now());
         recorder.exposition().to_owned()
     };
-    state.metrics.encode(&mut text);
+    state.telemetry.encode(&mut text);
     ([(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)], text)
 }

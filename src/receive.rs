@@ -42,7 +42,7 @@ pub async fn webhook(State(state): State<AppState>, request: Request) -> Respons
         Ok((_, ack)) => ack.status,
         Err(e) => e.outcome(),
     };
-    state.metrics.count_webhook(outcome);
+    state.telemetry.count_webhook(outcome);
     match result {
         Ok((status, ack)) => (status, Json(ack)).into_response(),
         Err(e) => e.into_response(),
@@ -197,7 +197,7 @@ async fn receive(
         // Durable first: the store records the activity once it is committed.
         Some(store) => store.insert(activity, received_at).await.map_err(|e| {
             state
-                .metrics
+                .telemetry
                 .store_errors
                 .with_label_values(&[e.reason])
                 .inc();

@@ -14,7 +14,7 @@ use hashbrown::{HashMap, HashSet};
 
 use crate::activity::{Activity, Finished, State};
 use crate::labels::{Caps, Labels, Limits, OVERFLOW};
-use crate::metrics::{ActivityFamilies, Histogram, Metrics, Series};
+use crate::series::{ActivityFamilies, Histogram, RecorderFamilies, Series};
 
 /// Activity types counted as deployments unless `--deployment.types` says otherwise.
 pub const DEFAULT_DEPLOYMENT_TYPES: &[&str] = &[
@@ -194,9 +194,9 @@ struct Unfinished {
 /// All state that spans activities, and the only writer of the activity metrics.
 #[derive(Debug)]
 pub struct Recorder {
-    /// The exporter's own counters (label overflow, skipped observations).
-    metrics: Arc<Metrics>,
     families: ActivityFamilies,
+    /// The exporter's own counters that replay rebuilds: label overflow, skipped observations.
+    own: RecorderFamilies,
     /// The activity families' exposition text, reused by scrapes until a change.
     text: String,
     /// Whether `text` is older than the families.
@@ -216,10 +216,10 @@ fn seconds(t: DateTime<Utc>) -> f64 {
 }
 
 impl Recorder {
-    pub fn new(metrics: Arc<Metrics>, settings: Settings) -> Self {
+    pub fn new(settings: Settings) -> Self {
         Self {
-            metrics,
             families: ActivityFamilies::new(),
+            own: RecorderFamilies::new(),
             text: String::new(),
             changed: true,
             caps: Caps::new(settings.limits),
@@ -235,15 +235,6 @@ impl Recorder {
         }
     }
 
-    pub fn metrics(&self) -> &Metrics {
-        &self.metrics
-    }
-
-    /// The exporter's own metrics, for a part that outlives a lock on the recorder.
-    pub fn shared_metrics(&self) -> Arc<Metrics> {
-        Arc::clone(&self.metrics)
-    }
-
     pub fn families(&self) -> &ActivityFamilies {
         &self.families
     }
@@ -254,6 +245,7 @@ impl Recorder {
         if self.changed {
             self.text.clear();
             self.families.encode(&mut self.text);
+            self.own.encode(&mut self.text);
             self.changed = false;
         }
         &self.text
@@ -266,10 +258,7 @@ impl Recorder {
         }
         let (labels, overflowed) = self.caps.resolve(activity);
         for label in overflowed {
-            self.metrics
-                .label_overflow
-                .with_label_values(&[label])
-                .inc();
+            self.own.label_overflow.inc(&[label]);
         }
 
         let clock = Clock::new(received_at, self.settings.max_clock_skew);
@@ -306,14 +295,11 @@ impl Recorder {
         // Each label is capped, but their combinations multiply: past the series cap, a new
         // label set is counted under one set of `_overflow` values.
         if self.handles.len() >= self.settings.limits.series && !self.handles.contains_key(&key) {
-            self.metrics
-                .label_overflow
-                .with_label_values(&["series"])
-                .inc();
+            self.own.label_overflow.inc(&["series"]);
             key = HandlesKeyRef(OVERFLOW, OVERFLOW, OVERFLOW, OVERFLOW);
         }
-        let (m, skipped) = (&mut self.families, &self.metrics.observations_skipped);
-        let skip = |metric: &str, reason: &str| skipped.with_label_values(&[metric, reason]).inc();
+        let (m, skipped) = (&mut self.families, &mut self.own.observations_skipped);
+        let mut skip = |metric: &str, reason: &str| skipped.inc(&[metric, reason]);
         let result = finished.as_str();
         let HandlesKeyRef(project, environment, environment_type, kind) = key;
         let h = self.handles.entry_ref(&key).or_default();
@@ -442,10 +428,8 @@ impl Recorder {
             self.expire_unfinished(now);
         }
         if full(self) {
-            self.metrics
-                .label_overflow
-                .with_label_values(&["unfinished"])
-                .inc();
+            self.own.label_overflow.inc(&["unfinished"]);
+            self.changed = true;
             return;
         }
         self.forget_unfinished(&activity.id);
@@ -581,7 +565,7 @@ mod tests {
         let seed =
             crate::activity::parse(include_bytes!("../tests/fixtures/push-success-seed.json"))
                 .unwrap();
-        let mut recorder = Recorder::new(Arc::new(Metrics::new()), Settings::default());
+        let mut recorder = Recorder::new(Settings::default());
         let outcomes = [
             (State::Complete, Some(Outcome::Success)),
             (State::Complete, Some(Outcome::Failure)),

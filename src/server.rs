@@ -18,10 +18,10 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::config::Config;
-use crate::metrics::Metrics;
 use crate::receive::BodyBudget;
 use crate::record::Recorder;
 use crate::store::Store;
+use crate::telemetry::Telemetry;
 use crate::verify::Verifier;
 use crate::web_config::{self, BasicAuth};
 use crate::{api, expose, receive};
@@ -43,7 +43,7 @@ pub struct Shared {
     /// A std `Mutex`, not tokio's: it is never held across an `.await`, and recording takes
     /// microseconds.
     pub recorder: Arc<Mutex<Recorder>>,
-    pub metrics: Arc<Metrics>,
+    pub telemetry: Arc<Telemetry>,
     pub max_body_bytes: usize,
     /// How long a webhook body may take to arrive.
     pub request_timeout: Duration,
@@ -62,11 +62,8 @@ impl AppState {
     pub fn new(config: &Config) -> Result<Self, String> {
         // Before the store: a bad key file should not wait for a replay to be reported.
         let verifier = config.shared_key()?.as_ref().map(Verifier::new);
-        let metrics = Arc::new(Metrics::new());
-        let recorder = Arc::new(Mutex::new(Recorder::new(
-            Arc::clone(&metrics),
-            config.settings(),
-        )));
+        let telemetry = Arc::new(Telemetry::new());
+        let recorder = Arc::new(Mutex::new(Recorder::new(config.settings())));
         let store = if config.in_memory {
             None
         } else {
@@ -74,10 +71,12 @@ impl AppState {
             let opened = Store::open(
                 &config.storage_path,
                 Arc::clone(&recorder),
+                // Registered now, so that the families are there from the first scrape.
+                telemetry.store_commits().clone(),
                 config.max_batch,
                 prune_before,
             )?;
-            metrics.restore_webhook_counts(&opened.counters);
+            telemetry.restore_webhook_counts(&opened.counters);
             tracing::info!(
                 path = %config.storage_path.display(),
                 activities = opened.replayed,
@@ -88,7 +87,7 @@ impl AppState {
         };
         Ok(Self(Arc::new(Shared {
             recorder,
-            metrics,
+            telemetry,
             max_body_bytes: config.max_body_bytes,
             request_timeout: config.request_timeout,
             body_gap_timeout: config.body_gap_timeout,
@@ -101,7 +100,7 @@ impl AppState {
     /// Saves the exporter's own counters to the store, if there is one.
     async fn save_counters(&self) {
         if let Some(store) = &self.store
-            && let Err(e) = store.save_counters(self.metrics.webhook_counts()).await
+            && let Err(e) = store.save_counters(self.telemetry.webhook_counts()).await
         {
             tracing::warn!(error = %e, "cannot save the exporter's counters");
         }

@@ -15,8 +15,8 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::activity::{Activity, Outcome, State, Timings};
-use crate::metrics::StoreCommits;
 use crate::record::{Recorded, Recorder};
+use crate::telemetry::StoreCommits;
 
 /// Schema migrations, applied in order; the index + 1 is the schema version. Never edit one
 /// that has shipped: add another.
@@ -395,6 +395,7 @@ impl Store {
     pub fn open(
         path: &Path,
         recorder: Arc<Mutex<Recorder>>,
+        commits: StoreCommits,
         max_batch: usize,
         prune_before: Option<DateTime<Utc>>,
     ) -> Result<Opened, String> {
@@ -408,15 +409,12 @@ impl Store {
             prune(&conn, before).map_err(|e| fail(&e))?;
         }
         let started = Instant::now();
-        let (replayed, metrics) = {
+        let replayed = {
             let mut recorder = recorder
                 .lock()
                 .expect("the recorder lock is never poisoned: recording does not panic");
-            let replayed = replay(&conn, &mut recorder).map_err(|e| fail(&e))?;
-            (replayed, recorder.shared_metrics())
+            replay(&conn, &mut recorder).map_err(|e| fail(&e))?
         };
-        // Registered now, so that the families are there from the first scrape.
-        metrics.store_commits();
         let replay_time = started.elapsed();
         let counters = conn
             .prepare("SELECT name, value FROM exporter_counters")
@@ -442,7 +440,7 @@ impl Store {
         };
         std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || writer.run(conn, receiver, metrics.store_commits()))
+            .spawn(move || writer.run(conn, receiver, &commits))
             .map_err(|e| fail(&e))?;
         Ok(Opened {
             store: Store {

@@ -103,14 +103,7 @@ fn label_set(pairs: &[LabelPair], out: &mut String) {
 }
 
 /// One sample line: `name_suffix{labels,le="…"} value`.
-pub fn sample(
-    out: &mut String,
-    name: &str,
-    suffix: &str,
-    labels: &str,
-    le: Option<&str>,
-    v: f64,
-) {
+pub fn sample(out: &mut String, name: &str, suffix: &str, labels: &str, le: Option<&str>, v: f64) {
     out.push_str(name);
     out.push_str(suffix);
     if !labels.is_empty() || le.is_some() {

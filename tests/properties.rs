@@ -1,10 +1,7 @@
 //! Property tests over hostile input: whatever the bytes, parsing, recording and signature
 //! checking return an answer (never a panic), and recording never observes a negative time.
 
-use std::sync::Arc;
-
 use platformsh_exporter::activity::{parse, stored_precision};
-use platformsh_exporter::metrics::Metrics;
 use platformsh_exporter::record::{Recorder, Settings};
 use platformsh_exporter::verify::{SharedKey, Verifier};
 use proptest::prelude::*;
@@ -82,7 +79,7 @@ fn set(doc: &mut Value, path: &[&str], value: Value) {
 }
 
 fn recorder() -> Recorder {
-    Recorder::new(Arc::new(Metrics::new()), Settings::default())
+    Recorder::new(Settings::default())
 }
 
 proptest! {

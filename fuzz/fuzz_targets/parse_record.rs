@@ -2,16 +2,13 @@
 //! time as a duplicate) and renders without panicking either.
 #![no_main]
 
-use std::sync::Arc;
-
 use libfuzzer_sys::fuzz_target;
 use platformsh_exporter::activity::parse;
-use platformsh_exporter::metrics::Metrics;
 use platformsh_exporter::record::{Recorded, Recorder, Settings};
 
 fuzz_target!(|body: &[u8]| {
     if let Ok(activity) = parse(body) {
-        let mut recorder = Recorder::new(Arc::new(Metrics::new()), Settings::default());
+        let mut recorder = Recorder::new(Settings::default());
         let now = chrono::Utc::now();
         assert_eq!(recorder.record(&activity, now), Recorded::Accepted);
         assert_eq!(recorder.record(&activity, now), Recorded::Duplicate);

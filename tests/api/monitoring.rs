@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use platformsh_exporter::metrics::{FAMILIES, Kind};
+use platformsh_exporter::catalogue::{FAMILIES, Kind};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, fixture, spawn_app};

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use platformsh_exporter::metrics::FAMILIES;
+use platformsh_exporter::catalogue::FAMILIES;
 
 use crate::helpers::{VALID_FIXTURES, fixture, spawn_app};
 

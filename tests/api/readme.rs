@@ -2,7 +2,7 @@
 
 use clap::CommandFactory;
 use platformsh_exporter::Config;
-use platformsh_exporter::metrics::FAMILIES;
+use platformsh_exporter::catalogue::FAMILIES;
 
 fn readme() -> String {
     std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap()

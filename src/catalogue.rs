@@ -1,0 +1,243 @@
+//! The metric family catalogue: the one place that defines each family's name, help, labels and
+//! buckets, whoever keeps its series (the recorder, or the exporter's own telemetry).
+//!
+//! Names are a contract with dashboards, alert rules and users' queries. README's metrics table
+//! is checked against [`FAMILIES`] by a test, so the two cannot drift apart.
+
+/// The Prometheus type of a family, as written in README and in `# TYPE` lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+            Kind::Histogram => "histogram",
+        }
+    }
+}
+
+/// Everything that defines one metric family.
+#[derive(Debug)]
+pub struct Family {
+    pub name: &'static str,
+    pub help: &'static str,
+    pub kind: Kind,
+    pub labels: &'static [&'static str],
+    /// Histogram bucket upper bounds; empty for other kinds.
+    pub buckets: &'static [f64],
+}
+
+/// Activities last from a second to hours: a build can queue, compile and deploy for a long time.
+const ACTIVITY_SECONDS: &[f64] = &[
+    1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0, 14400.0,
+];
+/// Queue time is mostly sub-second to minutes, but a busy project can wait much longer.
+const WAIT_SECONDS: &[f64] = &[
+    0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
+];
+const COMMITS: &[f64] = &[1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0, 100.0, 250.0];
+/// Time to recover: minutes (a quick fix-forward) to a week (a branch left broken).
+const RECOVERY_SECONDS: &[f64] = &[
+    60.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 14400.0, 43200.0, 86400.0, 259_200.0, 604_800.0,
+];
+
+pub const ACTIVITIES: Family = Family {
+    name: "platformsh_activities_total",
+    help: "Finished activities (state complete or cancelled) by result: success, failure or cancelled.",
+    kind: Kind::Counter,
+    labels: &[
+        "project",
+        "environment",
+        "environment_type",
+        "type",
+        "result",
+    ],
+    buckets: &[],
+};
+pub const ACTIVITY_DURATION: Family = Family {
+    name: "platformsh_activity_duration_seconds",
+    help: "Time from started_at to completed_at of finished activities.",
+    kind: Kind::Histogram,
+    labels: &["project", "environment_type", "type", "result"],
+    buckets: ACTIVITY_SECONDS,
+};
+pub const ACTIVITY_WAIT: Family = Family {
+    name: "platformsh_activity_wait_seconds",
+    help: "Time from created_at to started_at (time queued) of finished activities.",
+    kind: Kind::Histogram,
+    labels: &["project", "environment_type", "type"],
+    buckets: WAIT_SECONDS,
+};
+pub const ACTIVITY_PHASE: Family = Family {
+    name: "platformsh_activity_phase_seconds",
+    help: "Phase times reported in an activity's timings (wait, build, deploy, execute).",
+    kind: Kind::Histogram,
+    labels: &["project", "environment_type", "type", "phase"],
+    buckets: ACTIVITY_SECONDS,
+};
+pub const PUSH_COMMITS: Family = Family {
+    name: "platformsh_push_commits",
+    help: "Commits per finished environment.push activity.",
+    kind: Kind::Histogram,
+    labels: &["project", "environment_type"],
+    buckets: COMMITS,
+};
+pub const DEPLOYMENTS: Family = Family {
+    name: "platformsh_deployments_total",
+    help: "Finished activities whose type counts as a deployment (see --deployment.types), by result.",
+    kind: Kind::Counter,
+    labels: &["project", "environment", "environment_type", "result"],
+    buckets: &[],
+};
+pub const LAST_DEPLOYMENT_TIMESTAMP: Family = Family {
+    name: "platformsh_last_deployment_timestamp_seconds",
+    help: "Completion time of the latest successful or failed deployment of the environment.",
+    kind: Kind::Gauge,
+    labels: &["project", "environment"],
+    buckets: &[],
+};
+pub const LAST_DEPLOYMENT_SUCCESS: Family = Family {
+    name: "platformsh_last_deployment_success",
+    help: "1 if the latest deployment of the environment succeeded, 0 if it failed.",
+    kind: Kind::Gauge,
+    labels: &["project", "environment"],
+    buckets: &[],
+};
+pub const LAST_SUCCESSFUL_DEPLOYMENT_TIMESTAMP: Family = Family {
+    name: "platformsh_last_successful_deployment_timestamp_seconds",
+    help: "Completion time of the latest successful deployment of the environment.",
+    kind: Kind::Gauge,
+    labels: &["project", "environment"],
+    buckets: &[],
+};
+pub const DEPLOYMENT_RECOVERY: Family = Family {
+    name: "platformsh_deployment_recovery_seconds",
+    help: "Time from the first failed deployment of an environment to its next successful one.",
+    kind: Kind::Histogram,
+    labels: &["project", "environment_type"],
+    buckets: RECOVERY_SECONDS,
+};
+pub const ACTIVITIES_UNFINISHED: Family = Family {
+    name: "platformsh_activities_unfinished",
+    help: "Activities last seen in a state that is not final (pending, scheduled, staged, in_progress).",
+    kind: Kind::Gauge,
+    labels: &["project", "environment", "state"],
+    buckets: &[],
+};
+pub const LAST_ACTIVITY_TIMESTAMP: Family = Family {
+    name: "platformsh_last_activity_timestamp_seconds",
+    help: "Latest timestamp carried by any accepted activity of the project.",
+    kind: Kind::Gauge,
+    labels: &["project"],
+    buckets: &[],
+};
+pub const WEBHOOKS: Family = Family {
+    name: "platformsh_exporter_webhooks_total",
+    help: "Webhook deliveries received, by outcome.",
+    kind: Kind::Counter,
+    labels: &["outcome"],
+    buckets: &[],
+};
+pub const LABEL_OVERFLOW: Family = Family {
+    name: "platformsh_exporter_label_overflow_total",
+    help: "Activities whose label value was replaced by _overflow because the label's cap was reached.",
+    kind: Kind::Counter,
+    labels: &["label"],
+    buckets: &[],
+};
+pub const OBSERVATIONS_SKIPPED: Family = Family {
+    name: "platformsh_exporter_observations_skipped_total",
+    help: "Durations not observed because a timestamp was missing or the duration was negative.",
+    kind: Kind::Counter,
+    labels: &["metric", "reason"],
+    buckets: &[],
+};
+pub const STORE_ERRORS: Family = Family {
+    name: "platformsh_exporter_store_errors_total",
+    help: "Commits to the activity store that failed, by reason; their deliveries were answered 503.",
+    kind: Kind::Counter,
+    labels: &["reason"],
+    buckets: &[],
+};
+/// Commits take one fsync of the write-ahead log: tens of microseconds on a local SSD, up to
+/// seconds on a stalling network disk.
+const COMMIT_SECONDS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+];
+const BATCH_SIZES: &[f64] = &[
+    1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0,
+];
+
+pub const STORE_COMMIT_DURATION: Family = Family {
+    name: "platformsh_exporter_store_commit_duration_seconds",
+    help: "Time to write and fsync one commit of the activity store (successful commits only).",
+    kind: Kind::Histogram,
+    labels: &[],
+    buckets: COMMIT_SECONDS,
+};
+pub const STORE_COMMIT_BATCH: Family = Family {
+    name: "platformsh_exporter_store_commit_batch_size",
+    help: "Deliveries and other writes grouped into one commit of the activity store.",
+    kind: Kind::Histogram,
+    labels: &[],
+    buckets: BATCH_SIZES,
+};
+pub const BUILD_INFO: Family = Family {
+    name: "platformsh_exporter_build_info",
+    help: "Always 1; the version of the running exporter.",
+    kind: Kind::Gauge,
+    labels: &["version"],
+    buckets: &[],
+};
+
+/// Every family the exporter defines (process metrics come from the `prometheus` crate).
+pub const FAMILIES: &[&Family] = &[
+    &ACTIVITIES,
+    &ACTIVITY_DURATION,
+    &ACTIVITY_WAIT,
+    &ACTIVITY_PHASE,
+    &PUSH_COMMITS,
+    &DEPLOYMENTS,
+    &LAST_DEPLOYMENT_TIMESTAMP,
+    &LAST_DEPLOYMENT_SUCCESS,
+    &LAST_SUCCESSFUL_DEPLOYMENT_TIMESTAMP,
+    &DEPLOYMENT_RECOVERY,
+    &ACTIVITIES_UNFINISHED,
+    &LAST_ACTIVITY_TIMESTAMP,
+    &WEBHOOKS,
+    &LABEL_OVERFLOW,
+    &OBSERVATIONS_SKIPPED,
+    &STORE_ERRORS,
+    &STORE_COMMIT_DURATION,
+    &STORE_COMMIT_BATCH,
+    &BUILD_INFO,
+];
+
+/// Outcomes of a delivery, pre-initialised to 0 so `rate()` and alerts see them from the start.
+pub const WEBHOOK_OUTCOMES: &[&str] = &[
+    "accepted",
+    "duplicate",
+    "invalid",
+    "too_large",
+    "unauthorized",
+    "unavailable",
+    "timeout",
+];
+
+/// Reasons a store commit fails (see `store::StoreError`), pre-initialised to 0 like outcomes.
+pub const STORE_ERROR_REASONS: &[&str] = &[
+    "disk_full",
+    "read_only",
+    "corrupt",
+    "locked",
+    "io",
+    "other",
+    "stopped",
+    "replaced",
+];
