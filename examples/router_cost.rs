@@ -21,8 +21,8 @@ fn main() {
         .build()
         .unwrap();
     let config = platformsh_exporter::Config::parse_from(["router_cost", "--storage.in-memory"]);
-    let state = platformsh_exporter::server::AppState::new(&config).unwrap();
-    let router = platformsh_exporter::server::app(state, &config, None);
+    let state = platformsh_exporter::http::AppState::new(&config).unwrap();
+    let router = platformsh_exporter::http::app(state, &config, None);
     runtime.block_on(async {
         for i in 0..n {
             let body = SEED.replacen(

@@ -6,20 +6,15 @@
 //! cross-activity state) → [`expose`] (`/metrics`).
 
 pub mod activity;
-pub mod api;
 pub mod catalogue;
 pub mod config;
-pub mod error;
-pub mod expose;
+pub mod http;
 pub mod labels;
-pub mod receive;
 pub mod record;
 pub mod series;
-pub mod server;
 pub mod store;
 pub mod telemetry;
 pub mod text;
 pub mod verify;
-pub mod web_config;
 
 pub use config::Config;

@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use platformsh_exporter::{Config, server};
+use platformsh_exporter::{Config, http};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -18,7 +18,7 @@ async fn main() -> ExitCode {
             EnvFilter::new("info")
         }))
         .init();
-    if let Err(e) = server::validate(&config) {
+    if let Err(e) = http::validate(&config) {
         tracing::error!("{e}");
         return ExitCode::FAILURE;
     }
@@ -34,7 +34,7 @@ async fn main() -> ExitCode {
         version = env!("CARGO_PKG_VERSION"),
         "listening"
     );
-    match server::run(listener, config, server::shutdown_signal()).await {
+    match http::run(listener, config, http::shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "server failed");

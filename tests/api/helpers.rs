@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Parser;
-use platformsh_exporter::{Config, server};
+use platformsh_exporter::{Config, http};
 use tokio::sync::oneshot;
 
 /// A running exporter on a free loopback port.
@@ -42,7 +42,7 @@ pub async fn spawn_app(flags: &[&str]) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
-    let handle = tokio::spawn(server::run(listener, config.clone(), async {
+    let handle = tokio::spawn(http::run(listener, config.clone(), async {
         let _ = rx.await;
     }));
     TestApp {

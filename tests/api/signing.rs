@@ -127,7 +127,7 @@ async fn an_unreadable_key_file_is_a_startup_error_naming_the_path() {
         "/nonexistent/key",
     ]);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let err = platformsh_exporter::server::run(listener, config, async {})
+    let err = platformsh_exporter::http::run(listener, config, async {})
         .await
         .unwrap_err();
     assert!(err.to_string().contains("/nonexistent/key"), "{err}");

@@ -16,9 +16,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, error::Elapsed};
 
 use crate::activity::{self, State as ActivityState};
-use crate::error::WebhookError;
+use crate::http::error::WebhookError;
+use crate::http::server::AppState;
 use crate::record::Recorded;
-use crate::server::AppState;
 use crate::verify::SIGNATURE_HEADER;
 
 /// The JSON body of an answered delivery.

@@ -17,14 +17,14 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+use super::auth::{self, BasicAuth};
+use super::receive::BodyBudget;
+use super::{api, metrics, receive};
 use crate::config::Config;
-use crate::receive::BodyBudget;
 use crate::record::Recorder;
 use crate::store::Store;
 use crate::telemetry::Telemetry;
 use crate::verify::Verifier;
-use crate::web_config::{self, BasicAuth};
-use crate::{api, expose, receive};
 
 /// What every handler shares. Axum clones it for every request: one reference count.
 #[derive(Debug, Clone)]
@@ -174,12 +174,12 @@ pub fn app(state: AppState, config: &Config, auth: Option<BasicAuth>) -> Router 
     let landing = landing_page(config);
     let mut pages = Router::new()
         .route("/", get(move || async move { Html(landing) }))
-        .route(&config.telemetry_path, get(expose::metrics))
+        .route(&config.telemetry_path, get(metrics::metrics))
         .route("/api/v1/activities", get(api::activities))
         .route("/-/healthy", get(|| async { "Healthy\n" }))
         .route("/-/ready", get(ready));
     if let Some(auth) = auth {
-        pages = pages.route_layer(middleware::from_fn_with_state(auth, web_config::require));
+        pages = pages.route_layer(middleware::from_fn_with_state(auth, auth::require));
     }
     // The handler reads the body itself, within --webhook.max-body-bytes, the shared
     // --webhook.body-memory-bytes budget and the request timeout. Slow headers are cut off by

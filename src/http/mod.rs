@@ -1,0 +1,12 @@
+//! The HTTP edge: application state and its construction, the webhook handler, `/metrics`, the
+//! activity API, basic auth, the serve loop and shutdown. Nothing in the crate imports it but
+//! `main.rs`.
+
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod metrics;
+pub mod receive;
+pub mod server;
+
+pub use server::{AppState, app, run, shutdown_signal, validate};
