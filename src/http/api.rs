@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::http::server::AppState;
+use super::state::AppState;
 use crate::store;
 
 /// Most activities one request returns.

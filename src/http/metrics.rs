@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 
-use crate::http::server::AppState;
+use super::state::AppState;
 
 /// `GET` handler for the telemetry path.
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {

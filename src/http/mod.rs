@@ -4,9 +4,12 @@
 
 pub mod api;
 pub mod auth;
+pub mod budget;
 pub mod error;
 pub mod metrics;
 pub mod receive;
 pub mod server;
+pub mod state;
 
-pub use server::{AppState, app, run, shutdown_signal, validate};
+pub use server::{app, run, shutdown_signal, validate};
+pub use state::{AppState, StartError};

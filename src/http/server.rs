@@ -1,7 +1,7 @@
-//! The HTTP server: routes, shared state, the landing page, health endpoints and shutdown.
+//! The HTTP server: routes, the landing page, health endpoints, the serve loop and shutdown.
 
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -18,98 +18,10 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use super::auth::{self, BasicAuth};
-use super::receive::BodyBudget;
+use super::state::{AppState, StartError, retention_cutoff};
 use super::{api, metrics, receive};
 use crate::config::Config;
-use crate::record::Recorder;
 use crate::store::Store;
-use crate::telemetry::Telemetry;
-use crate::verify::Verifier;
-
-/// What every handler shares. Axum clones it for every request: one reference count.
-#[derive(Debug, Clone)]
-pub struct AppState(Arc<Shared>);
-
-impl std::ops::Deref for AppState {
-    type Target = Shared;
-    fn deref(&self) -> &Shared {
-        &self.0
-    }
-}
-
-/// The contents of [`AppState`].
-#[derive(Debug)]
-pub struct Shared {
-    /// A std `Mutex`, not tokio's: it is never held across an `.await`, and recording takes
-    /// microseconds.
-    pub recorder: Arc<Mutex<Recorder>>,
-    pub telemetry: Arc<Telemetry>,
-    pub max_body_bytes: usize,
-    /// How long a webhook body may take to arrive.
-    pub request_timeout: Duration,
-    /// Longest pause between two pieces of a webhook body.
-    pub body_gap_timeout: Duration,
-    /// Bytes of webhook bodies that may be held at once.
-    pub body_budget: BodyBudget,
-    /// Present when a shared key is configured: every delivery must then be signed.
-    pub verifier: Option<Verifier>,
-    /// Absent with `--storage.in-memory`.
-    pub store: Option<Store>,
-}
-
-impl AppState {
-    /// Builds the state; with a store, replays it, so the metrics are back where they were.
-    pub fn new(config: &Config) -> Result<Self, String> {
-        // Before the store: a bad key file should not wait for a replay to be reported.
-        let verifier = config.shared_key()?.as_ref().map(Verifier::new);
-        let telemetry = Arc::new(Telemetry::new());
-        let recorder = Arc::new(Mutex::new(Recorder::new(config.settings())));
-        let store = if config.in_memory {
-            None
-        } else {
-            let prune_before = config.retention.map(retention_cutoff);
-            let opened = Store::open(
-                &config.storage_path,
-                Arc::clone(&recorder),
-                // Registered now, so that the families are there from the first scrape.
-                telemetry.store_commits().clone(),
-                config.max_batch,
-                prune_before,
-            )?;
-            telemetry.restore_webhook_counts(&opened.counters);
-            tracing::info!(
-                path = %config.storage_path.display(),
-                activities = opened.replayed,
-                seconds = opened.replay_time.as_secs_f64(),
-                "replayed the activity store"
-            );
-            Some(opened.store)
-        };
-        Ok(Self(Arc::new(Shared {
-            recorder,
-            telemetry,
-            max_body_bytes: config.max_body_bytes,
-            request_timeout: config.request_timeout,
-            body_gap_timeout: config.body_gap_timeout,
-            body_budget: BodyBudget::new(config.body_memory_bytes, config.max_body_bytes),
-            verifier,
-            store,
-        })))
-    }
-
-    /// Saves the exporter's own counters to the store, if there is one.
-    async fn save_counters(&self) {
-        if let Some(store) = &self.store
-            && let Err(e) = store.save_counters(self.telemetry.webhook_counts()).await
-        {
-            tracing::warn!(error = %e, "cannot save the exporter's counters");
-        }
-    }
-}
-
-fn retention_cutoff(retention: Duration) -> chrono::DateTime<chrono::Utc> {
-    chrono::Utc::now() - chrono::Duration::from_std(retention).unwrap_or(chrono::TimeDelta::MAX)
-}
 
 /// How often the exporter's counters are saved, and the retention applied, while running.
 const SAVE_EVERY: Duration = Duration::from_secs(10);
@@ -144,7 +56,11 @@ fn spawn_housekeeping(
 const FIXED_PATHS: &[&str] = &["/", "/-/healthy", "/-/ready", "/api/v1/activities"];
 
 /// Checks what clap cannot: that the configured paths do not collide.
-pub fn validate(config: &Config) -> Result<(), String> {
+pub fn validate(config: &Config) -> Result<(), StartError> {
+    check_paths_and_sizes(config).map_err(StartError::Config)
+}
+
+fn check_paths_and_sizes(config: &Config) -> Result<(), String> {
     for path in [&config.telemetry_path, &config.webhook_path] {
         if FIXED_PATHS.contains(&path.as_str()) {
             return Err(format!("the path {path} is reserved by the exporter"));
@@ -216,10 +132,9 @@ pub async fn run(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let invalid = |e: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, e);
-    validate(&config).map_err(invalid)?;
-    let state = AppState::new(&config).map_err(invalid)?;
+) -> Result<(), StartError> {
+    validate(&config)?;
+    let state = AppState::new(&config)?;
     if state.verifier.is_none() {
         tracing::warn!(
             "no shared key configured: webhook deliveries are not authenticated, and anyone who \
@@ -227,7 +142,7 @@ pub async fn run(
         );
     }
     let auth = match &config.web_config_file {
-        Some(path) => BasicAuth::load(path).map_err(invalid)?,
+        Some(path) => BasicAuth::load(path).map_err(StartError::WebConfig)?,
         None => None,
     };
     let housekeeping = spawn_housekeeping(&state, config.retention);

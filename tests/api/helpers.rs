@@ -14,7 +14,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub config: Config,
     shutdown: Option<oneshot::Sender<()>>,
-    handle: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    handle: Option<tokio::task::JoinHandle<Result<(), http::StartError>>>,
     /// The store's folder, unless the flags named one.
     _storage: Option<tempfile::TempDir>,
 }
@@ -112,7 +112,7 @@ impl TestApp {
     }
 
     /// Stops the server and waits for it to finish.
-    pub async fn stop(mut self) -> std::io::Result<()> {
+    pub async fn stop(mut self) -> Result<(), http::StartError> {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
