@@ -127,7 +127,7 @@ pub struct Activity {
     pub project: String,
     /// `payload.environment.name`, else the first of `environments`, else empty.
     pub environment: String,
-    /// `payload.environment.type`, else derived (see [`environment_type`]), else empty.
+    /// `payload.environment.type`, else derived from `is_main`, else empty.
     pub environment_type: String,
     pub state: State,
     pub result: Option<Outcome>,

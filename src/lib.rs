@@ -1,9 +1,23 @@
 //! Receives Platform.sh (Upsun) activity webhooks and exposes them as Prometheus metrics.
 //!
-//! The modules follow the data path: [`receive`] (HTTP) → [`verify`] (signature) →
-//! [`activity`] (parse) → [`labels`]
-//! (cardinality caps) → [`store`] (durable, replayed at start) → [`record`] (metrics and
-//! cross-activity state) → [`expose`] (`/metrics`).
+//! The modules form layers, and imports point inward (checked by `tests/layers.rs`):
+//!
+//! 1. **Core**, the domain without its edges (no HTTP, SQLite or async runtime):
+//!    [`activity`] (the typed, validated activity, parsed from the wire shape), [`labels`]
+//!    (cardinality caps), [`catalogue`] (every metric family, defined once), [`series`] (the
+//!    series the recorder keeps), [`text`] (the text exposition format) and [`record`] (the
+//!    recorder: the one function that turns an activity into metric updates, with the state that
+//!    spans activities, de-duplication included).
+//! 2. [`verify`] (the JWS signature check, pure) and [`telemetry`] (the process-lifetime
+//!    instruments in the `prometheus` crate's registry). The rule: what replay rebuilds from
+//!    stored activities is the recorder's; what describes this process is telemetry's.
+//! 3. [`store`]: SQLite schema and migrations, the writer with group commit, replay, queries.
+//! 4. [`config`]: the flags.
+//! 5. [`http`]: application state and its construction, the webhook handler, `/metrics`, the
+//!    activity API, basic auth, the serve loop and shutdown. Nothing imports it but `main.rs`.
+//!
+//! A delivery goes `http::receive` → [`verify`] → [`activity::parse`] → [`store`] (durable,
+//! then recorded) → [`record`] → `http::metrics` (`/metrics`).
 
 pub mod activity;
 pub mod catalogue;

@@ -1,7 +1,7 @@
 //! The Prometheus text exposition format (0.0.4): writes what `prometheus::TextEncoder` writes,
 //! faster. It encodes each series' label set once, not once per histogram bucket, and formats
 //! numbers without an allocation each. It knows nothing of where the values are kept: the
-//! activity families' [`Series`](crate::metrics::Series) and the `prometheus` crate's gathered
+//! activity families' [`Series`](crate::series::Series) and the `prometheus` crate's gathered
 //! families both call it.
 
 use std::fmt::Write;
