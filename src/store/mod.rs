@@ -1,0 +1,282 @@
+//! Store: every accepted activity, durably in SQLite before the 2xx answer, and replayed through
+//! the recorder at start so a restart rebuilds exactly the metrics that were there.
+//!
+//! One writer thread owns the write connection. Deliveries that arrive while it commits wait in
+//! its queue and share the next commit (group commit): one fsync serves many deliveries. The
+//! writer records each committed activity in commit order, which is the order replay uses.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OpenFlags};
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::activity::Activity;
+use crate::record::{Recorded, Recorder};
+use crate::telemetry::StoreCommits;
+
+mod file;
+mod rows;
+mod schema;
+mod writer;
+
+pub use rows::round_trip;
+
+use file::{Identity, Lock};
+use rows::{from_micros, prune, recent_sql, replay};
+use schema::{migrate, open_connection};
+use writer::Writer;
+
+/// Why the store could not take a delivery. The `reason` is the label of
+/// `platformsh_exporter_store_errors_total`.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{reason}: {message}")]
+pub struct StoreError {
+    pub reason: &'static str,
+    pub message: String,
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode;
+        let reason = match e.sqlite_error_code() {
+            Some(ErrorCode::DiskFull) => "disk_full",
+            Some(ErrorCode::ReadOnly) => "read_only",
+            Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => "corrupt",
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => "locked",
+            Some(ErrorCode::SystemIoFailure | ErrorCode::CannotOpen) => "io",
+            _ => "other",
+        };
+        Self {
+            reason,
+            message: e.to_string(),
+        }
+    }
+}
+
+impl StoreError {
+    fn stopped() -> Self {
+        Self {
+            reason: "stopped",
+            message: "the store's writer has stopped".into(),
+        }
+    }
+}
+
+/// A recorded activity, as `/api/v1/activities` lists it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StoredActivity {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub project: String,
+    pub environment: String,
+    pub environment_type: String,
+    pub state: String,
+    pub result: Option<String>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub received_at: DateTime<Utc>,
+}
+
+/// Filters of `/api/v1/activities`.
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    pub project: Option<String>,
+    pub environment: Option<String>,
+    pub kind: Option<String>,
+    /// `success`, `failure` or `cancelled`.
+    pub result: Option<String>,
+    pub limit: usize,
+}
+
+enum Command {
+    Insert {
+        activity: Box<Activity>,
+        received_at: DateTime<Utc>,
+        reply: oneshot::Sender<Result<Recorded, StoreError>>,
+    },
+    SaveCounters {
+        counters: Vec<(String, u64)>,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+    Prune {
+        before: DateTime<Utc>,
+        reply: oneshot::Sender<Result<usize, StoreError>>,
+    },
+    /// Commit what came before, close the database and release its lock.
+    Stop {
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+}
+
+/// What opening the store found.
+#[derive(Debug)]
+pub struct Opened {
+    pub store: Store,
+    /// Activities replayed through the recorder.
+    pub replayed: u64,
+    pub replay_time: Duration,
+    /// The exporter's own counters as last saved.
+    pub counters: Vec<(String, u64)>,
+}
+
+/// A handle to the store; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    commands: mpsc::Sender<Command>,
+    reader: Arc<Mutex<Connection>>,
+    identity: Arc<Identity>,
+}
+
+impl Store {
+    /// Opens (creating if need be) the database at `path`, migrates it, prunes rows received
+    /// before `prune_before`, replays every row through `recorder`, and starts the writer.
+    pub fn open(
+        path: &Path,
+        recorder: Arc<Mutex<Recorder>>,
+        commits: StoreCommits,
+        max_batch: usize,
+        prune_before: Option<DateTime<Utc>>,
+    ) -> Result<Opened, String> {
+        let fail =
+            |e: &dyn std::fmt::Display| format!("cannot open the store {}: {e}", path.display());
+        let lock = Lock::take(path)?;
+        let mut conn = open_connection(path).map_err(|e| fail(&e))?;
+        let identity = Arc::new(Identity::new(path));
+        migrate(&mut conn).map_err(|e| fail(&e))?;
+        if let Some(before) = prune_before {
+            prune(&conn, before).map_err(|e| fail(&e))?;
+        }
+        let started = Instant::now();
+        let replayed = {
+            let mut recorder = recorder
+                .lock()
+                .expect("the recorder lock is never poisoned: recording does not panic");
+            replay(&conn, &mut recorder).map_err(|e| fail(&e))?
+        };
+        let replay_time = started.elapsed();
+        let counters = conn
+            .prepare("SELECT name, value FROM exporter_counters")
+            .and_then(|mut stmt| {
+                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+                    .map(|row| row.map(|(n, v)| (n, u64::try_from(v).unwrap_or(0))))
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(|e| fail(&e))?;
+        let reader = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| fail(&e))?;
+
+        // Bounded: when the disk is slow, deliveries wait for room instead of piling up.
+        let (commands, receiver) = mpsc::channel(4 * max_batch.max(1));
+        let writer = Writer {
+            lock,
+            recorder,
+            identity: Arc::clone(&identity),
+            max_batch: max_batch.max(1),
+        };
+        std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || writer.run(conn, receiver, &commits))
+            .map_err(|e| fail(&e))?;
+        Ok(Opened {
+            store: Store {
+                commands,
+                reader: Arc::new(Mutex::new(reader)),
+                identity,
+            },
+            replayed,
+            replay_time,
+            counters,
+        })
+    }
+
+    async fn send<T>(
+        &self,
+        command: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Command,
+    ) -> Result<T, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(command(reply))
+            .await
+            .map_err(|_| StoreError::stopped())?;
+        answer.await.map_err(|_| StoreError::stopped())?
+    }
+
+    /// Stores the activity durably, then records it; `Duplicate` if (id, state) is stored
+    /// already. An error means nothing was stored and nothing recorded.
+    pub async fn insert(
+        &self,
+        activity: Activity,
+        received_at: DateTime<Utc>,
+    ) -> Result<Recorded, StoreError> {
+        self.send(|reply| Command::Insert {
+            activity: Box::new(activity),
+            received_at,
+            reply,
+        })
+        .await
+    }
+
+    /// An error when the database file was deleted or replaced since it was opened: nothing
+    /// written now would be replayed.
+    pub fn check(&self) -> Result<(), StoreError> {
+        self.identity.check()
+    }
+
+    /// Commits what was sent before, closes the database and releases its lock, so that
+    /// another exporter (or this one again) can open it once this returns.
+    pub async fn close(&self) -> Result<(), StoreError> {
+        self.send(|reply| Command::Stop { reply }).await
+    }
+
+    /// Saves the exporter's own counters, so a restart carries them on.
+    pub async fn save_counters(&self, counters: Vec<(String, u64)>) -> Result<(), StoreError> {
+        self.send(|reply| Command::SaveCounters { counters, reply })
+            .await
+    }
+
+    /// Deletes activities received before `before`; returns how many.
+    pub async fn prune(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
+        self.send(|reply| Command::Prune { before, reply }).await
+    }
+
+    /// The newest recorded activities matching `query`.
+    pub async fn recent(&self, query: Query) -> Result<Vec<StoredActivity>, StoreError> {
+        let reader = Arc::clone(&self.reader);
+        tokio::task::spawn_blocking(move || {
+            let conn = reader
+                .lock()
+                .expect("the reader lock is never poisoned: no panic while held");
+            let (sql, mut values) = recent_sql(&query);
+            let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
+            values.push(&limit);
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map(values.as_slice(), |r| {
+                Ok(StoredActivity {
+                    id: r.get(0)?,
+                    kind: r.get(1)?,
+                    project: r.get(2)?,
+                    environment: r.get(3)?,
+                    environment_type: r.get(4)?,
+                    state: r.get(5)?,
+                    result: r.get(6)?,
+                    created_at: from_micros(r.get(7)?),
+                    started_at: from_micros(r.get(8)?),
+                    completed_at: from_micros(r.get(9)?),
+                    received_at: from_micros(r.get(10)?).unwrap_or_default(),
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+        .map_err(|_| StoreError::stopped())?
+    }
+}

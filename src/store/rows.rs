@@ -1,0 +1,297 @@
+//! Rows: how an activity is written, read back and replayed, pruned, and queried.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, params};
+
+use super::Query;
+use super::schema::migrate;
+use crate::activity::{Activity, Outcome, State, Timings};
+use crate::record::Recorder;
+
+pub(super) fn micros(t: Option<DateTime<Utc>>) -> Option<i64> {
+    t.map(|t| t.timestamp_micros())
+}
+
+pub(super) fn from_micros(t: Option<i64>) -> Option<DateTime<Utc>> {
+    t.and_then(DateTime::from_timestamp_micros)
+}
+
+pub(super) const INSERT: &str = "INSERT OR IGNORE INTO activities (
+    id, state, type, project, environment, environment_type, result, outcome,
+    created_at, started_at, completed_at, cancelled_at, updated_at,
+    timing_wait, timing_build, timing_deploy, timing_execute, commits, received_at
+) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)";
+
+pub(super) fn insert(
+    tx: &rusqlite::Transaction<'_>,
+    a: &Activity,
+    received_at: DateTime<Utc>,
+) -> rusqlite::Result<bool> {
+    let result = a.result.map(Outcome::as_str);
+    let changed = tx.prepare_cached(INSERT)?.execute(params![
+        a.id,
+        a.state.as_str(),
+        a.kind,
+        a.project,
+        a.environment,
+        a.environment_type,
+        result,
+        a.finished().map(crate::activity::Finished::as_str),
+        micros(a.created_at),
+        micros(a.started_at),
+        micros(a.completed_at),
+        micros(a.cancelled_at),
+        micros(a.updated_at),
+        a.timings.wait,
+        a.timings.build,
+        a.timings.deploy,
+        a.timings.execute,
+        // In range: the parser refuses larger counts.
+        a.commits.map(|c| i64::try_from(c).unwrap_or(i64::MAX)),
+        received_at.timestamp_micros(),
+    ])?;
+    Ok(changed == 1)
+}
+
+/// Deletes the activities received before `before`.
+///
+/// Rows are appended in the order they are received, so `received_at` grows with `seq` (but
+/// for the microseconds between a handler stamping a delivery and the writer appending it).
+/// A binary search over `seq` finds the boundary in O(log n) reads: no index on `received_at`
+/// to maintain on every insert, which costs durable ingest about 7 % (BENCHMARKS.md).
+pub(super) fn prune(conn: &Connection, before: DateTime<Utc>) -> rusqlite::Result<usize> {
+    let before = before.timestamp_micros();
+    let (Some(mut low), Some(mut high)) =
+        conn.query_row("SELECT MIN(seq), MAX(seq) FROM activities", [], |r| {
+            Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, Option<i64>>(1)?))
+        })?
+    else {
+        return Ok(0);
+    };
+    // The first row (by seq) at or after `seq` and when it was received.
+    let row_at = |seq: i64| {
+        conn.query_row(
+            "SELECT seq, received_at FROM activities WHERE seq >= ?1 ORDER BY seq LIMIT 1",
+            [seq],
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+        )
+    };
+    // Find the last seq received before `before`; `low - 1` if there is none.
+    low -= 1;
+    while low < high {
+        let middle = low + (high - low + 1) / 2;
+        let (seq, received_at) = row_at(middle)?;
+        if received_at < before {
+            low = seq;
+        } else {
+            high = middle - 1;
+        }
+    }
+    conn.execute("DELETE FROM activities WHERE seq <= ?1", [low])
+}
+
+pub(super) fn parse_state(s: &str) -> Option<State> {
+    State::ALL.into_iter().find(|state| state.as_str() == s)
+}
+
+pub(super) fn save_counters(
+    tx: &rusqlite::Transaction<'_>,
+    counters: &[(String, u64)],
+) -> rusqlite::Result<()> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO exporter_counters (name, value) VALUES (?1, ?2)
+         ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+    )?;
+    for (name, value) in counters {
+        stmt.execute(params![name, i64::try_from(*value).unwrap_or(i64::MAX)])?;
+    }
+    Ok(())
+}
+
+pub(super) const SELECT_ACTIVITY: &str =
+    "SELECT id, state, type, project, environment, environment_type, result,
+            created_at, started_at, completed_at, cancelled_at, updated_at,
+            timing_wait, timing_build, timing_deploy, timing_execute, commits, received_at
+     FROM activities";
+
+/// The activity a row of [`SELECT_ACTIVITY`] holds and when it was received; `None` for a
+/// state this exporter does not know.
+pub(super) fn read_activity(
+    r: &rusqlite::Row<'_>,
+) -> rusqlite::Result<Option<(Activity, DateTime<Utc>)>> {
+    let state: String = r.get(1)?;
+    let Some(state) = parse_state(&state) else {
+        tracing::warn!(state, "skipping a stored activity with an unknown state");
+        return Ok(None);
+    };
+    let result: Option<String> = r.get(6)?;
+    let activity = Activity {
+        id: r.get(0)?,
+        state,
+        kind: r.get(2)?,
+        project: r.get(3)?,
+        environment: r.get(4)?,
+        environment_type: r.get(5)?,
+        result: Outcome::ALL
+            .into_iter()
+            .find(|o| result.as_deref() == Some(o.as_str())),
+        created_at: from_micros(r.get(7)?),
+        started_at: from_micros(r.get(8)?),
+        completed_at: from_micros(r.get(9)?),
+        cancelled_at: from_micros(r.get(10)?),
+        updated_at: from_micros(r.get(11)?),
+        timings: Timings {
+            wait: r.get(12)?,
+            build: r.get(13)?,
+            deploy: r.get(14)?,
+            execute: r.get(15)?,
+        },
+        commits: r
+            .get::<_, Option<i64>>(16)?
+            .map(|c| u64::try_from(c).unwrap_or(0)),
+    };
+    let received_at = from_micros(Some(r.get(17)?)).unwrap_or_default();
+    Ok(Some((activity, received_at)))
+}
+
+/// The query of [`Store::recent`] and its parameters but the limit: only the filters given,
+/// so that SQLite can use the project index (a `?1 IS NULL OR project = ?1` condition uses
+/// none).
+pub(super) fn recent_sql(query: &Query) -> (String, Vec<&dyn rusqlite::ToSql>) {
+    let filters = [
+        ("project", &query.project),
+        ("environment", &query.environment),
+        ("type", &query.kind),
+        ("outcome", &query.result),
+    ];
+    let mut sql = String::from(
+        "SELECT id, type, project, environment, environment_type, state, result,
+                created_at, started_at, completed_at, received_at
+         FROM activities WHERE 1",
+    );
+    let mut values: Vec<&dyn rusqlite::ToSql> = Vec::new();
+    for (column, value) in filters {
+        if let Some(value) = value {
+            sql.push_str(" AND ");
+            sql.push_str(column);
+            sql.push_str(" = ?");
+            values.push(value);
+        }
+    }
+    sql.push_str(" ORDER BY seq DESC LIMIT ?");
+    (sql, values)
+}
+
+/// Replays every stored activity, in the order it was first recorded.
+pub(super) fn replay(conn: &Connection, recorder: &mut Recorder) -> rusqlite::Result<u64> {
+    let mut stmt = conn.prepare(&format!("{SELECT_ACTIVITY} ORDER BY seq"))?;
+    let mut rows = stmt.query([])?;
+    let mut n = 0;
+    while let Some(r) = rows.next()? {
+        if let Some((activity, received_at)) = read_activity(r)? {
+            recorder.record(&activity, received_at);
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// What replay reads back of `activity` once stored: the property tests check that recording
+/// it gives exactly what recording `activity` live gave.
+#[doc(hidden)]
+pub fn round_trip(
+    activity: &Activity,
+    received_at: DateTime<Utc>,
+) -> Result<(Activity, DateTime<Utc>), String> {
+    let mut conn = Connection::open_in_memory().map_err(|e| e.to_string())?;
+    migrate(&mut conn)?;
+    let stored = (|| {
+        let tx = conn.transaction()?;
+        insert(&tx, activity, received_at)?;
+        tx.commit()?;
+        conn.query_row(SELECT_ACTIVITY, [], read_activity)
+    })();
+    stored
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| "a state this exporter wrote is unknown".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store_with(received: &[i64]) -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        for (i, at) in received.iter().enumerate() {
+            conn.execute(
+                "INSERT INTO activities (id, state, type, project, environment,
+                    environment_type, received_at) VALUES (?1, 'complete', 't', 'p', 'e', '', ?2)",
+                params![format!("id-{i}"), at],
+            )
+            .unwrap();
+        }
+        conn
+    }
+
+    fn remaining(conn: &Connection) -> Vec<i64> {
+        let mut stmt = conn
+            .prepare("SELECT received_at FROM activities ORDER BY seq")
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    }
+
+    fn at(micros: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp_micros(micros).unwrap()
+    }
+
+    /// A project filter walks the project's index newest first: no scan of the table, no sort.
+    #[test]
+    fn a_project_filter_uses_the_project_index() {
+        let conn = store_with(&[1, 2, 3]);
+        for environment in [None, Some("e".to_owned())] {
+            let query = Query {
+                project: Some("p".into()),
+                environment,
+                ..Query::default()
+            };
+            let (sql, mut values) = recent_sql(&query);
+            values.push(&10);
+            let plan: Vec<String> = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap()
+                .query_map(values.as_slice(), |r| r.get::<_, String>(3))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            let plan = plan.join("; ");
+            assert!(plan.contains("USING INDEX activities_by_project"), "{plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "sorts: {plan}");
+        }
+    }
+
+    #[test]
+    fn prune_deletes_exactly_the_rows_received_before_the_cutoff() {
+        for cutoff in 0..=12 {
+            let conn = store_with(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+            let deleted = prune(&conn, at(cutoff)).unwrap();
+            let expected: Vec<i64> = (1..=10).filter(|&t| t >= cutoff).collect();
+            assert_eq!(remaining(&conn), expected, "cutoff {cutoff}");
+            assert_eq!(deleted, 10 - expected.len());
+        }
+    }
+
+    #[test]
+    fn prune_works_across_gaps_left_by_an_earlier_prune_and_on_an_empty_store() {
+        let conn = store_with(&[]);
+        assert_eq!(prune(&conn, at(5)).unwrap(), 0);
+        let conn = store_with(&[1, 2, 3, 4, 5, 6, 7, 8]);
+        conn.execute("DELETE FROM activities WHERE seq IN (4, 5, 6)", [])
+            .unwrap();
+        assert_eq!(prune(&conn, at(8)).unwrap(), 4);
+        assert_eq!(remaining(&conn), vec![8]);
+    }
+}
