@@ -218,26 +218,3 @@ pub const FAMILIES: &[&Family] = &[
     &STORE_COMMIT_BATCH,
     &BUILD_INFO,
 ];
-
-/// Outcomes of a delivery, pre-initialised to 0 so `rate()` and alerts see them from the start.
-pub const WEBHOOK_OUTCOMES: &[&str] = &[
-    "accepted",
-    "duplicate",
-    "invalid",
-    "too_large",
-    "unauthorized",
-    "unavailable",
-    "timeout",
-];
-
-/// Reasons a store commit fails (see `store::StoreError`), pre-initialised to 0 like outcomes.
-pub const STORE_ERROR_REASONS: &[&str] = &[
-    "disk_full",
-    "read_only",
-    "corrupt",
-    "locked",
-    "io",
-    "other",
-    "stopped",
-    "replaced",
-];

@@ -12,20 +12,108 @@ use prometheus::core::Collector;
 use prometheus::{HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry};
 
 use crate::catalogue::{
-    BUILD_INFO, Family, STORE_COMMIT_BATCH, STORE_COMMIT_DURATION, STORE_ERROR_REASONS,
-    STORE_ERRORS, WEBHOOK_OUTCOMES, WEBHOOKS,
+    BUILD_INFO, Family, STORE_COMMIT_BATCH, STORE_COMMIT_DURATION, STORE_ERRORS, WEBHOOKS,
 };
+
+/// What became of a webhook delivery: the `outcome` label of
+/// `platformsh_exporter_webhooks_total`. (Not the activity's `result`, which is what Platform.sh
+/// says of the activity; a delivery is one HTTP request carrying it.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    Accepted,
+    Duplicate,
+    Invalid,
+    TooLarge,
+    Unauthorized,
+    Unavailable,
+    Timeout,
+}
+
+impl DeliveryOutcome {
+    /// Every outcome, each exposed at 0 from the start so that `rate()` and alerts see the
+    /// first one.
+    pub const ALL: [DeliveryOutcome; 7] = [
+        DeliveryOutcome::Accepted,
+        DeliveryOutcome::Duplicate,
+        DeliveryOutcome::Invalid,
+        DeliveryOutcome::TooLarge,
+        DeliveryOutcome::Unauthorized,
+        DeliveryOutcome::Unavailable,
+        DeliveryOutcome::Timeout,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryOutcome::Accepted => "accepted",
+            DeliveryOutcome::Duplicate => "duplicate",
+            DeliveryOutcome::Invalid => "invalid",
+            DeliveryOutcome::TooLarge => "too_large",
+            DeliveryOutcome::Unauthorized => "unauthorized",
+            DeliveryOutcome::Unavailable => "unavailable",
+            DeliveryOutcome::Timeout => "timeout",
+        }
+    }
+}
+
+/// Why a commit to the activity store failed: the `reason` label of
+/// `platformsh_exporter_store_errors_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreErrorReason {
+    DiskFull,
+    ReadOnly,
+    Corrupt,
+    Locked,
+    Io,
+    Other,
+    /// The store's writer has stopped.
+    Stopped,
+    /// The database file was deleted or replaced under the running exporter.
+    Replaced,
+}
+
+impl StoreErrorReason {
+    /// Every reason, each exposed at 0 from the start.
+    pub const ALL: [StoreErrorReason; 8] = [
+        StoreErrorReason::DiskFull,
+        StoreErrorReason::ReadOnly,
+        StoreErrorReason::Corrupt,
+        StoreErrorReason::Locked,
+        StoreErrorReason::Io,
+        StoreErrorReason::Other,
+        StoreErrorReason::Stopped,
+        StoreErrorReason::Replaced,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoreErrorReason::DiskFull => "disk_full",
+            StoreErrorReason::ReadOnly => "read_only",
+            StoreErrorReason::Corrupt => "corrupt",
+            StoreErrorReason::Locked => "locked",
+            StoreErrorReason::Io => "io",
+            StoreErrorReason::Other => "other",
+            StoreErrorReason::Stopped => "stopped",
+            StoreErrorReason::Replaced => "replaced",
+        }
+    }
+}
+
+impl std::fmt::Display for StoreErrorReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// The exporter's own metrics and the process metrics, kept by the `prometheus` crate. The
 /// activity families are kept by the recorder, in [`crate::series::ActivityFamilies`].
 #[derive(Debug)]
 pub struct Telemetry {
     pub registry: Registry,
-    pub webhooks: IntCounterVec,
-    /// The `webhooks` counter of each of [`WEBHOOK_OUTCOMES`], resolved once: a label lookup
-    /// per delivery hashes the value and takes the vector's lock.
+    webhooks: IntCounterVec,
+    /// The `webhooks` counter of each of [`DeliveryOutcome::ALL`], in that order, resolved
+    /// once: a label lookup per delivery hashes the value and takes the vector's lock.
     outcomes: Vec<IntCounter>,
-    pub store_errors: IntCounterVec,
+    store_errors: IntCounterVec,
     /// Registered when a store is opened: a memory-only exporter has no commits to show.
     store_commits: OnceLock<StoreCommits>,
 }
@@ -41,12 +129,12 @@ impl Telemetry {
             outcomes: Vec::new(),
             registry,
         };
-        metrics.outcomes = WEBHOOK_OUTCOMES
+        metrics.outcomes = DeliveryOutcome::ALL
             .iter()
-            .map(|outcome| metrics.webhooks.with_label_values(&[outcome]))
+            .map(|outcome| metrics.webhooks.with_label_values(&[outcome.as_str()]))
             .collect();
-        for reason in STORE_ERROR_REASONS {
-            metrics.store_errors.with_label_values(&[reason]);
+        for reason in StoreErrorReason::ALL {
+            metrics.store_errors.with_label_values(&[reason.as_str()]);
         }
         let build_info =
             IntGaugeVec::new(opts(&BUILD_INFO), BUILD_INFO.labels).expect("valid gauge family");
@@ -63,34 +151,36 @@ impl Telemetry {
         metrics
     }
 
-    /// Counts a delivery with `outcome`, one of [`WEBHOOK_OUTCOMES`].
-    pub fn count_webhook(&self, outcome: &str) {
-        match WEBHOOK_OUTCOMES.iter().position(|&o| o == outcome) {
-            Some(i) => self.outcomes[i].inc(),
-            None => self.webhooks.with_label_values(&[outcome]).inc(),
-        }
+    /// Counts a delivery with `outcome`.
+    pub fn count_delivery(&self, outcome: DeliveryOutcome) {
+        self.outcomes[outcome as usize].inc();
+    }
+
+    /// Counts a commit of the store that failed for `reason`.
+    pub fn count_store_error(&self, reason: StoreErrorReason) {
+        self.store_errors
+            .with_label_values(&[reason.as_str()])
+            .inc();
     }
 
     /// The webhook counters by outcome, as the store saves them.
     pub fn webhook_counts(&self) -> Vec<(String, u64)> {
-        WEBHOOK_OUTCOMES
+        DeliveryOutcome::ALL
             .iter()
-            .map(|o| {
-                (
-                    format!("webhooks_total:{o}"),
-                    self.webhooks.with_label_values(&[o]).get(),
-                )
-            })
+            .zip(&self.outcomes)
+            .map(|(o, counter)| (format!("webhooks_total:{}", o.as_str()), counter.get()))
             .collect()
     }
 
     /// Carries on the webhook counters saved before a restart.
     pub fn restore_webhook_counts(&self, counts: &[(String, u64)]) {
         for (name, value) in counts {
-            if let Some(outcome) = name.strip_prefix("webhooks_total:")
-                && WEBHOOK_OUTCOMES.contains(&outcome)
+            let saved = name.strip_prefix("webhooks_total:");
+            if let Some(i) = DeliveryOutcome::ALL
+                .iter()
+                .position(|o| Some(o.as_str()) == saved)
             {
-                self.webhooks.with_label_values(&[outcome]).inc_by(*value);
+                self.outcomes[i].inc_by(*value);
             }
         }
     }
@@ -146,4 +236,17 @@ pub struct StoreCommits {
 fn counter(registry: &Registry, family: &Family) -> IntCounterVec {
     let vec = IntCounterVec::new(opts(family), family.labels).expect("valid counter family");
     registered(registry, vec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `outcomes` is indexed by the enum's discriminant: `ALL` must be in declaration order.
+    #[test]
+    fn outcomes_are_listed_in_declaration_order() {
+        for (i, outcome) in DeliveryOutcome::ALL.iter().enumerate() {
+            assert_eq!(*outcome as usize, i, "{outcome:?}");
+        }
+    }
 }

@@ -1,5 +1,5 @@
 //! The HTTP boundary's one error type: each variant maps to a status code and a JSON body in
-//! [`IntoResponse`], and is logged there, once.
+//! [`IntoResponse`], which has no side effect (the handler logs and counts each delivery once).
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::activity::ParseError;
 use crate::store::StoreError;
+use crate::telemetry::DeliveryOutcome;
 use crate::verify::SignatureError;
 
 /// Why a webhook delivery was refused.
@@ -49,14 +50,14 @@ impl WebhookError {
         }
     }
 
-    /// The `outcome` label of `platformsh_exporter_webhooks_total`.
-    pub fn outcome(&self) -> &'static str {
+    /// The delivery's outcome, as `platformsh_exporter_webhooks_total` counts it.
+    pub fn outcome(&self) -> DeliveryOutcome {
         match self {
-            WebhookError::Invalid(_) | WebhookError::Unreadable(_) => "invalid",
-            WebhookError::TooLarge { .. } => "too_large",
-            WebhookError::Unauthorized(_) => "unauthorized",
-            WebhookError::Unavailable(_) => "unavailable",
-            WebhookError::Timeout { .. } | WebhookError::Stalled { .. } => "timeout",
+            WebhookError::Invalid(_) | WebhookError::Unreadable(_) => DeliveryOutcome::Invalid,
+            WebhookError::TooLarge { .. } => DeliveryOutcome::TooLarge,
+            WebhookError::Unauthorized(_) => DeliveryOutcome::Unauthorized,
+            WebhookError::Unavailable(_) => DeliveryOutcome::Unavailable,
+            WebhookError::Timeout { .. } | WebhookError::Stalled { .. } => DeliveryOutcome::Timeout,
         }
     }
 }
@@ -71,23 +72,16 @@ struct Refusal<'a> {
     path: Option<&'a str>,
 }
 
+/// The answer only: logging and counting happen once, in `receive::report`.
 impl IntoResponse for WebhookError {
     fn into_response(self) -> Response {
-        if let WebhookError::Unavailable(e) = &self {
-            // Ours: the operator must know why (the body stays opaque to the sender).
-            tracing::error!(reason = e.reason, error = %e.message, "cannot store a delivery");
-        } else {
-            // The sender's mistake: debug level, so a flood of bad deliveries cannot flood the
-            // log. The counter tells operators they happen.
-            tracing::debug!(error = %self, "webhook delivery refused");
-        }
         let (message, path) = match &self {
             WebhookError::Invalid(e) => (e.message.clone(), Some(e.path.as_str())),
             other => (other.to_string(), None),
         };
         let body = Refusal {
             status: "rejected",
-            error: self.outcome(),
+            error: self.outcome().as_str(),
             message,
             path,
         };

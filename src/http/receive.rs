@@ -1,6 +1,6 @@
 //! Receive: the webhook endpoint. Reads the body within its limit, verifies its signature,
-//! parses it, records it, and counts the outcome; nothing is recorded unless the whole delivery
-//! is valid.
+//! parses it, records it, and reports the outcome (counted and logged in one place); nothing is
+//! recorded unless the whole delivery is valid.
 
 use axum::Json;
 use axum::body::{Body, Bytes};
@@ -18,14 +18,18 @@ use super::state::AppState;
 use crate::activity::{self, State as ActivityState};
 use crate::http::error::WebhookError;
 use crate::record::Recorded;
+use crate::telemetry::{DeliveryOutcome, Telemetry};
 use crate::verify::SIGNATURE_HEADER;
 
 /// The JSON body of an answered delivery.
 #[derive(Debug, Serialize)]
 pub struct Ack {
+    /// `accepted` or `duplicate`.
     pub status: &'static str,
     pub id: String,
     pub state: ActivityState,
+    #[serde(skip)]
+    outcome: DeliveryOutcome,
 }
 
 /// `POST` handler for the webhook path.
@@ -37,14 +41,29 @@ pub async fn webhook(State(state): State<AppState>, request: Request) -> Respons
         Ok((body, _budget)) => receive(&state, &headers, &body).await,
         Err(e) => Err(e),
     };
-    let outcome = match &result {
-        Ok((_, ack)) => ack.status,
-        Err(e) => e.outcome(),
-    };
-    state.telemetry.count_webhook(outcome);
+    report(&state.telemetry, &result);
     match result {
         Ok((status, ack)) => (status, Json(ack)).into_response(),
         Err(e) => e.into_response(),
+    }
+}
+
+/// The one place a delivery's outcome is counted and logged, together.
+fn report(telemetry: &Telemetry, result: &Result<(StatusCode, Ack), WebhookError>) {
+    match result {
+        Ok((_, ack)) => telemetry.count_delivery(ack.outcome),
+        Err(e) => {
+            telemetry.count_delivery(e.outcome());
+            if let WebhookError::Unavailable(e) = e {
+                telemetry.count_store_error(e.reason);
+                // Ours: the operator must know why (the body stays opaque to the sender).
+                tracing::error!(reason = e.reason.as_str(), error = %e.message, "cannot store a delivery");
+            } else {
+                // The sender's mistake: debug level, so a flood of bad deliveries cannot flood
+                // the log. The counter tells operators they happen.
+                tracing::debug!(error = %e, "webhook delivery refused");
+            }
+        }
     }
 }
 
@@ -145,30 +164,27 @@ async fn receive(
     let received_at = activity::stored_precision(chrono::Utc::now());
     let recorded = match &state.store {
         // Durable first: the store records the activity once it is committed.
-        Some(store) => store.insert(activity, received_at).await.map_err(|e| {
-            state
-                .telemetry
-                .store_errors
-                .with_label_values(&[e.reason])
-                .inc();
-            WebhookError::Unavailable(e)
-        })?,
+        Some(store) => store
+            .insert(activity, received_at)
+            .await
+            .map_err(WebhookError::Unavailable)?,
         None => state
             .recorder
             .lock()
             .expect("the recorder lock is never poisoned: recording does not panic")
             .record(&activity, received_at),
     };
-    let (status, label) = match recorded {
-        Recorded::Accepted => (StatusCode::ACCEPTED, "accepted"),
-        Recorded::Duplicate => (StatusCode::OK, "duplicate"),
+    let (status, outcome) = match recorded {
+        Recorded::Accepted => (StatusCode::ACCEPTED, DeliveryOutcome::Accepted),
+        Recorded::Duplicate => (StatusCode::OK, DeliveryOutcome::Duplicate),
     };
     Ok((
         status,
         Ack {
-            status: label,
+            status: outcome.as_str(),
             id,
             state: activity_state,
+            outcome,
         },
     ))
 }

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::StoreError;
+use crate::telemetry::StoreErrorReason;
 
 /// The database file this process opened, to notice when it is deleted or replaced under the
 /// running exporter: SQLite would go on writing to the unlinked file, answering 2xx for
@@ -65,7 +66,7 @@ impl Identity {
             Ok(())
         } else {
             Err(StoreError {
-                reason: "replaced",
+                reason: StoreErrorReason::Replaced,
                 message: format!(
                     "the database {} was deleted or replaced while the exporter ran; restart \
                      it to open the file now there",

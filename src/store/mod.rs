@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::activity::Activity;
 use crate::record::{Recorded, Recorder};
-use crate::telemetry::StoreCommits;
+use crate::telemetry::{StoreCommits, StoreErrorReason};
 
 mod file;
 mod rows;
@@ -35,7 +35,7 @@ use writer::Writer;
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{reason}: {message}")]
 pub struct StoreError {
-    pub reason: &'static str,
+    pub reason: StoreErrorReason,
     pub message: String,
 }
 
@@ -43,12 +43,12 @@ impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         use rusqlite::ErrorCode;
         let reason = match e.sqlite_error_code() {
-            Some(ErrorCode::DiskFull) => "disk_full",
-            Some(ErrorCode::ReadOnly) => "read_only",
-            Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => "corrupt",
-            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => "locked",
-            Some(ErrorCode::SystemIoFailure | ErrorCode::CannotOpen) => "io",
-            _ => "other",
+            Some(ErrorCode::DiskFull) => StoreErrorReason::DiskFull,
+            Some(ErrorCode::ReadOnly) => StoreErrorReason::ReadOnly,
+            Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => StoreErrorReason::Corrupt,
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreErrorReason::Locked,
+            Some(ErrorCode::SystemIoFailure | ErrorCode::CannotOpen) => StoreErrorReason::Io,
+            _ => StoreErrorReason::Other,
         };
         Self {
             reason,
@@ -60,7 +60,7 @@ impl From<rusqlite::Error> for StoreError {
 impl StoreError {
     fn stopped() -> Self {
         Self {
-            reason: "stopped",
+            reason: StoreErrorReason::Stopped,
             message: "the store's writer has stopped".into(),
         }
     }
