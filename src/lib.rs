@@ -7,7 +7,7 @@
 //!    (cardinality caps), [`catalogue`] (every metric family, defined once), [`series`] (the
 //!    series the recorder keeps), [`text`] (the text exposition format) and [`record`] (the
 //!    recorder: the one function that turns an activity into metric updates, with the state that
-//!    spans activities, de-duplication included).
+//!    spans activities) and [`dedup`] (which deliveries were recorded already).
 //! 2. [`verify`] (the JWS signature check, pure) and [`telemetry`] (the process-lifetime
 //!    instruments in the `prometheus` crate's registry). The rule: what replay rebuilds from
 //!    stored activities is the recorder's; what describes this process is telemetry's.
@@ -22,6 +22,7 @@
 pub mod activity;
 pub mod catalogue;
 pub mod config;
+pub mod dedup;
 pub mod http;
 pub mod labels;
 pub mod record;

@@ -4,8 +4,7 @@
 //! A live delivery and a stored one replayed at start go through [`Recorder::record`], so the
 //! same activities in the same order always rebuild the same metrics.
 
-use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -13,8 +12,10 @@ use chrono::{DateTime, Utc};
 use hashbrown::{HashMap, HashSet};
 
 use crate::activity::{Activity, Finished, State};
+use crate::dedup::Seen;
 use crate::labels::{Caps, Labels, Limits, OVERFLOW};
 use crate::series::{ActivityFamilies, Histogram, RecorderFamilies, Series};
+use crate::text::WriteText;
 
 /// Activity types counted as deployments unless `--deployment.types` says otherwise.
 pub const DEFAULT_DEPLOYMENT_TYPES: &[&str] = &[
@@ -69,53 +70,6 @@ pub enum Recorded {
     Accepted,
     /// The same (id, state) was recorded before; nothing changed.
     Duplicate,
-}
-
-/// Remembers the most recent (id, state) pairs; the oldest is forgotten past the capacity, so a
-/// flood of unique ids cannot grow memory without bound.
-#[derive(Debug)]
-struct Seen {
-    /// The states seen of each id, as a bit set of `State` discriminants. Keyed by id alone so
-    /// that a `&str` can look it up: one allocation per new id, shared with `order`.
-    states: HashMap<Arc<str>, u8>,
-    /// (id, state) pairs, oldest first.
-    order: VecDeque<(Arc<str>, State)>,
-    capacity: usize,
-}
-
-fn bit(state: State) -> u8 {
-    1 << (state as u8)
-}
-
-impl Seen {
-    fn contains(&self, id: &str, state: State) -> bool {
-        self.states
-            .get(id)
-            .is_some_and(|bits| bits & bit(state) != 0)
-    }
-
-    /// Inserts the pair; false if it was already there.
-    fn insert(&mut self, id: &str, state: State) -> bool {
-        let key = match self.states.get_key_value(id) {
-            Some((_, bits)) if bits & bit(state) != 0 => return false,
-            Some((key, _)) => Arc::clone(key),
-            None => Arc::from(id),
-        };
-        *self.states.entry(Arc::clone(&key)).or_insert(0) |= bit(state);
-        self.order.push_back((key, state));
-        while self.order.len() > self.capacity {
-            let Some((old, old_state)) = self.order.pop_front() else {
-                break;
-            };
-            if let Some(bits) = self.states.get_mut(&old) {
-                *bits &= !bit(old_state);
-                if *bits == 0 {
-                    self.states.remove(&old);
-                }
-            }
-        }
-        true
-    }
 }
 
 /// Deployment history of one environment.
@@ -223,11 +177,7 @@ impl Recorder {
             text: String::new(),
             changed: true,
             caps: Caps::new(settings.limits),
-            seen: Seen {
-                states: HashMap::new(),
-                order: VecDeque::new(),
-                capacity: settings.dedup_capacity,
-            },
+            seen: Seen::new(settings.dedup_capacity),
             settings,
             environments: HashMap::new(),
             unfinished: HashMap::new(),
@@ -481,6 +431,19 @@ impl Recorder {
     }
 }
 
+/// The recorder behind its lock, as `/metrics` reads it: stale unfinished activities are
+/// expired here rather than per delivery (the scan is O(tracked)), then the families' text,
+/// reused until a delivery changes them, is copied out.
+impl WriteText for Mutex<Recorder> {
+    fn write_text(&self, out: &mut String) {
+        let mut recorder = self
+            .lock()
+            .expect("the recorder lock is never poisoned: recording does not panic");
+        recorder.expire_unfinished(Utc::now());
+        out.push_str(recorder.exposition());
+    }
+}
+
 /// The value under `key`, inserted by default if absent: `HashMap::entry` would need an owned
 /// key, an allocation per lookup on the hot path.
 fn entry<'m, V: Default>(map: &'m mut HashMap<String, V>, key: &str) -> &'m mut V {
@@ -540,25 +503,6 @@ mod tests {
     use super::*;
     use crate::activity::Outcome;
 
-    fn seen(capacity: usize) -> Seen {
-        Seen {
-            states: HashMap::new(),
-            order: VecDeque::new(),
-            capacity,
-        }
-    }
-
-    #[test]
-    fn each_state_of_an_id_is_remembered_apart() {
-        let mut s = seen(10);
-        assert!(s.insert("a", State::InProgress));
-        assert!(s.insert("a", State::Complete));
-        assert!(!s.insert("a", State::InProgress));
-        assert!(s.contains("a", State::Complete));
-        assert!(!s.contains("a", State::Cancelled));
-        assert!(!s.contains("b", State::Complete));
-    }
-
     /// Each result of one label set has its own slot in the handles: the counts must not mix.
     #[test]
     fn results_of_one_label_set_count_apart() {
@@ -601,20 +545,101 @@ mod tests {
         assert!(text.contains(&format!("platformsh_last_deployment_success{{{env}}} 1\n")));
     }
 
+    /// A deployment of the seed's environment (production `master`) finished at `at` (seconds).
+    fn deployment(id: &str, state: State, result: Outcome, at: i64) -> Activity {
+        let seed =
+            crate::activity::parse(include_bytes!("../tests/fixtures/push-success-seed.json"))
+                .unwrap();
+        let at = DateTime::from_timestamp(at, 0).unwrap();
+        Activity {
+            id: id.into(),
+            state,
+            result: Some(result),
+            started_at: Some(at),
+            completed_at: Some(at),
+            cancelled_at: None,
+            updated_at: Some(at),
+            created_at: Some(at),
+            ..seed
+        }
+    }
+
+    fn sample(text: &str, series: &str) -> Option<f64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+    }
+
+    const ENV: &str = "{environment=\"master\",project=\"sx-this-is-an-example-value-hu\"}";
+    const RECOVERY: &str = "platformsh_deployment_recovery_seconds";
+    const ENV_TYPE: &str =
+        "{environment_type=\"production\",project=\"sx-this-is-an-example-value-hu\"}";
+
     #[test]
-    fn the_oldest_pairs_are_forgotten_past_the_capacity() {
-        let mut s = seen(2);
-        s.insert("a", State::InProgress);
-        s.insert("a", State::Complete);
-        s.insert("b", State::Complete);
-        assert!(!s.contains("a", State::InProgress));
-        assert!(s.contains("a", State::Complete));
-        s.insert("c", State::Complete);
-        assert!(!s.contains("a", State::Complete));
-        assert!(
-            !s.states.contains_key("a"),
-            "an id with no state left is dropped"
+    fn a_success_after_failures_observes_the_time_from_the_first_failure() {
+        let mut r = Recorder::new(Settings::default());
+        let now = Utc::now();
+        r.record(
+            &deployment("f1", State::Complete, Outcome::Failure, 1000),
+            now,
         );
-        assert_eq!(s.states.len(), 2);
+        r.record(
+            &deployment("f2", State::Complete, Outcome::Failure, 1600),
+            now,
+        );
+        r.record(
+            &deployment("s", State::Complete, Outcome::Success, 4600),
+            now,
+        );
+        let text = r.exposition();
+        assert_eq!(
+            sample(text, &format!("{RECOVERY}_count{ENV_TYPE}")),
+            Some(1.0)
+        );
+        assert_eq!(
+            sample(text, &format!("{RECOVERY}_sum{ENV_TYPE}")),
+            Some(3600.0)
+        );
+        let last = format!("platformsh_last_deployment_success{ENV}");
+        assert_eq!(sample(text, &last), Some(1.0));
+    }
+
+    #[test]
+    fn a_late_delivery_of_an_older_failure_does_not_replace_the_last_deployment() {
+        let mut r = Recorder::new(Settings::default());
+        let now = Utc::now();
+        r.record(
+            &deployment("new", State::Complete, Outcome::Success, 2000),
+            now,
+        );
+        r.record(
+            &deployment("old", State::Complete, Outcome::Failure, 1000),
+            now,
+        );
+        let text = r.exposition();
+        let last = format!("platformsh_last_deployment_success{ENV}");
+        assert_eq!(sample(text, &last), Some(1.0));
+        let at = format!("platformsh_last_deployment_timestamp_seconds{ENV}");
+        assert_eq!(sample(text, &at), Some(2000.0));
+        // The older failure came before the success: nothing to recover from.
+        assert_eq!(sample(text, &format!("{RECOVERY}_count{ENV_TYPE}")), None);
+    }
+
+    #[test]
+    fn a_cancelled_deployment_leaves_the_last_deployment_as_it_was() {
+        let mut r = Recorder::new(Settings::default());
+        let now = Utc::now();
+        r.record(
+            &deployment("f", State::Complete, Outcome::Failure, 1000),
+            now,
+        );
+        r.record(
+            &deployment("c", State::Cancelled, Outcome::Failure, 2000),
+            now,
+        );
+        let text = r.exposition();
+        let last = format!("platformsh_last_deployment_success{ENV}");
+        assert_eq!(sample(text, &last), Some(0.0));
+        let at = format!("platformsh_last_deployment_timestamp_seconds{ENV}");
+        assert_eq!(sample(text, &at), Some(1000.0));
     }
 }

@@ -199,6 +199,12 @@ impl Telemetry {
     }
 }
 
+impl crate::text::WriteText for Telemetry {
+    fn write_text(&self, out: &mut String) {
+        self.encode(out);
+    }
+}
+
 impl Default for Telemetry {
     fn default() -> Self {
         Self::new()

@@ -8,6 +8,13 @@ use std::fmt::Write;
 
 use prometheus::proto::{Bucket, LabelPair, MetricFamily, MetricType};
 
+/// A source of metric families that writes itself in the text format. The `/metrics` handler
+/// joins sources without knowing their insides (as linkerd2-proxy's `FmtMetrics`).
+pub trait WriteText {
+    /// Appends this source's families to `out`.
+    fn write_text(&self, out: &mut String);
+}
+
 /// Appends `families` to `out` in the Prometheus text format.
 pub fn encode(families: &[MetricFamily], out: &mut String) {
     let mut labels = String::new();

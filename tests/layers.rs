@@ -16,6 +16,7 @@ const LAYERS: &[(&str, u8, &[&str])] = &[
             "catalogue",
             "series",
             "text",
+            "dedup",
             "record",
         ],
     ),

@@ -1,24 +1,19 @@
-//! Expose: the `/metrics` endpoint. It joins the activity families' text and the exporter's own
-//! metrics, both written by [`crate::text`].
+//! The `/metrics` endpoint: it joins sources of text ([`WriteText`]) without knowing their
+//! insides.
 
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 
 use super::state::AppState;
+use crate::text::WriteText;
 
-/// `GET` handler for the telemetry path.
+/// `GET` handler for the telemetry path: the recorder's families, then the process's.
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let mut text = {
-        let mut recorder = state
-            .recorder
-            .lock()
-            .expect("the recorder lock is never poisoned: recording does not panic");
-        // Expire stale unfinished activities here rather than per delivery: the scan is
-        // O(tracked).
-        recorder.expire_unfinished(chrono::Utc::now());
-        recorder.exposition().to_owned()
-    };
-    state.telemetry.encode(&mut text);
+    let sources: [&dyn WriteText; 2] = [&*state.recorder, &*state.telemetry];
+    let mut text = String::new();
+    for source in sources {
+        source.write_text(&mut text);
+    }
     ([(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)], text)
 }
