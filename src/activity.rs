@@ -21,7 +21,7 @@ pub const MAX_ID_BYTES: usize = 256;
 /// An activity's lifecycle state, as Platform.sh sends it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum State {
+pub enum ActivityState {
     Pending,
     Scheduled,
     Staged,
@@ -30,69 +30,71 @@ pub enum State {
     Cancelled,
 }
 
-impl State {
-    pub const ALL: [State; 6] = [
-        State::Pending,
-        State::Scheduled,
-        State::Staged,
-        State::InProgress,
-        State::Complete,
-        State::Cancelled,
+impl ActivityState {
+    pub const ALL: [ActivityState; 6] = [
+        ActivityState::Pending,
+        ActivityState::Scheduled,
+        ActivityState::Staged,
+        ActivityState::InProgress,
+        ActivityState::Complete,
+        ActivityState::Cancelled,
     ];
 
     pub fn as_str(self) -> &'static str {
         match self {
-            State::Pending => "pending",
-            State::Scheduled => "scheduled",
-            State::Staged => "staged",
-            State::InProgress => "in_progress",
-            State::Complete => "complete",
-            State::Cancelled => "cancelled",
+            ActivityState::Pending => "pending",
+            ActivityState::Scheduled => "scheduled",
+            ActivityState::Staged => "staged",
+            ActivityState::InProgress => "in_progress",
+            ActivityState::Complete => "complete",
+            ActivityState::Cancelled => "cancelled",
         }
     }
 }
 
-impl fmt::Display for State {
+impl fmt::Display for ActivityState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
 }
 
-/// The `result` field: what Platform.sh says of a finished activity.
+/// The activity's `result` field: what Platform.sh says of a finished activity. (Not the
+/// `result` label, [`ResultLabel`], which also has `cancelled`; nor a delivery's outcome,
+/// which is the exporter's answer to one HTTP request.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Outcome {
+pub enum ActivityResult {
     Success,
     Failure,
 }
 
-impl Outcome {
-    pub const ALL: [Outcome; 2] = [Outcome::Success, Outcome::Failure];
+impl ActivityResult {
+    pub const ALL: [ActivityResult; 2] = [ActivityResult::Success, ActivityResult::Failure];
 
     /// As Platform.sh spells it (and serde reads it), and as the store keeps it.
     pub fn as_str(self) -> &'static str {
         match self {
-            Outcome::Success => "success",
-            Outcome::Failure => "failure",
+            ActivityResult::Success => "success",
+            ActivityResult::Failure => "failure",
         }
     }
 }
 
-/// The `result` label of a finished activity.
+/// The `result` label of a finished activity: its [`ActivityResult`], or `cancelled`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Finished {
+pub enum ResultLabel {
     Success,
     Failure,
     /// State `cancelled`, whatever `result` says (Platform.sh sends `failure`).
     Cancelled,
 }
 
-impl Finished {
+impl ResultLabel {
     pub fn as_str(self) -> &'static str {
         match self {
-            Finished::Success => "success",
-            Finished::Failure => "failure",
-            Finished::Cancelled => "cancelled",
+            ResultLabel::Success => "success",
+            ResultLabel::Failure => "failure",
+            ResultLabel::Cancelled => "cancelled",
         }
     }
 }
@@ -129,8 +131,8 @@ pub struct Activity {
     pub environment: String,
     /// `payload.environment.type`, else derived from `is_main`, else empty.
     pub environment_type: String,
-    pub state: State,
-    pub result: Option<Outcome>,
+    pub state: ActivityState,
+    pub result: Option<ActivityResult>,
     pub created_at: Option<DateTime<Utc>>,
     pub started_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
@@ -143,11 +145,11 @@ pub struct Activity {
 
 impl Activity {
     /// The `result` label, for a finished activity only.
-    pub fn finished(&self) -> Option<Finished> {
+    pub fn finished(&self) -> Option<ResultLabel> {
         match (self.state, self.result) {
-            (State::Cancelled, _) => Some(Finished::Cancelled),
-            (State::Complete, Some(Outcome::Success)) => Some(Finished::Success),
-            (State::Complete, Some(Outcome::Failure)) => Some(Finished::Failure),
+            (ActivityState::Cancelled, _) => Some(ResultLabel::Cancelled),
+            (ActivityState::Complete, Some(ActivityResult::Success)) => Some(ResultLabel::Success),
+            (ActivityState::Complete, Some(ActivityResult::Failure)) => Some(ResultLabel::Failure),
             _ => None,
         }
     }
@@ -262,9 +264,9 @@ struct Wire<'a> {
     kind: Cow<'a, str>,
     #[serde(borrow)]
     project: Cow<'a, str>,
-    state: State,
+    state: ActivityState,
     #[serde(default)]
-    result: Option<Outcome>,
+    result: Option<ActivityResult>,
     #[serde(default)]
     created_at: Option<Timestamp>,
     #[serde(default)]
@@ -479,7 +481,7 @@ impl Wire<'_> {
             MAX_LABEL_BYTES,
             true,
         )?;
-        if self.state == State::Complete && self.result.is_none() {
+        if self.state == ActivityState::Complete && self.result.is_none() {
             return Err(ParseError::new(
                 "$.result",
                 "an activity in state complete must have result success or failure",
@@ -591,8 +593,8 @@ mod tests {
         assert_eq!(a.project, "sx-this-is-an-example-value-hu");
         assert_eq!(a.environment, "master");
         assert_eq!(a.environment_type, "production");
-        assert_eq!(a.state, State::Complete);
-        assert_eq!(a.finished(), Some(Finished::Success));
+        assert_eq!(a.state, ActivityState::Complete);
+        assert_eq!(a.finished(), Some(ResultLabel::Success));
         assert_eq!(a.commits, Some(1));
         assert_eq!(
             a.completed_at.unwrap().timestamp_micros(),
@@ -610,10 +612,10 @@ mod tests {
     /// The store writes and reads states and results by `as_str`: it must be serde's spelling.
     #[test]
     fn as_str_is_the_wire_spelling() {
-        for state in State::ALL {
+        for state in ActivityState::ALL {
             assert_eq!(serde_json::to_value(state).unwrap(), state.as_str());
         }
-        for outcome in Outcome::ALL {
+        for outcome in ActivityResult::ALL {
             assert_eq!(serde_json::to_value(outcome).unwrap(), outcome.as_str());
         }
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 // hashbrown's maps hash with foldhash: SipHash, std's default, was 3 % of a delivery.
 use hashbrown::HashMap;
 
-use crate::activity::State;
+use crate::activity::ActivityState;
 
 /// Remembers the most recent (id, state) pairs; the oldest is forgotten past the capacity, so a
 /// flood of unique ids cannot grow memory without bound.
@@ -16,11 +16,11 @@ pub struct Seen {
     /// that a `&str` can look it up: one allocation per new id, shared with `order`.
     states: HashMap<Arc<str>, u8>,
     /// (id, state) pairs, oldest first.
-    order: VecDeque<(Arc<str>, State)>,
+    order: VecDeque<(Arc<str>, ActivityState)>,
     capacity: usize,
 }
 
-fn bit(state: State) -> u8 {
+fn bit(state: ActivityState) -> u8 {
     1 << (state as u8)
 }
 
@@ -33,14 +33,14 @@ impl Seen {
         }
     }
 
-    pub fn contains(&self, id: &str, state: State) -> bool {
+    pub fn contains(&self, id: &str, state: ActivityState) -> bool {
         self.states
             .get(id)
             .is_some_and(|bits| bits & bit(state) != 0)
     }
 
     /// Inserts the pair; false if it was already there.
-    pub fn insert(&mut self, id: &str, state: State) -> bool {
+    pub fn insert(&mut self, id: &str, state: ActivityState) -> bool {
         let key = match self.states.get_key_value(id) {
             Some((_, bits)) if bits & bit(state) != 0 => return false,
             Some((key, _)) => Arc::clone(key),
@@ -74,24 +74,24 @@ mod tests {
     #[test]
     fn each_state_of_an_id_is_remembered_apart() {
         let mut s = seen(10);
-        assert!(s.insert("a", State::InProgress));
-        assert!(s.insert("a", State::Complete));
-        assert!(!s.insert("a", State::InProgress));
-        assert!(s.contains("a", State::Complete));
-        assert!(!s.contains("a", State::Cancelled));
-        assert!(!s.contains("b", State::Complete));
+        assert!(s.insert("a", ActivityState::InProgress));
+        assert!(s.insert("a", ActivityState::Complete));
+        assert!(!s.insert("a", ActivityState::InProgress));
+        assert!(s.contains("a", ActivityState::Complete));
+        assert!(!s.contains("a", ActivityState::Cancelled));
+        assert!(!s.contains("b", ActivityState::Complete));
     }
 
     #[test]
     fn the_oldest_pairs_are_forgotten_past_the_capacity() {
         let mut s = seen(2);
-        s.insert("a", State::InProgress);
-        s.insert("a", State::Complete);
-        s.insert("b", State::Complete);
-        assert!(!s.contains("a", State::InProgress));
-        assert!(s.contains("a", State::Complete));
-        s.insert("c", State::Complete);
-        assert!(!s.contains("a", State::Complete));
+        s.insert("a", ActivityState::InProgress);
+        s.insert("a", ActivityState::Complete);
+        s.insert("b", ActivityState::Complete);
+        assert!(!s.contains("a", ActivityState::InProgress));
+        assert!(s.contains("a", ActivityState::Complete));
+        s.insert("c", ActivityState::Complete);
+        assert!(!s.contains("a", ActivityState::Complete));
         assert!(
             !s.states.contains_key("a"),
             "an id with no state left is dropped"

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 // hashbrown's maps hash with foldhash: SipHash, std's default, was 3 % of a delivery.
 use hashbrown::{HashMap, HashSet};
 
-use crate::activity::{Activity, Finished, State};
+use crate::activity::{Activity, ActivityState, ResultLabel};
 use crate::dedup::Seen;
 use crate::labels::{Caps, Labels, Limits, OVERFLOW};
 use crate::series::{ActivityFamilies, Histogram, RecorderFamilies, Series};
@@ -141,7 +141,7 @@ fn observe(slot: &mut Option<usize>, series: &mut Series<Histogram>, values: &[&
 struct Unfinished {
     project: String,
     environment: String,
-    state: State,
+    state: ActivityState,
     seen_at: DateTime<Utc>,
 }
 
@@ -233,7 +233,7 @@ impl Recorder {
         &mut self,
         activity: &Activity,
         labels: &Labels<'_>,
-        finished: Finished,
+        finished: ResultLabel,
         clock: Clock,
     ) {
         let mut key = HandlesKeyRef(
@@ -303,10 +303,10 @@ impl Recorder {
             );
             let recovery = [project, environment_type];
             match finished {
-                Finished::Success => self.deployment_finished(labels, recovery, at, true),
-                Finished::Failure => self.deployment_finished(labels, recovery, at, false),
+                ResultLabel::Success => self.deployment_finished(labels, recovery, at, true),
+                ResultLabel::Failure => self.deployment_finished(labels, recovery, at, false),
                 // A cancelled deployment leaves the environment as it was.
-                Finished::Cancelled => {}
+                ResultLabel::Cancelled => {}
             }
         }
     }
@@ -364,8 +364,8 @@ impl Recorder {
 
     fn track_unfinished(&mut self, activity: &Activity, labels: &Labels<'_>, now: DateTime<Utc>) {
         // A late "in_progress" for an activity already finished must not resurrect it.
-        if self.seen.contains(&activity.id, State::Complete)
-            || self.seen.contains(&activity.id, State::Cancelled)
+        if self.seen.contains(&activity.id, ActivityState::Complete)
+            || self.seen.contains(&activity.id, ActivityState::Cancelled)
         {
             return;
         }
@@ -501,7 +501,7 @@ impl Clock {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::activity::Outcome;
+    use crate::activity::ActivityResult;
 
     /// Each result of one label set has its own slot in the handles: the counts must not mix.
     #[test]
@@ -511,12 +511,12 @@ mod tests {
                 .unwrap();
         let mut recorder = Recorder::new(Settings::default());
         let outcomes = [
-            (State::Complete, Some(Outcome::Success)),
-            (State::Complete, Some(Outcome::Failure)),
-            (State::Cancelled, Some(Outcome::Failure)),
-            (State::Complete, Some(Outcome::Success)),
-            (State::Complete, Some(Outcome::Failure)),
-            (State::Complete, Some(Outcome::Success)),
+            (ActivityState::Complete, Some(ActivityResult::Success)),
+            (ActivityState::Complete, Some(ActivityResult::Failure)),
+            (ActivityState::Cancelled, Some(ActivityResult::Failure)),
+            (ActivityState::Complete, Some(ActivityResult::Success)),
+            (ActivityState::Complete, Some(ActivityResult::Failure)),
+            (ActivityState::Complete, Some(ActivityResult::Success)),
         ];
         for (n, (state, result)) in outcomes.into_iter().enumerate() {
             let activity = Activity {
@@ -546,7 +546,7 @@ mod tests {
     }
 
     /// A deployment of the seed's environment (production `master`) finished at `at` (seconds).
-    fn deployment(id: &str, state: State, result: Outcome, at: i64) -> Activity {
+    fn deployment(id: &str, state: ActivityState, result: ActivityResult, at: i64) -> Activity {
         let seed =
             crate::activity::parse(include_bytes!("../tests/fixtures/push-success-seed.json"))
                 .unwrap();
@@ -579,15 +579,15 @@ mod tests {
         let mut r = Recorder::new(Settings::default());
         let now = Utc::now();
         r.record(
-            &deployment("f1", State::Complete, Outcome::Failure, 1000),
+            &deployment("f1", ActivityState::Complete, ActivityResult::Failure, 1000),
             now,
         );
         r.record(
-            &deployment("f2", State::Complete, Outcome::Failure, 1600),
+            &deployment("f2", ActivityState::Complete, ActivityResult::Failure, 1600),
             now,
         );
         r.record(
-            &deployment("s", State::Complete, Outcome::Success, 4600),
+            &deployment("s", ActivityState::Complete, ActivityResult::Success, 4600),
             now,
         );
         let text = r.exposition();
@@ -608,11 +608,21 @@ mod tests {
         let mut r = Recorder::new(Settings::default());
         let now = Utc::now();
         r.record(
-            &deployment("new", State::Complete, Outcome::Success, 2000),
+            &deployment(
+                "new",
+                ActivityState::Complete,
+                ActivityResult::Success,
+                2000,
+            ),
             now,
         );
         r.record(
-            &deployment("old", State::Complete, Outcome::Failure, 1000),
+            &deployment(
+                "old",
+                ActivityState::Complete,
+                ActivityResult::Failure,
+                1000,
+            ),
             now,
         );
         let text = r.exposition();
@@ -629,11 +639,11 @@ mod tests {
         let mut r = Recorder::new(Settings::default());
         let now = Utc::now();
         r.record(
-            &deployment("f", State::Complete, Outcome::Failure, 1000),
+            &deployment("f", ActivityState::Complete, ActivityResult::Failure, 1000),
             now,
         );
         r.record(
-            &deployment("c", State::Cancelled, Outcome::Failure, 2000),
+            &deployment("c", ActivityState::Cancelled, ActivityResult::Failure, 2000),
             now,
         );
         let text = r.exposition();

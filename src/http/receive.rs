@@ -15,7 +15,7 @@ use tokio::time::{Instant, error::Elapsed};
 
 use super::budget::{BUDGET_UNIT, SMALL_BODY_BYTES};
 use super::state::AppState;
-use crate::activity::{self, State as ActivityState};
+use crate::activity::{self, ActivityState};
 use crate::http::error::WebhookError;
 use crate::record::Recorded;
 use crate::telemetry::{DeliveryOutcome, Telemetry};

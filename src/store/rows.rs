@@ -5,7 +5,7 @@ use rusqlite::{Connection, params};
 
 use super::Query;
 use super::schema::migrate;
-use crate::activity::{Activity, Outcome, State, Timings};
+use crate::activity::{Activity, ActivityResult, ActivityState, Timings};
 use crate::record::Recorder;
 
 pub(super) fn micros(t: Option<DateTime<Utc>>) -> Option<i64> {
@@ -27,7 +27,7 @@ pub(super) fn insert(
     a: &Activity,
     received_at: DateTime<Utc>,
 ) -> rusqlite::Result<bool> {
-    let result = a.result.map(Outcome::as_str);
+    let result = a.result.map(ActivityResult::as_str);
     let changed = tx.prepare_cached(INSERT)?.execute(params![
         a.id,
         a.state.as_str(),
@@ -36,7 +36,7 @@ pub(super) fn insert(
         a.environment,
         a.environment_type,
         result,
-        a.finished().map(crate::activity::Finished::as_str),
+        a.finished().map(crate::activity::ResultLabel::as_str),
         micros(a.created_at),
         micros(a.started_at),
         micros(a.completed_at),
@@ -90,8 +90,10 @@ pub(super) fn prune(conn: &Connection, before: DateTime<Utc>) -> rusqlite::Resul
     conn.execute("DELETE FROM activities WHERE seq <= ?1", [low])
 }
 
-pub(super) fn parse_state(s: &str) -> Option<State> {
-    State::ALL.into_iter().find(|state| state.as_str() == s)
+pub(super) fn parse_state(s: &str) -> Option<ActivityState> {
+    ActivityState::ALL
+        .into_iter()
+        .find(|state| state.as_str() == s)
 }
 
 pub(super) fn save_counters(
@@ -132,7 +134,7 @@ pub(super) fn read_activity(
         project: r.get(3)?,
         environment: r.get(4)?,
         environment_type: r.get(5)?,
-        result: Outcome::ALL
+        result: ActivityResult::ALL
             .into_iter()
             .find(|o| result.as_deref() == Some(o.as_str())),
         created_at: from_micros(r.get(7)?),
