@@ -1,0 +1,184 @@
+//! The activity: one normalised, validated record of what Platform.sh did, the only input of
+//! the recorder (live, or replayed from the store). [`parse`] makes one from a webhook body.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+mod wire;
+
+pub use wire::{ParseError, parse};
+
+/// Longest accepted label value (project, environment, type), in bytes. Platform.sh ids and
+/// branch names are far shorter; anything longer is not a real delivery.
+pub const MAX_LABEL_BYTES: usize = 128;
+/// The label value that stands for every value past a label's cap. A sender may not use it:
+/// its activities would be indistinguishable from folded ones.
+pub const OVERFLOW: &str = "_overflow";
+
+/// Longest accepted activity id, in bytes.
+pub const MAX_ID_BYTES: usize = 256;
+
+/// An activity's lifecycle state, as Platform.sh sends it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActivityState {
+    Pending,
+    Scheduled,
+    Staged,
+    InProgress,
+    Complete,
+    Cancelled,
+}
+
+impl ActivityState {
+    pub const ALL: [ActivityState; 6] = [
+        ActivityState::Pending,
+        ActivityState::Scheduled,
+        ActivityState::Staged,
+        ActivityState::InProgress,
+        ActivityState::Complete,
+        ActivityState::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActivityState::Pending => "pending",
+            ActivityState::Scheduled => "scheduled",
+            ActivityState::Staged => "staged",
+            ActivityState::InProgress => "in_progress",
+            ActivityState::Complete => "complete",
+            ActivityState::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl fmt::Display for ActivityState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The activity's `result` field: what Platform.sh says of a finished activity. (Not the
+/// `result` label, [`ResultLabel`], which also has `cancelled`; nor a delivery's outcome,
+/// which is the exporter's answer to one HTTP request.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActivityResult {
+    Success,
+    Failure,
+}
+
+impl ActivityResult {
+    pub const ALL: [ActivityResult; 2] = [ActivityResult::Success, ActivityResult::Failure];
+
+    /// As Platform.sh spells it (and serde reads it), and as the store keeps it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActivityResult::Success => "success",
+            ActivityResult::Failure => "failure",
+        }
+    }
+}
+
+/// The `result` label of a finished activity: its [`ActivityResult`], or `cancelled`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResultLabel {
+    Success,
+    Failure,
+    /// State `cancelled`, whatever `result` says (Platform.sh sends `failure`).
+    Cancelled,
+}
+
+impl ResultLabel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResultLabel::Success => "success",
+            ResultLabel::Failure => "failure",
+            ResultLabel::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// Phase times from the `timings` object. Only the documented keys are kept, so a delivery
+/// cannot create unbounded `phase` label values.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, Serialize)]
+pub struct Timings {
+    pub wait: Option<f64>,
+    pub build: Option<f64>,
+    pub deploy: Option<f64>,
+    pub execute: Option<f64>,
+}
+
+impl Timings {
+    pub fn phases(&self) -> [(&'static str, Option<f64>); 4] {
+        [
+            ("wait", self.wait),
+            ("build", self.build),
+            ("deploy", self.deploy),
+            ("execute", self.execute),
+        ]
+    }
+}
+
+/// One normalised activity: the few fields the metrics need, already validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Activity {
+    pub id: String,
+    /// The activity `type`, e.g. `environment.push`.
+    pub kind: String,
+    pub project: String,
+    /// `payload.environment.name`, else the first of `environments`, else empty.
+    pub environment: String,
+    /// `payload.environment.type`, else derived from `is_main`, else empty.
+    pub environment_type: String,
+    pub state: ActivityState,
+    pub result: Option<ActivityResult>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+    pub timings: Timings,
+    /// Commits of a push: `payload.commits_count`, else the length of `payload.commits`.
+    pub commits: Option<u64>,
+}
+
+impl Activity {
+    /// The `result` label, for a finished activity only.
+    pub fn finished(&self) -> Option<ResultLabel> {
+        match (self.state, self.result) {
+            (ActivityState::Cancelled, _) => Some(ResultLabel::Cancelled),
+            (ActivityState::Complete, Some(ActivityResult::Success)) => Some(ResultLabel::Success),
+            (ActivityState::Complete, Some(ActivityResult::Failure)) => Some(ResultLabel::Failure),
+            _ => None,
+        }
+    }
+
+    /// When the activity ended: `completed_at`, else `cancelled_at`, else `updated_at`.
+    pub fn finished_at(&self) -> Option<DateTime<Utc>> {
+        self.completed_at.or(self.cancelled_at).or(self.updated_at)
+    }
+
+    /// The latest timestamp the activity carries.
+    pub fn latest_timestamp(&self) -> Option<DateTime<Utc>> {
+        [
+            self.created_at,
+            self.started_at,
+            self.completed_at,
+            self.cancelled_at,
+            self.updated_at,
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+    }
+}
+
+/// `t` to the microsecond, the precision the store keeps: a live delivery and its replay then
+/// see the same instants (two timestamps 0.2 µs apart in the wrong order would otherwise be a
+/// zero duration live and a negative one replayed).
+pub fn stored_precision(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
+}
