@@ -49,6 +49,18 @@ pub struct Labels<'a> {
 /// A label whose value was folded into [`OVERFLOW`], for the overflow counter.
 pub type Overflowed = &'static str;
 
+/// Every value of `platformsh_exporter_label_overflow_total`'s `label`: the capped labels, the
+/// series cap, and unfinished activities past their capacity. Exposed at 0 from the start, so
+/// that `increase()` sees the first overflow.
+pub const OVERFLOWING: [Overflowed; 6] = [
+    "project",
+    "environment",
+    "type",
+    "environment_type",
+    "series",
+    "unfinished",
+];
+
 /// The set of values one label has admitted.
 #[derive(Debug)]
 struct Cap {

@@ -13,7 +13,7 @@ use hashbrown::{HashMap, HashSet};
 
 use crate::activity::{Activity, ActivityState, ResultLabel};
 use crate::dedup::Seen;
-use crate::labels::{Caps, Labels, Limits, OVERFLOW};
+use crate::labels::{Caps, Labels, Limits, OVERFLOW, OVERFLOWING};
 use crate::series::{ActivityFamilies, Histogram, RecorderFamilies, Series};
 use crate::text::WriteText;
 
@@ -30,6 +30,17 @@ pub const DEFAULT_DEPLOYMENT_TYPES: &[&str] = &[
     "environment.deploy",
     "environment.resume",
     "environment.initialize",
+];
+
+/// Every (metric, reason) of `platformsh_exporter_observations_skipped_total` that can happen.
+const SKIPPABLE: [(&str, &str); 7] = [
+    ("activity_duration", "missing_timestamp"),
+    ("activity_duration", "negative"),
+    ("activity_duration", "clock_skew"),
+    ("activity_wait", "missing_timestamp"),
+    ("activity_wait", "negative"),
+    ("activity_wait", "clock_skew"),
+    ("activity_phase", "negative"),
 ];
 
 /// What the recorder needs to know beyond the activities themselves.
@@ -171,9 +182,17 @@ fn seconds(t: DateTime<Utc>) -> f64 {
 
 impl Recorder {
     pub fn new(settings: Settings) -> Self {
+        let mut own = RecorderFamilies::new();
+        // At 0 from the start, so that `increase()` and alerts see the first one.
+        for label in OVERFLOWING {
+            own.label_overflow.add(&[label], 0.0);
+        }
+        for (metric, reason) in SKIPPABLE {
+            own.observations_skipped.add(&[metric, reason], 0.0);
+        }
         Self {
             families: ActivityFamilies::new(),
-            own: RecorderFamilies::new(),
+            own,
             text: String::new(),
             changed: true,
             caps: Caps::new(settings.limits),

@@ -302,3 +302,69 @@ async fn colliding_paths_are_a_startup_error() {
         .unwrap_err();
     assert!(err.to_string().contains("both /metrics"), "{err}");
 }
+
+/// The exporter's own counters show every known label value at 0 before anything happened,
+/// so that `increase()` and alerts see the first event (Prometheus naming practice).
+#[tokio::test]
+async fn the_exporters_counters_exist_at_zero_from_the_start() {
+    let app = crate::helpers::spawn_app(&[]).await;
+    let samples = app.scrape().await;
+    let zero = |name: &str, labels: &[(&str, &str)]| {
+        let key = crate::helpers::series_key(name, labels);
+        assert_eq!(samples.get(&key), Some(&0.0), "{key}");
+    };
+    for label in [
+        "project",
+        "environment",
+        "type",
+        "environment_type",
+        "series",
+        "unfinished",
+    ] {
+        zero(
+            "platformsh_exporter_label_overflow_total",
+            &[("label", label)],
+        );
+    }
+    for metric in ["activity_duration", "activity_wait"] {
+        for reason in ["missing_timestamp", "negative", "clock_skew"] {
+            zero(
+                "platformsh_exporter_observations_skipped_total",
+                &[("metric", metric), ("reason", reason)],
+            );
+        }
+    }
+    zero(
+        "platformsh_exporter_observations_skipped_total",
+        &[("metric", "activity_phase"), ("reason", "negative")],
+    );
+    for outcome in [
+        "accepted",
+        "duplicate",
+        "invalid",
+        "too_large",
+        "unauthorized",
+        "unavailable",
+        "timeout",
+    ] {
+        zero(
+            "platformsh_exporter_webhooks_total",
+            &[("outcome", outcome)],
+        );
+    }
+    for reason in [
+        "disk_full",
+        "read_only",
+        "corrupt",
+        "locked",
+        "io",
+        "other",
+        "stopped",
+        "replaced",
+    ] {
+        zero(
+            "platformsh_exporter_store_errors_total",
+            &[("reason", reason)],
+        );
+    }
+}
