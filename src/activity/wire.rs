@@ -6,7 +6,8 @@ use std::fmt;
 
 use chrono::{DateTime, FixedOffset, Utc};
 use serde::Deserialize;
-use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::{
     Activity, ActivityResult, ActivityState, MAX_ID_BYTES, MAX_LABEL_BYTES, OVERFLOW, Timings,
@@ -112,15 +113,63 @@ struct Wire<'a> {
     #[serde(default, borrow)]
     environments: Option<FirstOf<'a>>,
     #[serde(default)]
-    timings: Option<Timings>,
+    timings: ObjectOr<Timings>,
     #[serde(default, borrow)]
-    payload: Option<WirePayload<'a>>,
+    payload: ObjectOr<WirePayload<'a>>,
+}
+
+/// An object, or absent when the value is anything else: PHP writes an empty map as `[]`, and
+/// a derived struct would read an array by position. Whatever is not an object is skipped.
+struct ObjectOr<T>(Option<T>);
+
+impl<T> Default for ObjectOr<T> {
+    fn default() -> Self {
+        Self(None)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for ObjectOr<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Object<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for Object<T> {
+            type Value = ObjectOr<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ObjectOr<T>, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(map)).map(|t| ObjectOr(Some(t)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ObjectOr<T>, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(ObjectOr(None))
+            }
+            fn visit_unit<E>(self) -> Result<ObjectOr<T>, E> {
+                Ok(ObjectOr(None))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<ObjectOr<T>, E> {
+                Ok(ObjectOr(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<ObjectOr<T>, E> {
+                Ok(ObjectOr(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<ObjectOr<T>, E> {
+                Ok(ObjectOr(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<ObjectOr<T>, E> {
+                Ok(ObjectOr(None))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<ObjectOr<T>, E> {
+                Ok(ObjectOr(None))
+            }
+        }
+        deserializer.deserialize_any(Object(std::marker::PhantomData))
+    }
 }
 
 #[derive(Deserialize)]
 struct WirePayload<'a> {
     #[serde(default, borrow)]
-    environment: Option<WireEnvironment<'a>>,
+    environment: ObjectOr<WireEnvironment<'a>>,
     #[serde(default)]
     commits_count: Option<u64>,
     #[serde(default)]
@@ -290,7 +339,11 @@ fn environment_type(env: Option<&WireEnvironment<'_>>, environment: &str) -> Str
 
 impl Wire<'_> {
     fn normalise(self) -> Result<Activity, ParseError> {
-        let env = self.payload.as_ref().and_then(|p| p.environment.as_ref());
+        let env = self
+            .payload
+            .0
+            .as_ref()
+            .and_then(|p| p.environment.0.as_ref());
         let environment = env
             .and_then(|e| e.name.as_deref())
             .or_else(|| self.environments.as_ref()?.0.as_deref())
@@ -322,6 +375,7 @@ impl Wire<'_> {
 
         let commits = self
             .payload
+            .0
             .as_ref()
             .and_then(|p| p.commits_count.or_else(|| p.commits.as_ref().map(|c| c.0)));
         // The store keeps a signed 64-bit integer: a larger count could not be replayed as it
@@ -346,7 +400,7 @@ impl Wire<'_> {
             completed_at: utc(self.completed_at),
             cancelled_at: utc(self.cancelled_at),
             updated_at: utc(self.updated_at),
-            timings: self.timings.unwrap_or_default(),
+            timings: self.timings.0.unwrap_or_default(),
             commits,
         })
     }
@@ -606,9 +660,45 @@ mod tests {
         // In an unknown field the value is skipped without recursion: accepted.
         let unknown = format!("{body},\"deep\":{deep}}}");
         assert!(parse(unknown.as_bytes()).is_ok());
-        // In a field the parser reads, it is refused at that field.
-        let known = body.replacen("\"timings\"", "\"ignored\"", 1);
-        let known = format!("{known},\"timings\":{deep}}}");
-        assert_eq!(parse(known.as_bytes()).unwrap_err().path, "$.timings[0]");
+        // Where an object is expected, an array is skipped without recursion too: absent.
+        let timings = body.replacen("\"timings\"", "\"ignored\"", 1);
+        let timings = format!("{timings},\"timings\":{deep}}}");
+        assert_eq!(
+            parse(timings.as_bytes()).unwrap().timings,
+            Timings::default()
+        );
+        let without = |field: &str| {
+            let mut v: serde_json::Value = serde_json::from_slice(SEED).unwrap();
+            v.as_object_mut().unwrap().remove(field);
+            let v = v.to_string();
+            v.strip_suffix('}').unwrap().to_owned()
+        };
+        // The elements of an array that is only counted are skipped the same way.
+        let commits = format!(
+            "{},\"payload\":{{\"commits\":{deep}}}}}",
+            without("payload")
+        );
+        assert_eq!(parse(commits.as_bytes()).unwrap().commits, Some(1));
+        // Where a value is read, an array is refused at once, at that field.
+        let id = format!("{},\"id\":{deep}}}", without("id"));
+        assert_eq!(parse(id.as_bytes()).unwrap_err().path, "$.id");
+    }
+
+    /// PHP writes an empty map as `[]`: a `timings` or `payload` that is not an object is
+    /// absent, never a 400, and never read by position.
+    #[test]
+    fn timings_and_payload_that_are_not_objects_are_absent() {
+        for value in [
+            serde_json::json!([]),
+            serde_json::json!([1.5, 2.5, 3.5, 4.5]),
+            serde_json::json!(null),
+            serde_json::json!("x"),
+        ] {
+            let a = parse(&with("timings", value.clone())).unwrap();
+            assert_eq!(a.timings, Timings::default(), "{value}");
+            let a = parse(&with("payload", value.clone())).unwrap();
+            assert_eq!(a.commits, None, "{value}");
+            assert_eq!(a.environment_type, "unknown", "{value}: from environments");
+        }
     }
 }

@@ -99,14 +99,18 @@ async fn deeply_nested_json_is_handled_without_recursion() {
     let answer = app.post(deep.clone()).await;
     assert_eq!(answer.status, 400);
     assert_eq!(answer.json()["path"], "$");
-    // Inside a field the parser reads: refused at that field.
+    // Where a value is read, refused at that field at once.
+    let mut seed: serde_json::Value =
+        serde_json::from_slice(&fixture("push-success-seed.json")).unwrap();
+    seed.as_object_mut().unwrap().remove("id");
+    let seed = seed.to_string();
+    let open = seed.strip_suffix('}').unwrap();
+    let answer = app.post(format!("{open},\"id\":{deep}}}")).await;
+    assert_eq!(answer.status, 400, "{}", answer.body);
+    assert_eq!(answer.json()["path"], "$.id");
+    // Inside a field it skips (such as `log`): skipped without recursion, accepted.
     let seed = String::from_utf8(fixture("push-success-seed.json")).unwrap();
     let open = seed.trim_end().strip_suffix('}').unwrap();
-    let answer = app
-        .post(format!("{open},\"payload\":{{\"commits\":[{deep}]}}}}"))
-        .await;
-    assert_eq!(answer.status, 400, "{}", answer.body);
-    // Inside a field it skips (such as `log`): skipped without recursion, accepted.
     let answer = app.post(format!("{open},\"log\":{deep}}}")).await;
     assert_eq!(answer.status, 202, "{}", answer.body);
     still_answers(&app).await;
