@@ -132,7 +132,7 @@ pub const ACTIVITIES_UNFINISHED: Family = Family {
 };
 pub const LAST_ACTIVITY_TIMESTAMP: Family = Family {
     name: "platformsh_last_activity_timestamp_seconds",
-    help: "Latest timestamp carried by any accepted activity of the project.",
+    help: "Latest timestamp carried by any accepted activity of the project (its time of receipt when it carries none).",
     kind: Kind::Gauge,
     labels: &["project"],
     buckets: &[],

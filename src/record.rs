@@ -30,6 +30,10 @@ pub const DEFAULT_DEPLOYMENT_TYPES: &[&str] = &[
     "environment.deploy",
     "environment.resume",
     "environment.initialize",
+    // Both redeploy the environment: new resources (CPU, memory, instances) restart its
+    // containers, and a source operation commits and deploys.
+    "environment.resources.update",
+    "environment.source-operation",
 ];
 
 /// Every (metric, reason) of `platformsh_exporter_observations_skipped_total` that can happen.
@@ -231,11 +235,14 @@ impl Recorder {
         }
 
         let clock = Clock::new(received_at, self.settings.max_clock_skew);
-        if let Some(t) = activity.latest_timestamp() {
-            self.families
-                .last_activity_timestamp
-                .set_max(&[&labels.project], seconds(clock.clamp(t)));
-        }
+        // Real API data can have every timestamp null: the activity still happened, and was
+        // received at a time the store keeps, so replay agrees.
+        let latest = activity
+            .latest_timestamp()
+            .map_or(received_at, |t| clock.clamp(t));
+        self.families
+            .last_activity_timestamp
+            .set_max(&[&labels.project], seconds(latest));
 
         match activity.finished() {
             Some(finished) => {

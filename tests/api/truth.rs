@@ -96,3 +96,71 @@ async fn a_timestamp_within_the_tolerated_skew_is_taken_as_sent() {
     );
     assert!((last - ahead.timestamp_micros() as f64 / 1e6).abs() < 1e-3);
 }
+
+/// Real API data can carry no timestamp at all: the activity counts, and its times fall back
+/// to the time of receipt, which the store keeps, so a restart agrees.
+#[tokio::test]
+async fn an_activity_without_any_timestamp_counts_at_its_time_of_receipt() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db").to_str().unwrap().to_owned();
+    let app = spawn_app(&["--storage.path", &path]).await;
+    let mut body: serde_json::Value =
+        serde_json::from_slice(&fixture("push-success-seed.json")).unwrap();
+    for field in [
+        "created_at",
+        "started_at",
+        "completed_at",
+        "cancelled_at",
+        "updated_at",
+    ] {
+        body[field] = serde_json::Value::Null;
+    }
+    let before = now();
+    assert_eq!(app.post(body.to_string()).await.status, 202);
+    let after = now();
+    let samples = app.scrape().await;
+    let project = [("project", "sx-this-is-an-example-value-hu")];
+    let env = [project[0], ("environment", "master")];
+    for (name, labels) in [
+        ("platformsh_last_activity_timestamp_seconds", &project[..]),
+        ("platformsh_last_deployment_timestamp_seconds", &env[..]),
+    ] {
+        let at = value(&samples, name, labels);
+        assert!((before..=after).contains(&at), "{name}: {at}");
+    }
+    let recorded = crate::helpers::activity_samples(&samples);
+    app.stop().await.unwrap();
+    let again = spawn_app(&["--storage.path", &path]).await;
+    assert_eq!(
+        crate::helpers::activity_samples(&again.scrape().await),
+        recorded
+    );
+}
+
+/// Resizing an environment's resources and running a source operation redeploy it.
+#[tokio::test]
+async fn resource_updates_and_source_operations_count_as_deployments() {
+    let app = spawn_app(&[]).await;
+    for kind in [
+        "environment.resources.update",
+        "environment.source-operation",
+    ] {
+        let mut body: serde_json::Value =
+            serde_json::from_slice(&fixture("push-success-seed.json")).unwrap();
+        body["id"] = json!(kind);
+        body["type"] = json!(kind);
+        assert_eq!(app.post(body.to_string()).await.status, 202);
+    }
+    let samples = app.scrape().await;
+    let deployments = value(
+        &samples,
+        "platformsh_deployments_total",
+        &[
+            ("project", "sx-this-is-an-example-value-hu"),
+            ("environment", "master"),
+            ("environment_type", "production"),
+            ("result", "success"),
+        ],
+    );
+    assert_eq!(deployments, 2.0);
+}
