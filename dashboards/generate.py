@@ -510,14 +510,14 @@ def deployments():
     )
     L.add(
         stat(
-            "Change failure rate",
-            "Failed deployments over finished deployments in the last day, for the selected environment types.",
+            "Deployment failure rate",
+            "Failed deployments over finished deployments in the last day, for the selected environment types. A proxy for DORA's change failure rate, which counts production changes that caused a failure in service: a failed deployment is one such signal, not all of them.",
             "percentunit",
             [
                 target(
                     f"(sum(project_environment_type:platformsh_deployments_failed:increase1d{{{rec}}}) or vector(0))"
                     f" / sum(project_environment_type:platformsh_deployments:increase1d{{{rec}}})",
-                    "change failure rate",
+                    "deployment failure rate",
                     instant=True,
                 )
             ],
@@ -564,12 +564,12 @@ def deployments():
     )
     L.add(
         timeseries(
-            "Change failure rate by environment type",
-            "Failed over finished deployments in the preceding day (recording rule project_environment_type:platformsh_deployment_change_failure:ratio1d).",
+            "Deployment failure rate by environment type",
+            "Failed over finished deployments in the preceding day, a proxy for DORA's change failure rate (recording rule project_environment_type:platformsh_deployment_failure:ratio1d).",
             "percentunit",
             [
                 target(
-                    f"max by (environment_type) (project_environment_type:platformsh_deployment_change_failure:ratio1d{{{rec}}})",
+                    f"max by (environment_type) (project_environment_type:platformsh_deployment_failure:ratio1d{{{rec}}})",
                     "{{environment_type}}",
                 )
             ],
@@ -648,7 +648,7 @@ def deployments():
     return dashboard(
         "platformsh-deployments",
         "Platform.sh / Deployments (DORA)",
-        "Deployment frequency, change failure rate, time to recover and deployment duration, per project and environment.",
+        "Deployment frequency, deployment failure rate (a proxy for DORA's change failure rate), time to recover and deployment duration, per project and environment.",
         L.panels,
     )
 
