@@ -205,7 +205,8 @@ pub struct Config {
     )]
     pub max_series: usize,
 
-    /// How long an activity stays in `platformsh_activities_unfinished` without news of it.
+    /// How long an activity stays in `platformsh_activities_unfinished` without news of it
+    /// (staged deployments, which wait for a person, 30 days or this, the longer).
     #[arg(
         long = "activities.unfinished-ttl",
         env = "PLATFORMSH_EXPORTER_ACTIVITIES_UNFINISHED_TTL",

@@ -47,6 +47,9 @@ const SKIPPABLE: [(&str, &str); 7] = [
     ("activity_phase", "negative"),
 ];
 
+/// How long a staged deployment stays unfinished without news (at least the TTL).
+const STAGED_TTL: chrono::Duration = chrono::Duration::days(30);
+
 /// What the recorder needs to know beyond the activities themselves.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -442,10 +445,21 @@ impl Recorder {
     pub fn expire_unfinished(&mut self, now: DateTime<Utc>) {
         let ttl = chrono::Duration::from_std(self.settings.unfinished_ttl)
             .unwrap_or(chrono::Duration::MAX);
+        // A staged deployment (manual deployment strategy) waits for a person, for days if
+        // need be: it is not stuck. It gets a month, so that one whose end was never delivered
+        // still leaves in the end.
+        let staged_ttl = ttl.max(STAGED_TTL);
         let expired: Vec<String> = self
             .unfinished
             .iter()
-            .filter(|(_, u)| now.signed_duration_since(u.seen_at) > ttl)
+            .filter(|(_, u)| {
+                let ttl = if u.state == ActivityState::Staged {
+                    staged_ttl
+                } else {
+                    ttl
+                };
+                now.signed_duration_since(u.seen_at) > ttl
+            })
             .map(|(id, _)| id.clone())
             .collect();
         if !expired.is_empty() {
@@ -677,5 +691,50 @@ mod tests {
         assert_eq!(sample(text, &last), Some(0.0));
         let at = format!("platformsh_last_deployment_timestamp_seconds{ENV}");
         assert_eq!(sample(text, &at), Some(1000.0));
+    }
+
+    #[test]
+    fn a_staged_deployment_outlives_the_ttl_meant_for_stuck_activities() {
+        let mut r = Recorder::new(Settings::default());
+        let then = Utc::now();
+        let staged = Activity {
+            result: None,
+            ..deployment(
+                "staged",
+                ActivityState::Staged,
+                ActivityResult::Success,
+                1000,
+            )
+        };
+        let stuck = Activity {
+            result: None,
+            ..deployment(
+                "stuck",
+                ActivityState::InProgress,
+                ActivityResult::Success,
+                1000,
+            )
+        };
+        r.record(&staged, then);
+        r.record(&stuck, then);
+        r.expire_unfinished(then + chrono::Duration::days(3));
+        let text = r.exposition().to_owned();
+        let unfinished = |state: &str| {
+            sample(
+                &text,
+                &format!(
+                    "platformsh_activities_unfinished{{environment=\"master\",\
+                     project=\"sx-this-is-an-example-value-hu\",state=\"{state}\"}}"
+                ),
+            )
+        };
+        assert_eq!(unfinished("staged"), Some(1.0));
+        assert_eq!(unfinished("in_progress"), Some(0.0));
+        // A month without news: its end was lost; it leaves too.
+        r.expire_unfinished(then + chrono::Duration::days(31));
+        let text = r.exposition().to_owned();
+        let staged = "platformsh_activities_unfinished{environment=\"master\",\
+                      project=\"sx-this-is-an-example-value-hu\",state=\"staged\"}";
+        assert_eq!(sample(&text, staged), Some(0.0));
     }
 }
