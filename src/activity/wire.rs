@@ -701,4 +701,23 @@ mod tests {
             assert_eq!(a.environment_type, "unknown", "{value}: from environments");
         }
     }
+
+    /// A merge (or sync) deploys the environment merged into: `payload.environment` describes
+    /// that target, `payload.outcome` the child, and `environments` and `parameters` may name
+    /// both in either order. The `environment` label is the target, whatever the order.
+    #[test]
+    fn a_merge_is_labelled_with_the_environment_it_deploys() {
+        let mut v: serde_json::Value = serde_json::from_slice(SEED).unwrap();
+        v["type"] = "environment.merge".into();
+        v["payload"]["environment"]["name"] = "main".into();
+        v["payload"]["environment"]["type"] = "production".into();
+        v["payload"]["outcome"] = serde_json::json!({"name": "feature-x", "type": "development"});
+        v["environments"] = serde_json::json!(["feature-x", "main"]);
+        v["parameters"] = serde_json::json!({"from": "feature-x", "into": "main"});
+        let a = parse(&serde_json::to_vec(&v).unwrap()).unwrap();
+        assert_eq!(
+            (a.environment.as_str(), a.environment_type.as_str()),
+            ("main", "production")
+        );
+    }
 }
