@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{fixture, spawn_app, value};
+use crate::helpers::{Samples, TestApp, activity_samples, fixture, spawn_app, value};
 
 fn now() -> f64 {
     chrono::Utc::now().timestamp_micros() as f64 / 1e6
@@ -18,6 +18,17 @@ fn deployment(id: &str, result: &str, completed_at: &str) -> String {
     body["completed_at"] = json!(completed_at);
     body["updated_at"] = json!(completed_at);
     body.to_string()
+}
+
+/// Stops `app` and starts an exporter on its store at `path`: the activity samples must be
+/// those of `samples`.
+async fn a_restart_shows_the_same(app: TestApp, path: &str, samples: &Samples) {
+    app.stop().await.unwrap();
+    let again = spawn_app(&["--storage.path", path]).await;
+    assert_eq!(
+        activity_samples(&again.scrape().await),
+        activity_samples(samples)
+    );
 }
 
 #[tokio::test]
@@ -68,15 +79,8 @@ async fn a_far_future_success_cannot_hide_a_later_real_failure() {
         value(&samples, "platformsh_last_deployment_success", &env),
         0.0
     );
-    let recorded = crate::helpers::activity_samples(&samples);
-    app.stop().await.unwrap();
-
     // The same after a restart: replay clamps against the stored receipt time.
-    let again = spawn_app(&["--storage.path", &path]).await;
-    assert_eq!(
-        crate::helpers::activity_samples(&again.scrape().await),
-        recorded
-    );
+    a_restart_shows_the_same(app, &path, &samples).await;
 }
 
 #[tokio::test]
@@ -128,13 +132,7 @@ async fn an_activity_without_any_timestamp_counts_at_its_time_of_receipt() {
         let at = value(&samples, name, labels);
         assert!((before..=after).contains(&at), "{name}: {at}");
     }
-    let recorded = crate::helpers::activity_samples(&samples);
-    app.stop().await.unwrap();
-    let again = spawn_app(&["--storage.path", &path]).await;
-    assert_eq!(
-        crate::helpers::activity_samples(&again.scrape().await),
-        recorded
-    );
+    a_restart_shows_the_same(app, &path, &samples).await;
 }
 
 /// Resizing an environment's resources and running a source operation redeploy it.
