@@ -205,6 +205,16 @@ pub struct Config {
     )]
     pub max_series: usize,
 
+    /// Forget an environment with no activity for this long (e.g. 90d), as if it had been
+    /// deleted: for environments whose `environment.delete` never reached the exporter. Unset
+    /// keeps every environment until it is deleted.
+    #[arg(
+        long = "environments.forget-after",
+        env = "PLATFORMSH_EXPORTER_ENVIRONMENTS_FORGET_AFTER",
+        value_parser = positive_duration
+    )]
+    pub forget_after: Option<Duration>,
+
     /// How long an activity stays in `platformsh_activities_unfinished` without news of it
     /// (staged deployments, which wait for a person, 30 days or this, the longer).
     #[arg(
@@ -281,6 +291,7 @@ impl Config {
             unfinished_capacity: self.unfinished_capacity,
             unfinished_ttl: self.unfinished_ttl,
             max_clock_skew: self.max_clock_skew,
+            forget_after: self.forget_after,
         }
     }
 }
@@ -364,9 +375,10 @@ mod tests {
                     || long.ends_with("ttl")
                     || long.ends_with("skew")
                     || *long == "storage.retention"
+                    || *long == "environments.forget-after"
             })
             .collect();
-        assert_eq!(durations.len(), 5, "{durations:?}");
+        assert_eq!(durations.len(), 6, "{durations:?}");
         for long in durations {
             for value in ["300000y", "18446744073709551615s", "soon"] {
                 let err = Config::try_parse_from(["x", &format!("--{long}={value}")]).unwrap_err();
@@ -379,6 +391,7 @@ mod tests {
             assert!(Config::try_parse_from(["x", &format!("--{long}=90d")]).is_ok());
         }
         assert!(Config::try_parse_from(["x", "--storage.retention=0s"]).is_err());
+        assert!(Config::try_parse_from(["x", "--environments.forget-after=0s"]).is_err());
         assert!(Config::try_parse_from(["x", "--web.request-timeout=0s"]).is_err());
         assert!(Config::try_parse_from(["x", "--activities.max-clock-skew=0s"]).is_ok());
     }

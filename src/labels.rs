@@ -98,6 +98,19 @@ struct PairCap {
 }
 
 impl PairCap {
+    /// Frees the pair's slot: a deleted environment is no longer one of the admitted.
+    fn forget(&mut self, project: &str, environment: &str) {
+        let Some(envs) = self.seen.get_mut(project) else {
+            return;
+        };
+        if envs.remove(environment) {
+            self.count -= 1;
+        }
+        if envs.is_empty() {
+            self.seen.remove(project);
+        }
+    }
+
     fn admit(&mut self, project: &str, environment: &str) -> bool {
         if self
             .seen
@@ -141,6 +154,11 @@ impl Caps {
             types: Cap::new(limits.types),
             environment_types: Cap::new(limits.environment_types),
         }
+    }
+
+    /// Frees the slot of a (project, environment) pair, for the next new environment.
+    pub fn forget_environment(&mut self, project: &str, environment: &str) {
+        self.environments.forget(project, environment);
     }
 
     /// The capped labels of `activity`, and the names of the labels that overflowed.

@@ -14,7 +14,7 @@ use hashbrown::{HashMap, HashSet};
 use crate::activity::{Activity, ActivityState, ResultLabel};
 use crate::dedup::Seen;
 use crate::labels::{Caps, Labels, Limits, OVERFLOW, OVERFLOWING};
-use crate::series::{ActivityFamilies, Histogram, RecorderFamilies, Series};
+use crate::series::{ActivityFamilies, Histogram, LabelSet, RecorderFamilies, Series};
 use crate::text::WriteText;
 
 /// Activity types counted as deployments unless `--deployment.types` says otherwise.
@@ -50,6 +50,10 @@ const SKIPPABLE: [(&str, &str); 7] = [
 /// How long a staged deployment stays unfinished without news (at least the TTL).
 const STAGED_TTL: chrono::Duration = chrono::Duration::days(30);
 
+/// Activity types that end an environment's life, or pause it, once finished successfully.
+const DELETE: &str = "environment.delete";
+const DEACTIVATIONS: [&str; 2] = ["environment.deactivate", "environment.pause"];
+
 /// What the recorder needs to know beyond the activities themselves.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -64,6 +68,9 @@ pub struct Settings {
     /// How far past its receipt an activity's timestamp may be (clocks disagree a little);
     /// a later one is from a wrong clock or a forgery.
     pub max_clock_skew: Duration,
+    /// An environment with no activity for this long is forgotten as if deleted (for those
+    /// whose delete was never delivered); `None` keeps every environment.
+    pub forget_after: Option<Duration>,
 }
 
 impl Default for Settings {
@@ -78,6 +85,7 @@ impl Default for Settings {
             unfinished_capacity: 10_000,
             unfinished_ttl: Duration::from_secs(24 * 3600),
             max_clock_skew: Duration::from_secs(300),
+            forget_after: None,
         }
     }
 }
@@ -90,13 +98,23 @@ pub enum Recorded {
     Duplicate,
 }
 
-/// Deployment history of one environment.
+/// What is known of one environment: its deployment history and its life.
 #[derive(Debug, Default)]
 struct Environment {
     last_at: Option<f64>,
+    last_succeeded: bool,
     last_success_at: Option<f64>,
     /// Completion time of the first failure since the last success.
     failing_since: Option<f64>,
+    /// When it was last deactivated, paused or deleted: a deployment that finished before is
+    /// history (counted), not the environment's state (its last-deployment gauges).
+    ended_at: Option<f64>,
+    /// Deleted at `ended_at`: an activity dated before that arrived late and is not counted,
+    /// so that a deleted environment does not come back; a later one means a new environment
+    /// of the same name.
+    deleted: bool,
+    /// The latest time of any of its activities, for `--environments.forget-after`.
+    seen_at: f64,
     /// Where the environment's last-deployment timestamp, success and last-success timestamp
     /// gauges sit in their families (see [`Handles`]).
     gauges: [Option<usize>; 3],
@@ -176,8 +194,14 @@ pub struct Recorder {
     settings: Settings,
     caps: Caps,
     seen: Seen,
-    /// Keyed by project, then environment, so that `&str` labels can look one up.
+    /// Keyed by project, then environment, so that `&str` labels can look one up. Every
+    /// environment with a label of its own (not `_overflow`, not empty) is here.
     environments: HashMap<String, HashMap<String, Environment>>,
+    /// How many of `environments` are deleted ones, kept only to refuse their late activities.
+    deleted: usize,
+    /// No environment is forgettable before this time (seconds): a lower bound, so that idle
+    /// environments are looked for only when one may be due.
+    next_forget: f64,
     unfinished: HashMap<String, Unfinished>,
     /// At most one per label set of `platformsh_activities_total`: bounded as it is, by the caps.
     handles: HashMap<HandlesKey, Handles>,
@@ -206,6 +230,8 @@ impl Recorder {
             seen: Seen::new(settings.dedup_capacity),
             settings,
             environments: HashMap::new(),
+            deleted: 0,
+            next_forget: f64::INFINITY,
             unfinished: HashMap::new(),
             handles: HashMap::new(),
         }
@@ -232,30 +258,81 @@ impl Recorder {
         if !self.seen.insert(&activity.id, activity.state) {
             return Recorded::Duplicate;
         }
+        let clock = Clock::new(received_at, self.settings.max_clock_skew);
+        // Real API data can have every timestamp null: the activity still happened, and was
+        // received at a time the store keeps, so replay agrees.
+        let latest = seconds(
+            activity
+                .latest_timestamp()
+                .map_or(received_at, |t| clock.clamp(t)),
+        );
+        // Before the caps admit anything: a forgotten environment frees its slot. Due by the
+        // receipt time, so that replay forgets at the same points.
+        self.forget_idle_environments(seconds(received_at));
+        if self.is_from_before_deletion(activity, latest) {
+            return Recorded::Accepted;
+        }
         let (labels, overflowed) = self.caps.resolve(activity);
         for label in overflowed {
             self.own.label_overflow.inc(&[label]);
         }
-
-        let clock = Clock::new(received_at, self.settings.max_clock_skew);
-        // Real API data can have every timestamp null: the activity still happened, and was
-        // received at a time the store keeps, so replay agrees.
-        let latest = activity
-            .latest_timestamp()
-            .map_or(received_at, |t| clock.clamp(t));
         self.families
             .last_activity_timestamp
-            .set_max(&[&labels.project], seconds(latest));
+            .set_max(&[&labels.project], latest);
+        self.environment_seen(&labels, latest);
 
-        match activity.finished() {
+        let finished = activity.finished();
+        match finished {
             Some(finished) => {
                 self.forget_unfinished(&activity.id);
                 self.record_finished(activity, &labels, finished, clock);
             }
             None => self.track_unfinished(activity, &labels, received_at),
         }
+        if finished == Some(ResultLabel::Success) && has_own_labels(&labels) {
+            let (project, environment) = (&labels.project, &labels.environment);
+            if activity.kind == DELETE {
+                self.delete_environment(project, environment, latest);
+            } else if DEACTIVATIONS.contains(&activity.kind.as_str()) {
+                self.deactivate_environment(project, environment, latest);
+            }
+        }
         self.changed = true;
         Recorded::Accepted
+    }
+
+    /// Whether `activity` belongs to a deleted environment and is dated no later than its
+    /// deletion (it arrived late); a later one brings the environment back as a new one.
+    fn is_from_before_deletion(&mut self, activity: &Activity, latest: f64) -> bool {
+        let Some(env) = self
+            .environments
+            .get_mut(&activity.project)
+            .and_then(|e| e.get_mut(&activity.environment))
+            .filter(|env| env.deleted)
+        else {
+            return false;
+        };
+        if env.ended_at.is_some_and(|end| latest <= end) {
+            return true;
+        }
+        *env = Environment::default();
+        self.deleted -= 1;
+        false
+    }
+
+    /// Notes that the environment of `labels` had an activity at `at`.
+    fn environment_seen(&mut self, labels: &Labels<'_>, at: f64) {
+        if !has_own_labels(labels) {
+            return;
+        }
+        let env = entry(
+            entry(&mut self.environments, &labels.project),
+            &labels.environment,
+        );
+        env.seen_at = env.seen_at.max(at);
+        if let Some(after) = self.settings.forget_after {
+            self.next_forget = self.next_forget.min(env.seen_at + after.as_secs_f64());
+        }
     }
 
     fn record_finished(
@@ -355,28 +432,18 @@ impl Recorder {
             entry(&mut self.environments, &labels.project),
             &labels.environment,
         );
+        if env.ended_at.is_some_and(|end| at <= end) {
+            // Finished before the environment was deactivated: its state stays "inactive".
+            return;
+        }
         // Deliveries can arrive out of order: only a later deployment replaces the last one.
-        let [last_gauge, success_gauge, last_success_gauge] = &mut env.gauges;
         if env.last_at.is_none_or(|last| at >= last) {
             env.last_at = Some(at);
-            *slot(
-                last_gauge,
-                &mut m.last_deployment_timestamp,
-                &values,
-                || 0.0,
-            ) = at;
-            *slot(
-                success_gauge,
-                &mut m.last_deployment_success,
-                &values,
-                || 0.0,
-            ) = f64::from(u8::from(succeeded));
+            env.last_succeeded = succeeded;
         }
         if succeeded {
             if env.last_success_at.is_none_or(|last| at > last) {
                 env.last_success_at = Some(at);
-                let gauge = &mut m.last_successful_deployment_timestamp;
-                *slot(last_success_gauge, gauge, &values, || 0.0) = at;
             }
             if let Some(since) = env.failing_since.filter(|&since| at >= since) {
                 env.failing_since = None;
@@ -388,6 +455,187 @@ impl Recorder {
             if after_last_success && env.failing_since.is_none_or(|since| at < since) {
                 env.failing_since = Some(at);
             }
+        }
+        // Written from the state, not from this deployment: after a deactivation the gauges
+        // were removed, and the first deployment since brings all of them back.
+        let [last_gauge, success_gauge, last_success_gauge] = &mut env.gauges;
+        if let Some(last) = env.last_at {
+            *slot(
+                last_gauge,
+                &mut m.last_deployment_timestamp,
+                &values,
+                || 0.0,
+            ) = last;
+            *slot(
+                success_gauge,
+                &mut m.last_deployment_success,
+                &values,
+                || 0.0,
+            ) = f64::from(u8::from(env.last_succeeded));
+        }
+        if let Some(last) = env.last_success_at {
+            let gauge = &mut m.last_successful_deployment_timestamp;
+            *slot(last_success_gauge, gauge, &values, || 0.0) = last;
+        }
+    }
+
+    /// A deactivated or paused environment is not failing: its last-deployment gauges go (so
+    /// the failed-deployment alerts resolve) and its counters stay. The next deployment brings
+    /// the gauges back.
+    fn deactivate_environment(&mut self, project: &str, environment: &str, at: f64) {
+        let Some(env) = self
+            .environments
+            .get_mut(project)
+            .and_then(|e| e.get_mut(environment))
+        else {
+            return;
+        };
+        if env.ended_at.is_some_and(|end| end >= at) || env.last_at.is_some_and(|last| last > at) {
+            // An older deactivation arrived late: a deployment or another end came after it.
+            return;
+        }
+        env.ended_at = Some(at);
+        env.failing_since = None;
+        let this = |set: LabelSet<'_>| {
+            set.value("environment").as_deref() == Some(environment)
+                && set.value("project").as_deref() == Some(project)
+        };
+        let m = &mut self.families;
+        let removed = m.last_deployment_timestamp.remove_where(this)
+            + m.last_deployment_success.remove_where(this)
+            + m.last_successful_deployment_timestamp.remove_where(this);
+        if removed > 0 {
+            self.positions_moved();
+        }
+    }
+
+    /// A deleted environment leaves no trace in the metrics: every series that carries it, its
+    /// state and its slot under `--limits.environments` go. What remains is when it was deleted,
+    /// so that its late activities do not bring it back.
+    fn delete_environment(&mut self, project: &str, environment: &str, at: f64) {
+        let gone = HashMap::from([(project.to_owned(), HashSet::from([environment.to_owned()]))]);
+        self.remove_environments(&gone);
+        let env = entry(entry(&mut self.environments, project), environment);
+        *env = Environment {
+            ended_at: Some(at),
+            deleted: true,
+            seen_at: at,
+            ..Environment::default()
+        };
+        self.deleted += 1;
+        // Deleted environments are remembered only as long as there is room for as many as
+        // the live ones: past that, the oldest half are forgotten.
+        if self.deleted > self.settings.limits.environments {
+            let mut ends: Vec<f64> = self
+                .environments
+                .values()
+                .flat_map(HashMap::values)
+                .filter(|env| env.deleted)
+                .filter_map(|env| env.ended_at)
+                .collect();
+            let middle = ends.len() / 2;
+            let (_, &mut median, _) = ends.select_nth_unstable_by(middle, f64::total_cmp);
+            let mut dropped = 0;
+            for envs in self.environments.values_mut() {
+                envs.retain(|_, env| {
+                    let drop = env.deleted && env.ended_at.is_some_and(|end| end < median);
+                    dropped += usize::from(drop);
+                    !drop
+                });
+            }
+            self.environments.retain(|_, envs| !envs.is_empty());
+            self.deleted -= dropped;
+        }
+    }
+
+    /// Removes every series that carries one of the `gone` environments (project, then
+    /// environments), their state, unfinished activities and slots under the caps. One pass
+    /// over each family, however many go.
+    fn remove_environments(&mut self, gone: &HashMap<String, HashSet<String>>) {
+        let is_gone = |project: &str, environment: &str| {
+            gone.get(project)
+                .is_some_and(|envs| envs.contains(environment))
+        };
+        let carries_one = |set: LabelSet<'_>| {
+            set.value("project").is_some_and(|project| {
+                gone.get(project.as_ref()).is_some_and(|envs| {
+                    set.value("environment")
+                        .is_some_and(|environment| envs.contains(environment.as_ref()))
+                })
+            })
+        };
+        let m = &mut self.families;
+        let removed = m.activities.remove_where(carries_one)
+            + m.deployments.remove_where(carries_one)
+            + m.last_deployment_timestamp.remove_where(carries_one)
+            + m.last_deployment_success.remove_where(carries_one)
+            + m.last_successful_deployment_timestamp
+                .remove_where(carries_one)
+            + m.activities_unfinished.remove_where(carries_one);
+        self.unfinished
+            .retain(|_, u| !is_gone(&u.project, &u.environment));
+        self.handles.retain(|key, _| !is_gone(&key.0, &key.1));
+        for (project, environments) in gone {
+            for environment in environments {
+                self.caps.forget_environment(project, environment);
+            }
+            if let Some(envs) = self.environments.get_mut(project) {
+                envs.retain(|environment, env| {
+                    let keep = !environments.contains(environment);
+                    if !keep && env.deleted {
+                        self.deleted -= 1;
+                    }
+                    keep
+                });
+                if envs.is_empty() {
+                    self.environments.remove(project);
+                }
+            }
+        }
+        if removed > 0 {
+            self.positions_moved();
+        }
+    }
+
+    /// Series were removed, so the positions cached in the handles and the environments' gauges
+    /// may point at other series: they are looked up again on next use.
+    fn positions_moved(&mut self) {
+        for handles in self.handles.values_mut() {
+            *handles = Handles::default();
+        }
+        for env in self.environments.values_mut().flat_map(HashMap::values_mut) {
+            env.gauges = [None; 3];
+        }
+    }
+
+    /// Forgets the environments with no activity for `--environments.forget-after` before `now`
+    /// (seconds), as if they had been deleted (but their late activities are welcome).
+    pub fn forget_idle_environments(&mut self, now: f64) {
+        let Some(after) = self.settings.forget_after else {
+            return;
+        };
+        if now < self.next_forget {
+            return;
+        }
+        let after = after.as_secs_f64();
+        let mut idle: HashMap<String, HashSet<String>> = HashMap::new();
+        let mut next = f64::INFINITY;
+        for (project, envs) in &self.environments {
+            for (environment, env) in envs {
+                let due = env.seen_at + after;
+                if due <= now {
+                    idle.entry_ref(project.as_str())
+                        .or_default()
+                        .insert(environment.clone());
+                } else {
+                    next = next.min(due);
+                }
+            }
+        }
+        self.next_forget = next;
+        if !idle.is_empty() {
+            self.remove_environments(&idle);
+            self.changed = true;
         }
     }
 
@@ -471,17 +719,25 @@ impl Recorder {
     }
 }
 
-/// The recorder behind its lock, as `/metrics` reads it: stale unfinished activities are
-/// expired here rather than per delivery (the scan is O(tracked)), then the families' text,
-/// reused until a delivery changes them, is copied out.
+/// The recorder behind its lock, as `/metrics` reads it: stale unfinished activities and idle
+/// environments are expired here rather than per delivery (the scans are O(tracked)), then the
+/// families' text, reused until a delivery changes them, is copied out.
 impl WriteText for Mutex<Recorder> {
     fn write_text(&self, out: &mut String) {
         let mut recorder = self
             .lock()
             .expect("the recorder lock is never poisoned: recording does not panic");
-        recorder.expire_unfinished(Utc::now());
+        let now = Utc::now();
+        recorder.expire_unfinished(now);
+        recorder.forget_idle_environments(seconds(now));
         out.push_str(recorder.exposition());
     }
+}
+
+/// Whether the labels name an environment of its own: not a project-level activity (no
+/// environment) and not one folded into `_overflow`, which stands for many.
+fn has_own_labels(labels: &Labels<'_>) -> bool {
+    !labels.environment.is_empty() && labels.environment != OVERFLOW && labels.project != OVERFLOW
 }
 
 /// The value under `key`, inserted by default if absent: `HashMap::entry` would need an owned
@@ -736,5 +992,201 @@ mod tests {
         let staged = "platformsh_activities_unfinished{environment=\"master\",\
                       project=\"sx-this-is-an-example-value-hu\",state=\"staged\"}";
         assert_eq!(sample(&text, staged), Some(0.0));
+    }
+
+    /// A finished activity of `kind` on environment `environment` of the seed's project,
+    /// with `result`, at `at` (seconds).
+    fn on(environment: &str, kind: &str, id: &str, result: ActivityResult, at: i64) -> Activity {
+        Activity {
+            kind: kind.into(),
+            environment: environment.into(),
+            environment_type: "development".into(),
+            ..deployment(id, ActivityState::Complete, result, at)
+        }
+    }
+
+    fn env_series(text: &str, environment: &str) -> Vec<String> {
+        let label = format!("environment=\"{environment}\"");
+        text.lines()
+            .filter(|l| !l.starts_with('#') && l.contains(&label))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    const PUSH: &str = "environment.push";
+
+    #[test]
+    fn a_deleted_environment_leaves_no_series_no_state_and_frees_its_slot() {
+        let settings = Settings {
+            limits: Limits {
+                environments: 2,
+                ..Limits::default()
+            },
+            ..Settings::default()
+        };
+        let mut r = Recorder::new(settings);
+        let now = Utc::now();
+        r.record(&on("kept", PUSH, "k", ActivityResult::Success, 900), now);
+        r.record(&on("pr-1", PUSH, "f", ActivityResult::Failure, 1000), now);
+        let unfinished = Activity {
+            state: ActivityState::InProgress,
+            result: None,
+            ..on("pr-1", PUSH, "u", ActivityResult::Success, 1100)
+        };
+        r.record(&unfinished, now);
+        assert_eq!(env_series(r.exposition(), "pr-1").len(), 5);
+
+        let delete = on("pr-1", DELETE, "d", ActivityResult::Success, 2000);
+        r.record(&delete, now);
+        let text = r.exposition().to_owned();
+        assert_eq!(env_series(&text, "pr-1"), Vec::<String>::new(), "{text}");
+        assert_eq!(env_series(&text, "kept").len(), 5, "{text}");
+        // Families without the environment label keep what happened.
+        let pushes = format!(
+            "platformsh_activity_duration_seconds_count{{environment_type=\"development\",\
+             project=\"sx-this-is-an-example-value-hu\",result=\"failure\",type=\"{PUSH}\"}}"
+        );
+        assert_eq!(sample(&text, &pushes), Some(1.0));
+        assert!(r.unfinished.is_empty());
+
+        // Its slot is free: a third environment gets its own label, not `_overflow`.
+        r.record(&on("pr-2", PUSH, "p2", ActivityResult::Success, 3000), now);
+        assert_eq!(env_series(r.exposition(), "pr-2").len(), 5);
+        assert_eq!(env_series(r.exposition(), OVERFLOW), Vec::<String>::new());
+        // The positions cached before the removal were dropped: `kept` counts on its series.
+        r.record(&on("kept", PUSH, "k2", ActivityResult::Success, 3100), now);
+        let text = r.exposition().to_owned();
+        let kept = "platformsh_deployments_total{environment=\"kept\",\
+                    environment_type=\"development\",\
+                    project=\"sx-this-is-an-example-value-hu\",result=\"success\"}";
+        assert_eq!(sample(&text, kept), Some(2.0), "{text}");
+    }
+
+    #[test]
+    fn a_late_activity_of_a_deleted_environment_does_not_bring_it_back() {
+        let mut r = Recorder::new(Settings::default());
+        let now = Utc::now();
+        r.record(&on("pr-1", DELETE, "d", ActivityResult::Success, 2000), now);
+        r.record(
+            &on("pr-1", PUSH, "late", ActivityResult::Failure, 1000),
+            now,
+        );
+        assert_eq!(env_series(r.exposition(), "pr-1"), Vec::<String>::new());
+        // A branch of the same name made after the deletion is a new environment.
+        r.record(&on("pr-1", PUSH, "new", ActivityResult::Failure, 3000), now);
+        let text = r.exposition().to_owned();
+        let last = "platformsh_last_deployment_success{environment=\"pr-1\",\
+                    project=\"sx-this-is-an-example-value-hu\"}";
+        assert_eq!(sample(&text, last), Some(0.0));
+        let failures = "platformsh_deployments_total{environment=\"pr-1\",\
+                        environment_type=\"development\",\
+                        project=\"sx-this-is-an-example-value-hu\",result=\"failure\"}";
+        assert_eq!(sample(&text, failures), Some(1.0));
+    }
+
+    #[test]
+    fn a_failed_delete_changes_nothing() {
+        let mut r = Recorder::new(Settings::default());
+        let now = Utc::now();
+        r.record(&on("pr-1", PUSH, "f", ActivityResult::Failure, 1000), now);
+        r.record(&on("pr-1", DELETE, "d", ActivityResult::Failure, 2000), now);
+        let text = r.exposition().to_owned();
+        let last = "platformsh_last_deployment_success{environment=\"pr-1\",\
+                    project=\"sx-this-is-an-example-value-hu\"}";
+        assert_eq!(sample(&text, last), Some(0.0));
+    }
+
+    #[test]
+    fn a_deactivated_environment_keeps_its_counters_and_loses_its_last_deployment() {
+        for kind in DEACTIVATIONS {
+            let mut r = Recorder::new(Settings::default());
+            let now = Utc::now();
+            r.record(&on("pr-1", PUSH, "s", ActivityResult::Success, 500), now);
+            r.record(&on("pr-1", PUSH, "f", ActivityResult::Failure, 1000), now);
+            r.record(&on("pr-1", kind, "off", ActivityResult::Success, 2000), now);
+            let text = r.exposition().to_owned();
+            let series = env_series(&text, "pr-1");
+            assert!(
+                series.iter().all(|l| !l.starts_with("platformsh_last_")),
+                "{kind}: {series:#?}"
+            );
+            assert_eq!(series.len(), 5, "{kind}: {series:#?}");
+            // A deployment that finished before the deactivation, delivered late, is counted
+            // but does not make the environment look failing again.
+            r.record(
+                &on("pr-1", PUSH, "late", ActivityResult::Failure, 1500),
+                now,
+            );
+            let series = env_series(r.exposition(), "pr-1");
+            assert!(series.iter().all(|l| !l.starts_with("platformsh_last_")));
+            // The next deployment brings every gauge back, and no recovery is observed from a
+            // failure before the deactivation.
+            r.record(
+                &on(
+                    "pr-1",
+                    "environment.activate",
+                    "on",
+                    ActivityResult::Success,
+                    3000,
+                ),
+                now,
+            );
+            let text = r.exposition().to_owned();
+            let env = "{environment=\"pr-1\",project=\"sx-this-is-an-example-value-hu\"}";
+            let gauge = |name: &str| sample(&text, &format!("{name}{env}"));
+            assert_eq!(gauge("platformsh_last_deployment_success"), Some(1.0));
+            assert_eq!(
+                gauge("platformsh_last_deployment_timestamp_seconds"),
+                Some(3000.0)
+            );
+            assert_eq!(
+                gauge("platformsh_last_successful_deployment_timestamp_seconds"),
+                Some(3000.0)
+            );
+            let recovery = "platformsh_deployment_recovery_seconds_count{\
+                            environment_type=\"development\",\
+                            project=\"sx-this-is-an-example-value-hu\"}";
+            assert_eq!(sample(&text, recovery), None, "{kind}");
+        }
+    }
+
+    #[test]
+    fn an_idle_environment_is_forgotten_after_the_set_time() {
+        let settings = Settings {
+            forget_after: Some(Duration::from_secs(3600)),
+            ..Settings::default()
+        };
+        let mut r = Recorder::new(settings);
+        let at = |s: i64| DateTime::from_timestamp(s, 0).unwrap();
+        r.record(
+            &on("old", PUSH, "o", ActivityResult::Failure, 1000),
+            at(1000),
+        );
+        r.record(
+            &on("busy", PUSH, "b1", ActivityResult::Success, 1000),
+            at(1000),
+        );
+        r.record(
+            &on("busy", PUSH, "b2", ActivityResult::Success, 4000),
+            at(4000),
+        );
+        // A failure: counters, last deployment and its success flag, no last success.
+        assert_eq!(env_series(r.exposition(), "old").len(), 4);
+        // Due at 4600: the next delivery after that forgets it, before anything is recorded.
+        r.record(
+            &on("busy", PUSH, "b3", ActivityResult::Success, 4700),
+            at(4700),
+        );
+        assert_eq!(env_series(r.exposition(), "old"), Vec::<String>::new());
+        assert_eq!(env_series(r.exposition(), "busy").len(), 5);
+        // A scrape forgets too, at the time of the scrape.
+        r.forget_idle_environments(4700.0 + 3600.0);
+        assert_eq!(env_series(r.exposition(), "busy"), Vec::<String>::new());
+        // Unlike a deleted one, a forgotten environment's late activity is welcome.
+        r.record(
+            &on("old", PUSH, "o2", ActivityResult::Success, 900),
+            at(9000),
+        );
+        assert_eq!(env_series(r.exposition(), "old").len(), 5);
     }
 }

@@ -1,6 +1,7 @@
 //! Series storage for the families the recorder keeps: label sets written once into one
 //! buffer, values beside them, written out front to back by [`crate::text`].
 
+use std::borrow::Cow;
 use std::hash::BuildHasher;
 
 use hashbrown::hash_table::Entry;
@@ -172,8 +173,8 @@ impl<V> Series<V> {
     }
 
     /// Where the series of the label set `values` (in the family's label order) is, created
-    /// with the value `new` gives the first time. Positions never change: series are never
-    /// removed.
+    /// with the value `new` gives the first time. Positions stay valid until
+    /// [`Series::remove_matching`] removes a series.
     pub fn position(&mut self, values: &[&str], new: impl FnOnce() -> V) -> usize {
         assert_eq!(
             values.len(),
@@ -213,6 +214,97 @@ impl<V> Series<V> {
             }
         }
     }
+}
+
+impl<V> Series<V> {
+    /// Removes every series whose label set `remove` picks, and says how many went. The others
+    /// keep their order but most move: every position given before is stale once this returns
+    /// a number above zero. The buffer is written anew, so the memory of removed label sets is
+    /// given back (environments come and go for good).
+    pub fn remove_where(&mut self, mut remove: impl FnMut(LabelSet<'_>) -> bool) -> usize {
+        let labels = std::mem::take(&mut self.labels);
+        let values = std::mem::take(&mut self.values);
+        let before = values.len();
+        let mut start = 0;
+        for (end, value) in values {
+            let set = &labels[start..end];
+            start = end;
+            if !remove(LabelSet(set)) {
+                self.labels.push_str(set);
+                self.values.push((self.labels.len(), value));
+            }
+        }
+        let removed = before - self.values.len();
+        if removed == 0 {
+            return 0;
+        }
+        self.labels.shrink_to_fit();
+        self.values.shrink_to_fit();
+        let (labels, ends, hasher) = (&self.labels, &self.values, &self.hasher);
+        let label_set = |i: usize| {
+            let start = if i == 0 { 0 } else { ends[i - 1].0 };
+            &labels[start..ends[i].0]
+        };
+        self.index.clear();
+        self.index.shrink_to_fit(|&i| hasher.hash_one(label_set(i)));
+        for i in 0..ends.len() {
+            let hash = hasher.hash_one(label_set(i));
+            self.index
+                .insert_unique(hash, i, |&j| hasher.hash_one(label_set(j)));
+        }
+        removed
+    }
+}
+
+/// One label set as [`Series`] writes it: `name="value"` pairs, escaped, comma-separated.
+#[derive(Debug, Clone, Copy)]
+pub struct LabelSet<'a>(&'a str);
+
+impl<'a> LabelSet<'a> {
+    /// The value of the label `name`, unescaped.
+    pub fn value(self, name: &str) -> Option<Cow<'a, str>> {
+        self.pairs()
+            .find(|(n, _)| *n == name)
+            .map(|(_, escaped)| unescape(escaped))
+    }
+
+    /// Each pair's name and escaped value: a quote inside a value is escaped, so the first
+    /// unescaped quote ends the value.
+    fn pairs(self) -> impl Iterator<Item = (&'a str, &'a str)> {
+        let set = self.0;
+        let bytes = set.as_bytes();
+        let mut start = 0;
+        std::iter::from_fn(move || {
+            let equals = start + set.get(start..)?.find("=\"")?;
+            let mut i = equals + 2;
+            while i < bytes.len() && bytes[i] != b'"' {
+                i += if bytes[i] == b'\\' { 2 } else { 1 };
+            }
+            let pair = (&set[start..equals], set.get(equals + 2..i)?);
+            start = i + 2; // past the quote and the comma
+            Some(pair)
+        })
+    }
+}
+
+/// Undoes [`crate::text::escape`].
+fn unescape(escaped: &str) -> Cow<'_, str> {
+    if !escaped.contains('\\') {
+        return Cow::Borrowed(escaped);
+    }
+    let mut out = String::with_capacity(escaped.len());
+    let mut chars = escaped.chars();
+    while let Some(c) = chars.next() {
+        match (c, c == '\\') {
+            (_, true) => match chars.next() {
+                Some('n') => out.push('\n'),
+                Some(other) => out.push(other),
+                None => {}
+            },
+            (c, false) => out.push(c),
+        }
+    }
+    Cow::Owned(out)
 }
 
 impl Series<f64> {
@@ -377,6 +469,50 @@ mod tests {
         let mut out = String::new();
         ActivityFamilies::new().encode(&mut out);
         assert_eq!(out, "");
+    }
+
+    #[test]
+    fn removed_series_are_gone_and_the_others_still_found() {
+        let mut deployments = Series::new(&DEPLOYMENTS);
+        let sets = [
+            ["p", "gone", "development", "success"],
+            ["p", "kept", "development", "success"],
+            ["p", "gone", "development", "failure"],
+            // Look-alikes: the same value under another label, or inside an escaped value.
+            ["gone", "p", "development", "success"],
+            ["p", "gone\",environment=\"gone", "development", "success"],
+            ["q", "gone", "development", "success"],
+        ];
+        for (n, values) in sets.iter().enumerate() {
+            deployments.add(values, n as f64 + 1.0);
+        }
+        let gone = |set: LabelSet<'_>| {
+            set.value("project").as_deref() == Some("p")
+                && set.value("environment").as_deref() == Some("gone")
+        };
+        assert_eq!(deployments.remove_where(gone), 2);
+        assert_eq!(deployments.remove_where(gone), 0);
+        let left: Vec<f64> = deployments.iter().map(|(_, &v)| v).collect();
+        assert_eq!(left, [2.0, 4.0, 5.0, 6.0]);
+        // The index was rebuilt: known sets are found where they now are, new ones appended.
+        for values in &sets {
+            deployments.add(values, 10.0);
+        }
+        let left: Vec<f64> = deployments.iter().map(|(_, &v)| v).collect();
+        assert_eq!(left, [12.0, 14.0, 15.0, 16.0, 10.0, 10.0]);
+        let mut out = String::new();
+        deployments.encode(&mut out);
+        assert_eq!(out.matches("environment=\"gone\"").count(), 3, "{out}");
+    }
+
+    #[test]
+    fn label_values_are_read_back_unescaped() {
+        let set = LabelSet(r#"a="x\\",b="y\",c=\"z",c="w\n""#);
+        assert_eq!(set.value("a").as_deref(), Some("x\\"));
+        assert_eq!(set.value("b").as_deref(), Some("y\",c=\"z"));
+        assert_eq!(set.value("c").as_deref(), Some("w\n"));
+        assert_eq!(set.value("d"), None);
+        assert_eq!(LabelSet("").value("a"), None);
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Property tests over hostile input: whatever the bytes, parsing, recording and signature
 //! checking return an answer (never a panic), and recording never observes a negative time.
 
-use platformsh_exporter::activity::{parse, stored_precision};
+use platformsh_exporter::activity::{
+    Activity, ActivityResult, ActivityState, parse, stored_precision,
+};
 use platformsh_exporter::record::{Recorder, Settings};
 use platformsh_exporter::verify::{SharedKey, Verifier};
 use proptest::prelude::*;
@@ -77,6 +79,16 @@ fn set(doc: &mut Value, path: &[&str], value: Value) {
     }
     at[path[path.len() - 1]] = value;
 }
+
+/// Activity types that change an environment's life or its last deployment.
+const LIFECYCLE_KINDS: [&str; 6] = [
+    "environment.push",
+    "environment.redeploy",
+    "environment.delete",
+    "environment.deactivate",
+    "environment.activate",
+    "environment.cron",
+];
 
 fn recorder() -> Recorder {
     Recorder::new(Settings::default())
@@ -202,6 +214,67 @@ proptest! {
         prop_assume!(body[at] != to);
         body[at] = to;
         prop_assert!(verifier.verify(Some(SIGNATURE.trim().as_bytes()), &body).is_err());
+    }
+}
+
+proptest! {
+    // Each case opens a store per activity: fewer cases than above, as many activities.
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// Environments that deploy, end and idle, in any order: recording live (with scrapes in
+    /// between, which forget idle environments at their own time) and replaying the stored
+    /// activities (no scrapes) end with the same metrics after one last scrape.
+    #[test]
+    fn environment_lifecycles_live_and_replayed_agree(
+        steps in prop::collection::vec(
+            (0..4usize, 0..LIFECYCLE_KINDS.len(), 0..3usize, 0..5000i64, 1..4000i64, any::<bool>()),
+            1..40,
+        ),
+    ) {
+        let settings = || Settings {
+            forget_after: Some(std::time::Duration::from_secs(3000)),
+            limits: platformsh_exporter::labels::Limits {
+                environments: 3,
+                ..Default::default()
+            },
+            ..Settings::default()
+        };
+        let seed = parse(SEED).unwrap();
+        let (mut live, mut replayed) = (Recorder::new(settings()), Recorder::new(settings()));
+        let mut received = 1_800_000_000;
+        for (n, (env, kind, result, age, gap, scrape)) in steps.into_iter().enumerate() {
+            if scrape {
+                live.forget_idle_environments((received + gap / 2) as f64);
+            }
+            received += gap;
+            let at = chrono::DateTime::from_timestamp(received - age, 0);
+            let (state, result) = match result {
+                0 => (ActivityState::Complete, Some(ActivityResult::Success)),
+                1 => (ActivityState::Complete, Some(ActivityResult::Failure)),
+                _ => (ActivityState::InProgress, None),
+            };
+            let activity = Activity {
+                id: format!("a{}", n % 30),
+                kind: LIFECYCLE_KINDS[kind].into(),
+                environment: ["a", "b", "c", "d"][env].into(),
+                environment_type: "development".into(),
+                state,
+                result,
+                created_at: at,
+                started_at: at,
+                completed_at: at,
+                updated_at: at,
+                ..seed.clone()
+            };
+            let received_at = chrono::DateTime::from_timestamp(received, 0).unwrap();
+            live.record(&activity, received_at);
+            let (stored, stored_at) =
+                platformsh_exporter::store::round_trip(&activity, received_at).unwrap();
+            replayed.record(&stored, stored_at);
+        }
+        live.forget_idle_environments((received + 1) as f64);
+        replayed.forget_idle_environments((received + 1) as f64);
+        prop_assert_eq!(live.exposition(), replayed.exposition());
     }
 }
 

@@ -9,6 +9,7 @@ mod endpoints;
 mod fixtures;
 mod helpers;
 mod hostile;
+mod lifecycle;
 mod monitoring;
 mod promtool;
 mod readme;
