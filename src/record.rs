@@ -513,6 +513,15 @@ impl Recorder {
     /// state and its slot under `--limits.environments` go. What remains is when it was deleted,
     /// so that its late activities do not bring it back.
     fn delete_environment(&mut self, project: &str, environment: &str, at: f64) {
+        let newer = self
+            .environments
+            .get(project)
+            .and_then(|e| e.get(environment))
+            .is_some_and(|env| env.seen_at > at);
+        if newer {
+            // An old delete delivered late: a branch of the same name was made again since.
+            return;
+        }
         let gone = HashMap::from([(project.to_owned(), HashSet::from([environment.to_owned()]))]);
         self.remove_environments(&gone);
         let env = entry(entry(&mut self.environments, project), environment);
@@ -1082,6 +1091,12 @@ mod tests {
                         environment_type=\"development\",\
                         project=\"sx-this-is-an-example-value-hu\",result=\"failure\"}";
         assert_eq!(sample(&text, failures), Some(1.0));
+        // The first deletion delivered again under another id, late: the new one stays.
+        r.record(
+            &on("pr-1", DELETE, "d-again", ActivityResult::Success, 2000),
+            now,
+        );
+        assert_eq!(sample(r.exposition(), last), Some(0.0));
     }
 
     #[test]

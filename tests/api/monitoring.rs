@@ -508,4 +508,35 @@ async fn dashboards_show_data_and_the_failed_deployment_alert_fires_then_resolve
                 .is_empty()
         })
         .await;
+
+    a_deleted_branch_resolves_its_alert(&app, &prometheus).await;
+}
+
+/// A feature branch fails, then is deleted: its warning fires, then resolves with it.
+async fn a_deleted_branch_resolves_its_alert(app: &TestApp, prometheus: &Prometheus) {
+    let failure = variant(
+        "push-failure-development.json",
+        "feature-failure",
+        &json!({"completed_at": "2026-11-03T12:00:00+00:00"}),
+    );
+    assert_eq!(app.post(failure).await.status, 202);
+    prometheus
+        .wait_for("the development alert to fire", || async {
+            prometheus.firing("PlatformshDeploymentFailed").await.len() == 1
+        })
+        .await;
+    let delete = variant(
+        "environment-delete-development.json",
+        "feature-delete",
+        &json!({"completed_at": "2026-11-03T13:00:00+00:00"}),
+    );
+    assert_eq!(app.post(delete).await.status, 202);
+    prometheus
+        .wait_for("the development alert to resolve", || async {
+            prometheus
+                .firing("PlatformshDeploymentFailed")
+                .await
+                .is_empty()
+        })
+        .await;
 }
