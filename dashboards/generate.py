@@ -15,10 +15,12 @@ SEL = 'project=~"$project", environment=~"$environment", environment_type=~"$env
 SEL_NO_ENV = 'project=~"$project", environment_type=~"$environment_type"'
 # The last-deployment gauges carry project and environment only.
 ENV = 'project=~"$project", environment=~"$environment"'
+# The exporter's default --deployment.types (a test checks that they agree).
 DEPLOY_TYPES = (
     "environment.push|environment.redeploy|environment.merge|environment.merge-pr|"
     "environment.activate|environment.branch|environment.synchronize|environment.restore|"
-    "environment.deploy|environment.resume|environment.initialize"
+    "environment.deploy|environment.resume|environment.initialize|"
+    "environment.resources.update|environment.source-operation"
 )
 
 
@@ -573,6 +575,23 @@ def deployments():
                     "{{environment_type}}",
                 )
             ],
+        ),
+        12,
+        8,
+    )
+    L.add(
+        timeseries(
+            "Why deployments fail",
+            "Failed and cancelled deployments over the preceding day, by reason: error or shell (Platform.sh's failure_reason), command (a deploy or post-deploy hook exited non-zero while the activity reported success), cancelled, unknown. Deployment types are the exporter's defaults.",
+            "short",
+            [
+                target(
+                    "sum by (reason) (increase(platformsh_activity_failures_total"
+                    f'{{type=~"{DEPLOY_TYPES}", {SEL}}}[1d]))',
+                    "{{reason}}",
+                )
+            ],
+            stack=True,
         ),
         12,
         8,

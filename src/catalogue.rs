@@ -60,6 +60,19 @@ pub const ACTIVITIES: Family = Family {
     ],
     buckets: &[],
 };
+pub const ACTIVITY_FAILURES: Family = Family {
+    name: "platformsh_activity_failures_total",
+    help: "Finished activities that did not succeed, by reason: error or shell (Platform.sh's failure_reason), command (a command exited non-zero), cancelled, unknown.",
+    kind: Kind::Counter,
+    labels: &[
+        "project",
+        "environment",
+        "environment_type",
+        "type",
+        "reason",
+    ],
+    buckets: &[],
+};
 pub const ACTIVITY_DURATION: Family = Family {
     name: "platformsh_activity_duration_seconds",
     help: "Time from started_at to completed_at of finished activities.",
@@ -199,6 +212,7 @@ pub const BUILD_INFO: Family = Family {
 /// Every family the exporter defines (process metrics come from the `prometheus` crate).
 pub const FAMILIES: &[&Family] = &[
     &ACTIVITIES,
+    &ACTIVITY_FAILURES,
     &ACTIVITY_DURATION,
     &ACTIVITY_WAIT,
     &ACTIVITY_PHASE,

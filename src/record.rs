@@ -127,6 +127,7 @@ struct Environment {
 #[derive(Debug, Default)]
 struct Handles {
     activities: [Option<usize>; 3],
+    failures: [Option<usize>; 5],
     duration: [Option<usize>; 3],
     wait: Option<usize>,
     phase: [Option<usize>; 4],
@@ -362,6 +363,17 @@ impl Recorder {
         let r = finished as usize;
         let values = [project, environment, environment_type, kind, result];
         *slot(&mut h.activities[r], &mut m.activities, &values, || 0.0) += 1.0;
+        if let Some(reason) = activity.failure() {
+            let values = [
+                project,
+                environment,
+                environment_type,
+                kind,
+                reason.as_str(),
+            ];
+            let failures = &mut m.activity_failures;
+            *slot(&mut h.failures[reason as usize], failures, &values, || 0.0) += 1.0;
+        }
 
         match clock.span(activity.started_at, activity.completed_at) {
             Ok(d) => {
@@ -575,6 +587,7 @@ impl Recorder {
         };
         let m = &mut self.families;
         let removed = m.activities.remove_where(carries_one)
+            + m.activity_failures.remove_where(carries_one)
             + m.deployments.remove_where(carries_one)
             + m.last_deployment_timestamp.remove_where(carries_one)
             + m.last_deployment_success.remove_where(carries_one)
@@ -1043,7 +1056,8 @@ mod tests {
             ..on("pr-1", PUSH, "u", ActivityResult::Success, 1100)
         };
         r.record(&unfinished, now);
-        assert_eq!(env_series(r.exposition(), "pr-1").len(), 5);
+        // Activities, failures, deployments, the last deployment and its flag, unfinished.
+        assert_eq!(env_series(r.exposition(), "pr-1").len(), 6);
 
         let delete = on("pr-1", DELETE, "d", ActivityResult::Success, 2000);
         r.record(&delete, now);
@@ -1125,7 +1139,8 @@ mod tests {
                 series.iter().all(|l| !l.starts_with("platformsh_last_")),
                 "{kind}: {series:#?}"
             );
-            assert_eq!(series.len(), 5, "{kind}: {series:#?}");
+            // Activities (success, failure, the deactivation), failures, deployments (2).
+            assert_eq!(series.len(), 6, "{kind}: {series:#?}");
             // A deployment that finished before the deactivation, delivered late, is counted
             // but does not make the environment look failing again.
             r.record(
@@ -1185,8 +1200,9 @@ mod tests {
             &on("busy", PUSH, "b2", ActivityResult::Success, 4000),
             at(4000),
         );
-        // A failure: counters, last deployment and its success flag, no last success.
-        assert_eq!(env_series(r.exposition(), "old").len(), 4);
+        // A failure: counters (activities, failures, deployments), last deployment and its
+        // success flag, no last success.
+        assert_eq!(env_series(r.exposition(), "old").len(), 5);
         // Due at 4600: the next delivery after that forgets it, before anything is recorded.
         r.record(
             &on("busy", PUSH, "b3", ActivityResult::Success, 4700),

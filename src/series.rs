@@ -8,10 +8,10 @@ use hashbrown::hash_table::Entry;
 use hashbrown::{DefaultHashBuilder, HashTable};
 
 use crate::catalogue::{
-    ACTIVITIES, ACTIVITIES_UNFINISHED, ACTIVITY_DURATION, ACTIVITY_PHASE, ACTIVITY_WAIT,
-    DEPLOYMENT_RECOVERY, DEPLOYMENTS, Family, LABEL_OVERFLOW, LAST_ACTIVITY_TIMESTAMP,
-    LAST_DEPLOYMENT_SUCCESS, LAST_DEPLOYMENT_TIMESTAMP, LAST_SUCCESSFUL_DEPLOYMENT_TIMESTAMP,
-    OBSERVATIONS_SKIPPED, PUSH_COMMITS,
+    ACTIVITIES, ACTIVITIES_UNFINISHED, ACTIVITY_DURATION, ACTIVITY_FAILURES, ACTIVITY_PHASE,
+    ACTIVITY_WAIT, DEPLOYMENT_RECOVERY, DEPLOYMENTS, Family, LABEL_OVERFLOW,
+    LAST_ACTIVITY_TIMESTAMP, LAST_DEPLOYMENT_SUCCESS, LAST_DEPLOYMENT_TIMESTAMP,
+    LAST_SUCCESSFUL_DEPLOYMENT_TIMESTAMP, OBSERVATIONS_SKIPPED, PUSH_COMMITS,
 };
 
 /// The exporter's own counters that replay rebuilds with the activities: kept by the recorder
@@ -47,6 +47,7 @@ impl Default for RecorderFamilies {
 #[derive(Debug)]
 pub struct ActivityFamilies {
     pub activities: Series<f64>,
+    pub activity_failures: Series<f64>,
     pub activity_duration: Series<Histogram>,
     pub activity_wait: Series<Histogram>,
     pub activity_phase: Series<Histogram>,
@@ -64,6 +65,7 @@ impl ActivityFamilies {
     pub fn new() -> Self {
         Self {
             activities: Series::new(&ACTIVITIES),
+            activity_failures: Series::new(&ACTIVITY_FAILURES),
             activity_duration: Series::new(&ACTIVITY_DURATION),
             activity_wait: Series::new(&ACTIVITY_WAIT),
             activity_phase: Series::new(&ACTIVITY_PHASE),
@@ -83,6 +85,7 @@ impl ActivityFamilies {
     /// Appends every family that has a series, in the text exposition format.
     pub fn encode(&self, out: &mut String) {
         self.activities.encode(out);
+        self.activity_failures.encode(out);
         self.activity_duration.encode(out);
         self.activity_wait.encode(out);
         self.activity_phase.encode(out);

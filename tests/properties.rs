@@ -33,6 +33,7 @@ fn any_json() -> impl Strategy<Value = Value> {
             Just("1970-01-01T00:00:00Z"),
             Just("9999-12-31T23:59:59.999999+14:00"),
             Just("environment.push"),
+            Just("environment.merge"),
         ]
         .prop_map(Value::from),
     ];
@@ -66,6 +67,13 @@ const FIELDS: &[&[&str]] = &[
     &["payload", "environment", "is_main"],
     &["payload", "commits"],
     &["payload", "commits_count"],
+    &["payload", "outcome"],
+    &["payload", "outcome", "name"],
+    &["parameters"],
+    &["parameters", "from"],
+    &["parameters", "into"],
+    &["failure_reason"],
+    &["commands"],
     &["log"],
 ];
 

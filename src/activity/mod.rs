@@ -101,6 +101,48 @@ impl ResultLabel {
     }
 }
 
+/// Why a finished activity did not succeed: the `reason` label of
+/// `platformsh_activity_failures_total`, and what the store keeps of the `failure_reason` field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureReason {
+    /// `failure_reason: error` (Platform.sh's own error).
+    Error,
+    /// `failure_reason: shell` (a build or deploy script failed).
+    Shell,
+    /// A command in `commands` exited non-zero: a deploy hook can fail while the activity
+    /// itself reports `success`, and the vendor's CLI shows such an activity as failed.
+    Command,
+    /// State `cancelled`.
+    Cancelled,
+    /// A failure that says nothing of why, or a `failure_reason` this exporter does not know.
+    Unknown,
+}
+
+impl FailureReason {
+    pub const ALL: [FailureReason; 5] = [
+        FailureReason::Error,
+        FailureReason::Shell,
+        FailureReason::Command,
+        FailureReason::Cancelled,
+        FailureReason::Unknown,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureReason::Error => "error",
+            FailureReason::Shell => "shell",
+            FailureReason::Command => "command",
+            FailureReason::Cancelled => "cancelled",
+            FailureReason::Unknown => "unknown",
+        }
+    }
+
+    /// The reason spelt `s` (as [`FailureReason::as_str`] writes it).
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
 /// Phase times from the `timings` object. Only the documented keys are kept, so a delivery
 /// cannot create unbounded `phase` label values.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, Serialize)]
@@ -143,16 +185,43 @@ pub struct Activity {
     pub timings: Timings,
     /// Commits of a push: `payload.commits_count`, else the length of `payload.commits`.
     pub commits: Option<u64>,
+    /// `failure_reason`: `Error`, `Shell`, `Unknown` (another value) or `None` (null, absent).
+    pub failure_reason: Option<FailureReason>,
+    /// How many of `commands` exited non-zero.
+    pub failed_commands: u32,
+    /// The environment a merge merged into the one deployed: `payload.outcome.name`, else
+    /// `parameters.from` (merges only).
+    pub merged_child: Option<String>,
 }
 
 impl Activity {
-    /// The `result` label, for a finished activity only.
+    /// The `result` label, for a finished activity only. A success with a failed command is a
+    /// failure, as the vendor's CLI shows it: its deploy hook did not do its work.
     pub fn finished(&self) -> Option<ResultLabel> {
         match (self.state, self.result) {
             (ActivityState::Cancelled, _) => Some(ResultLabel::Cancelled),
+            (ActivityState::Complete, Some(ActivityResult::Success))
+                if self.failed_commands > 0 =>
+            {
+                Some(ResultLabel::Failure)
+            }
             (ActivityState::Complete, Some(ActivityResult::Success)) => Some(ResultLabel::Success),
             (ActivityState::Complete, Some(ActivityResult::Failure)) => Some(ResultLabel::Failure),
             _ => None,
+        }
+    }
+
+    /// Why a finished activity did not succeed; `None` for a success or an unfinished one.
+    /// Platform.sh's own `failure_reason` first, then a failed command.
+    pub fn failure(&self) -> Option<FailureReason> {
+        match self.finished()? {
+            ResultLabel::Success => None,
+            ResultLabel::Cancelled => Some(FailureReason::Cancelled),
+            ResultLabel::Failure => Some(match (self.result, self.failure_reason) {
+                (Some(ActivityResult::Failure), Some(reason)) => reason,
+                _ if self.failed_commands > 0 => FailureReason::Command,
+                _ => FailureReason::Unknown,
+            }),
         }
     }
 

@@ -10,8 +10,8 @@ use serde::de::value::MapAccessDeserializer;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::{
-    Activity, ActivityResult, ActivityState, MAX_ID_BYTES, MAX_LABEL_BYTES, OVERFLOW, Timings,
-    stored_precision,
+    Activity, ActivityResult, ActivityState, FailureReason, MAX_ID_BYTES, MAX_LABEL_BYTES,
+    OVERFLOW, Timings, stored_precision,
 };
 
 /// Why a body is not an activity, and where.
@@ -116,6 +116,167 @@ struct Wire<'a> {
     timings: ObjectOr<Timings>,
     #[serde(default, borrow)]
     payload: ObjectOr<WirePayload<'a>>,
+    #[serde(default, borrow)]
+    parameters: ObjectOr<WireParameters<'a>>,
+    #[serde(default, borrow)]
+    failure_reason: TextOr<'a>,
+    #[serde(default)]
+    commands: FailedCommands,
+}
+
+/// The `parameters` the exporter reads: a merge's source and target.
+#[derive(Deserialize)]
+struct WireParameters<'a> {
+    #[serde(default, borrow)]
+    from: TextOr<'a>,
+    #[serde(default, borrow)]
+    into: TextOr<'a>,
+}
+
+/// A string, or absent when the value is anything else: fields that are strings in the merge
+/// activities may be other things in activity types never seen, and must not cost a delivery.
+#[derive(Default)]
+struct TextOr<'a>(Option<Cow<'a, str>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for TextOr<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Text<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for Text<'a> {
+            type Value = TextOr<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<TextOr<'a>, E> {
+                Ok(TextOr(Some(Cow::Borrowed(s))))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<TextOr<'a>, E> {
+                Ok(TextOr(Some(Cow::Owned(s.to_owned()))))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TextOr<'a>, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(TextOr(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<TextOr<'a>, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(TextOr(None))
+            }
+            fn visit_unit<E>(self) -> Result<TextOr<'a>, E> {
+                Ok(TextOr(None))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<TextOr<'a>, E> {
+                Ok(TextOr(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<TextOr<'a>, E> {
+                Ok(TextOr(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<TextOr<'a>, E> {
+                Ok(TextOr(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<TextOr<'a>, E> {
+                Ok(TextOr(None))
+            }
+        }
+        deserializer.deserialize_any(Text(std::marker::PhantomData))
+    }
+}
+
+/// How many elements of `commands` (`{app, type, exit_code}`) exited non-zero, counted without
+/// keeping them. An element that is not an object, or whose `exit_code` is not a number (null
+/// while it runs), counts as no failure; `commands` that is not an array as none at all.
+#[derive(Default)]
+struct FailedCommands(u32);
+
+#[derive(Deserialize)]
+struct WireCommand {
+    #[serde(default)]
+    exit_code: ExitCode,
+}
+
+/// Whether an `exit_code` says the command failed: a number other than 0.
+#[derive(Default)]
+struct ExitCode(bool);
+
+impl<'de> Deserialize<'de> for ExitCode {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Code;
+        impl<'de> Visitor<'de> for Code {
+            type Value = ExitCode;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an exit code")
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<ExitCode, E> {
+                Ok(ExitCode(v != 0))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<ExitCode, E> {
+                Ok(ExitCode(v != 0))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<ExitCode, E> {
+                Ok(ExitCode(v != 0.0))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<ExitCode, E> {
+                Ok(ExitCode(false))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<ExitCode, E> {
+                Ok(ExitCode(false))
+            }
+            fn visit_unit<E>(self) -> Result<ExitCode, E> {
+                Ok(ExitCode(false))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ExitCode, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(ExitCode(false))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ExitCode, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(ExitCode(false))
+            }
+        }
+        deserializer.deserialize_any(Code)
+    }
+}
+
+impl<'de> Deserialize<'de> for FailedCommands {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Count;
+        impl<'de> Visitor<'de> for Count {
+            type Value = FailedCommands;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an array of commands")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<FailedCommands, A::Error> {
+                let mut failed = 0u32;
+                while let Some(command) = seq.next_element::<ObjectOr<WireCommand>>()? {
+                    if command.0.is_some_and(|c| c.exit_code.0) {
+                        failed = failed.saturating_add(1);
+                    }
+                }
+                Ok(FailedCommands(failed))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FailedCommands, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(FailedCommands(0))
+            }
+            fn visit_unit<E>(self) -> Result<FailedCommands, E> {
+                Ok(FailedCommands(0))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<FailedCommands, E> {
+                Ok(FailedCommands(0))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<FailedCommands, E> {
+                Ok(FailedCommands(0))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<FailedCommands, E> {
+                Ok(FailedCommands(0))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<FailedCommands, E> {
+                Ok(FailedCommands(0))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<FailedCommands, E> {
+                Ok(FailedCommands(0))
+            }
+        }
+        deserializer.deserialize_any(Count)
+    }
 }
 
 /// An object, or absent when the value is anything else: PHP writes an empty map as `[]`, and
@@ -170,6 +331,9 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for ObjectOr<T> {
 struct WirePayload<'a> {
     #[serde(default, borrow)]
     environment: ObjectOr<WireEnvironment<'a>>,
+    /// In a merge, the child merged into `environment`.
+    #[serde(default, borrow)]
+    outcome: ObjectOr<WireEnvironment<'a>>,
     #[serde(default)]
     commits_count: Option<u64>,
     #[serde(default)]
@@ -339,16 +503,28 @@ fn environment_type(env: Option<&WireEnvironment<'_>>, environment: &str) -> Str
 
 impl Wire<'_> {
     fn normalise(self) -> Result<Activity, ParseError> {
-        let env = self
-            .payload
-            .0
-            .as_ref()
-            .and_then(|p| p.environment.0.as_ref());
+        let payload = self.payload.0.as_ref();
+        let env = payload.and_then(|p| p.environment.0.as_ref());
+        let parameters = self.parameters.0.as_ref();
+        let is_merge = self.kind.starts_with("environment.merge");
+        // A merge names its target in `parameters.into` too; `environments` may list the
+        // child first.
+        let into = parameters
+            .filter(|_| is_merge)
+            .and_then(|p| p.into.0.as_deref());
         let environment = env
             .and_then(|e| e.name.as_deref())
+            .or(into)
             .or_else(|| self.environments.as_ref()?.0.as_deref())
             .unwrap_or_default()
             .to_owned();
+        let outcome = payload.and_then(|p| p.outcome.0.as_ref()?.name.as_deref());
+        let merged_child = match (outcome, parameters.and_then(|p| p.from.0.as_deref())) {
+            _ if !is_merge => None,
+            (Some(child), _) => Some(("$.payload.outcome.name", child.to_owned())),
+            (None, Some(child)) => Some(("$.parameters.from", child.to_owned())),
+            (None, None) => None,
+        };
         let environment_type = environment_type(env, &environment);
 
         check_value("$.id", &self.id, MAX_ID_BYTES, false)?;
@@ -366,6 +542,9 @@ impl Wire<'_> {
             MAX_LABEL_BYTES,
             true,
         )?;
+        if let Some((path, child)) = &merged_child {
+            check_value(path, child, MAX_LABEL_BYTES, true)?;
+        }
         if self.state == ActivityState::Complete && self.result.is_none() {
             return Err(ParseError::new(
                 "$.result",
@@ -402,6 +581,14 @@ impl Wire<'_> {
             updated_at: utc(self.updated_at),
             timings: self.timings.0.unwrap_or_default(),
             commits,
+            failure_reason: self.failure_reason.0.as_deref().and_then(|r| match r {
+                "" => None,
+                "error" => Some(FailureReason::Error),
+                "shell" => Some(FailureReason::Shell),
+                _ => Some(FailureReason::Unknown),
+            }),
+            failed_commands: self.commands.0,
+            merged_child: merged_child.map(|(_, child)| child),
         })
     }
 }
@@ -702,6 +889,72 @@ mod tests {
         }
     }
 
+    /// `commands` as the API lists them: a deploy hook that exited non-zero makes a `success` a
+    /// failure, for the reason `command`; anything else in the list counts as no failure.
+    #[test]
+    fn a_command_that_exited_non_zero_makes_a_success_a_failure() {
+        use serde_json::json;
+        let cases = [
+            (json!([{"app": "app", "type": "deploy", "exit_code": 0}]), 0),
+            (
+                json!([
+                    {"app": "app", "type": "deploy", "exit_code": 0},
+                    {"app": "app", "type": "post_deploy", "exit_code": 1},
+                    {"app": "worker", "type": "deploy", "exit_code": 137}
+                ]),
+                2,
+            ),
+            // Still running, odd or absent codes, elements that are not objects.
+            (
+                json!([{"exit_code": null}, {"exit_code": "1"}, {}, [], 3, "x", null]),
+                0,
+            ),
+            (json!([{"exit_code": -1}, {"exit_code": 2.0}]), 2),
+            (json!({}), 0),
+            (json!(null), 0),
+            (json!("deploy"), 0),
+        ];
+        for (commands, failed) in cases {
+            let a = parse(&with("commands", commands.clone())).unwrap();
+            assert_eq!(a.failed_commands, failed, "{commands}");
+            let (result, reason) = if failed > 0 {
+                (ResultLabel::Failure, Some(FailureReason::Command))
+            } else {
+                (ResultLabel::Success, None)
+            };
+            assert_eq!(a.finished(), Some(result), "{commands}");
+            assert_eq!(a.failure(), reason, "{commands}");
+        }
+    }
+
+    #[test]
+    fn platformsh_failure_reason_comes_before_a_failed_command() {
+        use serde_json::json;
+        let mut v: serde_json::Value = serde_json::from_slice(SEED).unwrap();
+        v["result"] = json!("failure");
+        v["commands"] = json!([{"app": "app", "type": "deploy", "exit_code": 1}]);
+        for (failure_reason, expected) in [
+            (json!("error"), FailureReason::Error),
+            (json!("shell"), FailureReason::Shell),
+            (json!("quota"), FailureReason::Unknown),
+            (json!(null), FailureReason::Command),
+            (json!(""), FailureReason::Command),
+            (json!(42), FailureReason::Command),
+        ] {
+            v["failure_reason"] = failure_reason.clone();
+            let a = parse(&serde_json::to_vec(&v).unwrap()).unwrap();
+            assert_eq!(a.failure(), Some(expected), "{failure_reason}");
+        }
+        v["commands"] = json!([]);
+        v["failure_reason"] = json!(null);
+        let a = parse(&serde_json::to_vec(&v).unwrap()).unwrap();
+        assert_eq!(a.failure(), Some(FailureReason::Unknown));
+        v["state"] = json!("cancelled");
+        v["failure_reason"] = json!("error");
+        let a = parse(&serde_json::to_vec(&v).unwrap()).unwrap();
+        assert_eq!(a.failure(), Some(FailureReason::Cancelled));
+    }
+
     /// A merge (or sync) deploys the environment merged into: `payload.environment` describes
     /// that target, `payload.outcome` the child, and `environments` and `parameters` may name
     /// both in either order. The `environment` label is the target, whatever the order.
@@ -718,6 +971,31 @@ mod tests {
         assert_eq!(
             (a.environment.as_str(), a.environment_type.as_str()),
             ("main", "production")
+        );
+        assert_eq!(a.merged_child.as_deref(), Some("feature-x"));
+
+        // Without `payload.environment` and `payload.outcome`: `parameters` say which is which,
+        // whatever the order of `environments`.
+        v["payload"] = serde_json::json!({});
+        let a = parse(&serde_json::to_vec(&v).unwrap()).unwrap();
+        assert_eq!(
+            (a.environment.as_str(), a.merged_child.as_deref()),
+            ("main", Some("feature-x"))
+        );
+        // `parameters` of another shape cost nothing.
+        v["parameters"] = serde_json::json!({"from": {"id": 1}, "into": ["x"]});
+        let a = parse(&serde_json::to_vec(&v).unwrap()).unwrap();
+        assert_eq!(
+            (a.environment.as_str(), a.merged_child.as_deref()),
+            ("feature-x", None)
+        );
+        // Only merges have a child: a push's parameters name no merge.
+        v["type"] = "environment.push".into();
+        v["parameters"] = serde_json::json!({"from": "feature-x", "into": "main"});
+        let a = parse(&serde_json::to_vec(&v).unwrap()).unwrap();
+        assert_eq!(
+            (a.environment.as_str(), a.merged_child.as_deref()),
+            ("feature-x", None)
         );
     }
 }

@@ -81,6 +81,15 @@ pub struct StoredActivity {
     pub started_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
     pub received_at: DateTime<Utc>,
+    /// The `result` label it was counted under (a success with a failed command is a
+    /// failure); null while unfinished.
+    pub outcome: Option<String>,
+    /// Platform.sh's `failure_reason` (`error`, `shell`, `unknown` for another value).
+    pub failure_reason: Option<String>,
+    /// Commands that exited non-zero.
+    pub failed_commands: u32,
+    /// A merge's child environment.
+    pub merged_child: Option<String>,
 }
 
 /// Filters of `/api/v1/activities`.
@@ -272,6 +281,10 @@ impl Store {
                     started_at: from_micros(r.get(8)?),
                     completed_at: from_micros(r.get(9)?),
                     received_at: from_micros(r.get(10)?).unwrap_or_default(),
+                    outcome: r.get(11)?,
+                    failure_reason: r.get(12)?,
+                    failed_commands: r.get::<_, Option<u32>>(13)?.unwrap_or(0),
+                    merged_child: r.get(14)?,
                 })
             })?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)

@@ -5,7 +5,7 @@ use rusqlite::{Connection, params};
 
 use super::Query;
 use super::schema::migrate;
-use crate::activity::{Activity, ActivityResult, ActivityState, Timings};
+use crate::activity::{Activity, ActivityResult, ActivityState, FailureReason, Timings};
 use crate::record::Recorder;
 
 pub(super) fn micros(t: Option<DateTime<Utc>>) -> Option<i64> {
@@ -19,8 +19,10 @@ pub(super) fn from_micros(t: Option<i64>) -> Option<DateTime<Utc>> {
 pub(super) const INSERT: &str = "INSERT OR IGNORE INTO activities (
     id, state, type, project, environment, environment_type, result, outcome,
     created_at, started_at, completed_at, cancelled_at, updated_at,
-    timing_wait, timing_build, timing_deploy, timing_execute, commits, received_at
-) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)";
+    timing_wait, timing_build, timing_deploy, timing_execute, commits, received_at,
+    failure_reason, failed_commands, merged_child
+) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
+    ?20, ?21, ?22)";
 
 pub(super) fn insert(
     tx: &rusqlite::Transaction<'_>,
@@ -49,6 +51,10 @@ pub(super) fn insert(
         // In range: the parser refuses larger counts.
         a.commits.map(|c| i64::try_from(c).unwrap_or(i64::MAX)),
         received_at.timestamp_micros(),
+        a.failure_reason.map(FailureReason::as_str),
+        // NULL rather than 0, as rows written before the column existed.
+        (a.failed_commands > 0).then_some(a.failed_commands),
+        a.merged_child,
     ])?;
     Ok(changed == 1)
 }
@@ -113,7 +119,8 @@ pub(super) fn save_counters(
 pub(super) const SELECT_ACTIVITY: &str =
     "SELECT id, state, type, project, environment, environment_type, result,
             created_at, started_at, completed_at, cancelled_at, updated_at,
-            timing_wait, timing_build, timing_deploy, timing_execute, commits, received_at
+            timing_wait, timing_build, timing_deploy, timing_execute, commits, received_at,
+            failure_reason, failed_commands, merged_child
      FROM activities";
 
 /// The activity a row of [`SELECT_ACTIVITY`] holds and when it was received; `None` for a
@@ -151,6 +158,12 @@ pub(super) fn read_activity(
         commits: r
             .get::<_, Option<i64>>(16)?
             .map(|c| u64::try_from(c).unwrap_or(0)),
+        failure_reason: r
+            .get::<_, Option<String>>(18)?
+            .as_deref()
+            .and_then(FailureReason::parse),
+        failed_commands: r.get::<_, Option<u32>>(19)?.unwrap_or(0),
+        merged_child: r.get(20)?,
     };
     let received_at = from_micros(Some(r.get(17)?)).unwrap_or_default();
     Ok(Some((activity, received_at)))
@@ -168,7 +181,8 @@ pub(super) fn recent_sql(query: &Query) -> (String, Vec<&dyn rusqlite::ToSql>) {
     ];
     let mut sql = String::from(
         "SELECT id, type, project, environment, environment_type, state, result,
-                created_at, started_at, completed_at, received_at
+                created_at, started_at, completed_at, received_at, outcome, failure_reason,
+                failed_commands, merged_child
          FROM activities WHERE 1",
     );
     let mut values: Vec<&dyn rusqlite::ToSql> = Vec::new();
@@ -295,5 +309,65 @@ mod tests {
             .unwrap();
         assert_eq!(prune(&conn, at(8)).unwrap(), 4);
         assert_eq!(remaining(&conn), vec![8]);
+    }
+
+    /// A store written by an exporter of schema version 2 (no failure columns) is migrated in
+    /// place: its rows read back with no reason, no failed command and no merged child, and
+    /// new rows keep them.
+    #[test]
+    fn a_version_2_store_is_migrated_and_its_rows_read_as_before() {
+        use super::super::schema::{MIGRATIONS, apply, schema_version};
+        let mut conn = Connection::open_in_memory().unwrap();
+        schema_version(&conn).unwrap();
+        for (i, sql) in MIGRATIONS.iter().enumerate().take(2) {
+            apply(&mut conn, i + 1, sql).unwrap();
+        }
+        conn.execute(
+            "INSERT INTO activities (id, state, type, project, environment, environment_type,
+                result, outcome, received_at)
+             VALUES ('old', 'complete', 'environment.push', 'p', 'main', 'production',
+                'failure', 'failure', 1)",
+            [],
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        assert_eq!(schema_version(&conn).unwrap(), MIGRATIONS.len());
+        let (old, _) = conn
+            .query_row(
+                &format!("{SELECT_ACTIVITY} WHERE id = 'old'"),
+                [],
+                read_activity,
+            )
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (
+                old.failure_reason,
+                old.failed_commands,
+                old.merged_child.as_deref()
+            ),
+            (None, 0, None)
+        );
+        assert_eq!(old.failure(), Some(crate::activity::FailureReason::Unknown));
+
+        let new = Activity {
+            id: "new".into(),
+            failure_reason: Some(FailureReason::Shell),
+            failed_commands: 2,
+            merged_child: Some("feature".into()),
+            ..old
+        };
+        let tx = conn.transaction().unwrap();
+        insert(&tx, &new, at(2)).unwrap();
+        tx.commit().unwrap();
+        let (read, _) = conn
+            .query_row(
+                &format!("{SELECT_ACTIVITY} WHERE id = 'new'"),
+                [],
+                read_activity,
+            )
+            .unwrap()
+            .unwrap();
+        assert_eq!(read, new);
     }
 }

@@ -45,6 +45,15 @@ pub(super) const MIGRATIONS: &[&str] = &[
     -- result alone stops at the first `limit` matches, scanning newest first.
     CREATE INDEX activities_by_project ON activities (project, seq);
 ",
+    r"
+    -- Why an activity failed (Platform.sh's failure_reason: error, shell, or unknown for another
+    -- value), how many of its commands exited non-zero (a success with a failed deploy hook is a
+    -- failure), and a merge's child environment. Rows stored before have NULL: no reason, no
+    -- failed command, no child, as those exporters read them.
+    ALTER TABLE activities ADD COLUMN failure_reason TEXT;
+    ALTER TABLE activities ADD COLUMN failed_commands INTEGER;
+    ALTER TABLE activities ADD COLUMN merged_child TEXT;
+",
 ];
 
 pub(super) fn open_connection(path: &Path) -> rusqlite::Result<Connection> {

@@ -306,6 +306,11 @@ async fn a_cancelled_push_counts_as_cancelled_and_leaves_the_last_deployment_alo
             1.0,
         ),
         s(
+            "platformsh_activity_failures_total",
+            &[p, env, et, ty, ("reason", "cancelled")],
+            1.0,
+        ),
+        s(
             "platformsh_deployments_total",
             &[p, env, et, cancelled],
             1.0,
@@ -362,6 +367,12 @@ async fn a_failed_push_sets_last_deployment_success_to_zero() {
         s(
             "platformsh_activities_total",
             &[p, env, et, ty, failed],
+            1.0,
+        ),
+        // The fixture's failure_reason.
+        s(
+            "platformsh_activity_failures_total",
+            &[p, env, et, ty, ("reason", "error")],
             1.0,
         ),
         s("platformsh_deployments_total", &[p, env, et, failed], 1.0),

@@ -6,6 +6,7 @@
 
 mod cardinality;
 mod endpoints;
+mod failures;
 mod fixtures;
 mod helpers;
 mod hostile;

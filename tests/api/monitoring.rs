@@ -168,6 +168,32 @@ fn every_metric_a_dashboard_or_rule_uses_is_one_the_exporter_exposes() {
     assert!(unknown.is_empty(), "not exposed nor recorded: {unknown:?}");
 }
 
+/// Panels that pick deployments by type use the exporter's default deployment types: a type
+/// added to one and not the other would chart deployments the exporter does not count.
+#[test]
+fn dashboards_pick_the_default_deployment_types() {
+    use platformsh_exporter::record::DEFAULT_DEPLOYMENT_TYPES;
+    let expected: BTreeSet<&str> = DEFAULT_DEPLOYMENT_TYPES.iter().copied().collect();
+    let mut checked = 0;
+    for file in DASHBOARDS {
+        let dashboard: Value = serde_json::from_str(&read(file)).unwrap();
+        for expr in queries(&dashboard).0 {
+            for (at, matcher) in expr.match_indices("type=~\"") {
+                // The `type` label, not `environment_type`.
+                if expr[..at].ends_with('_') {
+                    continue;
+                }
+                let rest = &expr[at + matcher.len()..];
+                let regex = &rest[..rest.find('"').unwrap()];
+                let types: BTreeSet<&str> = regex.split('|').collect();
+                assert_eq!(types, expected, "{file}: {expr}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 3, "{checked}");
+}
+
 #[test]
 fn dashboards_follow_the_bundle_conventions() {
     let mut uids = BTreeSet::new();
