@@ -305,6 +305,9 @@ impl Recorder {
     /// Whether `activity` belongs to a deleted environment and is dated no later than its
     /// deletion (it arrived late); a later one brings the environment back as a new one.
     fn is_from_before_deletion(&mut self, activity: &Activity, latest: f64) -> bool {
+        if self.deleted == 0 {
+            return false;
+        }
         let Some(env) = self
             .environments
             .get_mut(&activity.project)
