@@ -164,6 +164,20 @@ pub const LABEL_OVERFLOW: Family = Family {
     labels: &["label"],
     buckets: &[],
 };
+pub const RECONCILED: Family = Family {
+    name: "platformsh_exporter_reconciled_activities_total",
+    help: "Activities (id, state) the Platform.sh API listed that no webhook had delivered, since reconciliation started: missed deliveries.",
+    kind: Kind::Counter,
+    labels: &["project"],
+    buckets: &[],
+};
+pub const BACKFILLED: Family = Family {
+    name: "platformsh_exporter_backfilled_activities_total",
+    help: "Activities (id, state) from before reconciliation started that the Platform.sh API listed and no webhook had delivered.",
+    kind: Kind::Counter,
+    labels: &["project"],
+    buckets: &[],
+};
 pub const OBSERVATIONS_SKIPPED: Family = Family {
     name: "platformsh_exporter_observations_skipped_total",
     help: "Durations not observed because a timestamp was missing or the duration was negative.",
@@ -201,6 +215,27 @@ pub const STORE_COMMIT_BATCH: Family = Family {
     labels: &[],
     buckets: BATCH_SIZES,
 };
+pub const API_REQUESTS: Family = Family {
+    name: "platformsh_exporter_api_requests_total",
+    help: "Requests to the Platform.sh API by endpoint (token, activities, project, projects) and HTTP status code (error: no answer).",
+    kind: Kind::Counter,
+    labels: &["endpoint", "code"],
+    buckets: &[],
+};
+pub const API_LAST_SUCCESS: Family = Family {
+    name: "platformsh_exporter_api_last_success_timestamp_seconds",
+    help: "When the last complete poll of the project's activities in the Platform.sh API ended.",
+    kind: Kind::Gauge,
+    labels: &["project"],
+    buckets: &[],
+};
+pub const PROJECT_INFO: Family = Family {
+    name: "platformsh_project_info",
+    help: "Always 1 for each project polled in the Platform.sh API: its title, region and organization id, for dashboards to show.",
+    kind: Kind::Gauge,
+    labels: &["project", "title", "region", "organization"],
+    buckets: &[],
+};
 pub const BUILD_INFO: Family = Family {
     name: "platformsh_exporter_build_info",
     help: "Always 1; the version of the running exporter.",
@@ -226,9 +261,14 @@ pub const FAMILIES: &[&Family] = &[
     &LAST_ACTIVITY_TIMESTAMP,
     &WEBHOOKS,
     &LABEL_OVERFLOW,
+    &RECONCILED,
+    &BACKFILLED,
     &OBSERVATIONS_SKIPPED,
     &STORE_ERRORS,
     &STORE_COMMIT_DURATION,
     &STORE_COMMIT_BATCH,
+    &API_REQUESTS,
+    &API_LAST_SUCCESS,
+    &PROJECT_INFO,
     &BUILD_INFO,
 ];

@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::labels::Limits;
+use crate::reconcile::{self, ApiToken};
 use crate::record::{DEFAULT_DEPLOYMENT_TYPES, Settings};
 use crate::verify::SharedKey;
 
@@ -244,6 +245,66 @@ pub struct Config {
     )]
     pub unfinished_capacity: usize,
 
+    /// File holding a Platform.sh API token: with one, the exporter polls the API for the
+    /// activities its webhook missed, and backfills history (see README, Reconciliation).
+    #[arg(
+        long = "platformsh.api-token-file",
+        env = "PLATFORMSH_EXPORTER_PLATFORMSH_API_TOKEN_FILE",
+        conflicts_with = "api_token"
+    )]
+    pub api_token_file: Option<PathBuf>,
+
+    /// The Platform.sh API token itself. Prefer the environment variable or the file to this
+    /// flag: a flag shows in the process list.
+    #[arg(
+        long = "platformsh.api-token",
+        env = "PLATFORMSH_EXPORTER_PLATFORMSH_API_TOKEN",
+        hide_env_values = true
+    )]
+    pub api_token: Option<ApiToken>,
+
+    /// Base URL of the Platform.sh API.
+    #[arg(
+        long = "platformsh.api-url",
+        env = "PLATFORMSH_EXPORTER_PLATFORMSH_API_URL",
+        default_value = "https://api.upsun.com"
+    )]
+    pub api_url: String,
+
+    /// Base URL of the Platform.sh authentication service (API token exchange).
+    #[arg(
+        long = "platformsh.auth-url",
+        env = "PLATFORMSH_EXPORTER_PLATFORMSH_AUTH_URL",
+        default_value = "https://auth.upsun.com"
+    )]
+    pub auth_url: String,
+
+    /// Project ids to poll (comma-separated); empty: every project the token can see.
+    #[arg(
+        long = "platformsh.projects",
+        env = "PLATFORMSH_EXPORTER_PLATFORMSH_PROJECTS",
+        value_delimiter = ','
+    )]
+    pub projects: Vec<String>,
+
+    /// How often each project's activities are polled.
+    #[arg(
+        long = "platformsh.poll-interval",
+        env = "PLATFORMSH_EXPORTER_PLATFORMSH_POLL_INTERVAL",
+        default_value = "5m",
+        value_parser = positive_duration
+    )]
+    pub poll_interval: Duration,
+
+    /// How far back the first poll of a project reaches (history for the dashboards).
+    #[arg(
+        long = "platformsh.backfill",
+        env = "PLATFORMSH_EXPORTER_PLATFORMSH_BACKFILL",
+        default_value = "30d",
+        value_parser = duration
+    )]
+    pub backfill: Duration,
+
     /// Log filter: error, warn, info, debug, trace, or a tracing directive.
     #[arg(
         long = "log.level",
@@ -257,6 +318,35 @@ impl Config {
     /// The configuration with every default, as if no flag were given.
     pub fn defaults() -> Self {
         Self::parse_from(["platformsh-exporter"])
+    }
+
+    /// The reconciliation settings, when an API token is given (by flag, variable or file).
+    pub fn reconcile(&self) -> Result<Option<reconcile::Settings>, String> {
+        let token = match (&self.api_token_file, &self.api_token) {
+            (Some(path), _) => {
+                let token = std::fs::read_to_string(path).map_err(|e| {
+                    format!("cannot read the API token file {}: {e}", path.display())
+                })?;
+                ApiToken::parse(&token).map_err(|e| format!("{}: {e}", path.display()))?
+            }
+            (None, Some(token)) => token.clone(),
+            (None, None) => return Ok(None),
+        };
+        Ok(Some(reconcile::Settings {
+            token,
+            api_url: self.api_url.clone(),
+            auth_url: self.auth_url.clone(),
+            projects: self
+                .projects
+                .iter()
+                .map(|p| p.trim().to_owned())
+                .filter(|p| !p.is_empty())
+                .collect(),
+            poll_interval: self.poll_interval,
+            backfill: self.backfill,
+            timeout: Duration::from_secs(30),
+            backoff: Duration::from_secs(1),
+        }))
     }
 
     /// The shared key from the flag, the variable or the file (trailing newline removed).
@@ -376,9 +466,11 @@ mod tests {
                     || long.ends_with("skew")
                     || *long == "storage.retention"
                     || *long == "environments.forget-after"
+                    || long.starts_with("platformsh.poll")
+                    || *long == "platformsh.backfill"
             })
             .collect();
-        assert_eq!(durations.len(), 6, "{durations:?}");
+        assert_eq!(durations.len(), 8, "{durations:?}");
         for long in durations {
             for value in ["300000y", "18446744073709551615s", "soon"] {
                 let err = Config::try_parse_from(["x", &format!("--{long}={value}")]).unwrap_err();

@@ -156,6 +156,11 @@ impl Caps {
         }
     }
 
+    /// `project` if it is or can be admitted (taking its slot), else `None`.
+    pub fn admitted_project<'a>(&mut self, project: &'a str) -> Option<&'a str> {
+        self.projects.admit(project).then_some(project)
+    }
+
     /// Frees the slot of a (project, environment) pair, for the next new environment.
     pub fn forget_environment(&mut self, project: &str, environment: &str) {
         self.environments.forget(project, environment);

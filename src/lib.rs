@@ -12,8 +12,10 @@
 //!    instruments in the `prometheus` crate's registry). The rule: what replay rebuilds from
 //!    stored activities is the recorder's; what describes this process is telemetry's.
 //! 3. [`store`]: SQLite schema and migrations, the writer with group commit, replay, queries.
-//! 4. [`config`]: the flags.
-//! 5. [`http`]: application state and its construction, the webhook handler, `/metrics`, the
+//! 4. [`reconcile`]: the Platform.sh API client and poller, which takes in what the webhook
+//!    missed through the same intake as a delivery.
+//! 5. [`config`]: the flags.
+//! 6. [`http`]: application state and its construction, the webhook handler, `/metrics`, the
 //!    activity API, basic auth, the serve loop and shutdown. Nothing imports it but `main.rs`.
 //!
 //! A delivery goes `http::receive` → [`verify`] → [`activity::parse`] → [`store`] (durable,
@@ -25,6 +27,7 @@ pub mod config;
 pub mod dedup;
 pub mod http;
 pub mod labels;
+pub mod reconcile;
 pub mod record;
 pub mod series;
 pub mod store;

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 // hashbrown's maps hash with foldhash: SipHash, std's default, was 3 % of a delivery.
 use hashbrown::{HashMap, HashSet};
 
-use crate::activity::{Activity, ActivityState, ResultLabel};
+use crate::activity::{Activity, ActivityState, ResultLabel, Source};
 use crate::dedup::Seen;
 use crate::labels::{Caps, Labels, Limits, OVERFLOW, OVERFLOWING};
 use crate::series::{ActivityFamilies, Histogram, LabelSet, RecorderFamilies, Series};
@@ -238,6 +238,17 @@ impl Recorder {
         }
     }
 
+    /// Shows the reconciliation counters of `project` at 0, so that `increase()` sees its first
+    /// missed delivery. The API poller calls it for each project it polls.
+    pub fn expect_project(&mut self, project: &str) {
+        let Some(project) = self.caps.admitted_project(project) else {
+            return;
+        };
+        self.own.reconciled.add(&[project], 0.0);
+        self.own.backfilled.add(&[project], 0.0);
+        self.changed = true;
+    }
+
     pub fn families(&self) -> &ActivityFamilies {
         &self.families
     }
@@ -280,6 +291,11 @@ impl Recorder {
         self.families
             .last_activity_timestamp
             .set_max(&[&labels.project], latest);
+        match activity.source {
+            Source::Webhook => {}
+            Source::Reconciliation => self.own.reconciled.inc(&[&labels.project]),
+            Source::Backfill => self.own.backfilled.inc(&[&labels.project]),
+        }
         self.environment_seen(&labels, latest);
 
         let finished = activity.finished();

@@ -9,9 +9,9 @@ use hashbrown::{DefaultHashBuilder, HashTable};
 
 use crate::catalogue::{
     ACTIVITIES, ACTIVITIES_UNFINISHED, ACTIVITY_DURATION, ACTIVITY_FAILURES, ACTIVITY_PHASE,
-    ACTIVITY_WAIT, DEPLOYMENT_RECOVERY, DEPLOYMENTS, Family, LABEL_OVERFLOW,
+    ACTIVITY_WAIT, BACKFILLED, DEPLOYMENT_RECOVERY, DEPLOYMENTS, Family, LABEL_OVERFLOW,
     LAST_ACTIVITY_TIMESTAMP, LAST_DEPLOYMENT_SUCCESS, LAST_DEPLOYMENT_TIMESTAMP,
-    LAST_SUCCESSFUL_DEPLOYMENT_TIMESTAMP, OBSERVATIONS_SKIPPED, PUSH_COMMITS,
+    LAST_SUCCESSFUL_DEPLOYMENT_TIMESTAMP, OBSERVATIONS_SKIPPED, PUSH_COMMITS, RECONCILED,
 };
 
 /// The exporter's own counters that replay rebuilds with the activities: kept by the recorder
@@ -19,6 +19,8 @@ use crate::catalogue::{
 #[derive(Debug)]
 pub struct RecorderFamilies {
     pub label_overflow: Series<f64>,
+    pub reconciled: Series<f64>,
+    pub backfilled: Series<f64>,
     pub observations_skipped: Series<f64>,
 }
 
@@ -26,6 +28,8 @@ impl RecorderFamilies {
     pub fn new() -> Self {
         Self {
             label_overflow: Series::new(&LABEL_OVERFLOW),
+            reconciled: Series::new(&RECONCILED),
+            backfilled: Series::new(&BACKFILLED),
             observations_skipped: Series::new(&OBSERVATIONS_SKIPPED),
         }
     }
@@ -33,6 +37,8 @@ impl RecorderFamilies {
     /// Appends every family that has a series, in the text exposition format.
     pub fn encode(&self, out: &mut String) {
         self.label_overflow.encode(out);
+        self.reconciled.encode(out);
+        self.backfilled.encode(out);
         self.observations_skipped.encode(out);
     }
 }

@@ -12,7 +12,8 @@ use prometheus::core::Collector;
 use prometheus::{HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry};
 
 use crate::catalogue::{
-    BUILD_INFO, Family, STORE_COMMIT_BATCH, STORE_COMMIT_DURATION, STORE_ERRORS, WEBHOOKS,
+    API_LAST_SUCCESS, API_REQUESTS, BUILD_INFO, Family, PROJECT_INFO, STORE_COMMIT_BATCH,
+    STORE_COMMIT_DURATION, STORE_ERRORS, WEBHOOKS,
 };
 
 /// What became of a webhook delivery: the `outcome` label of
@@ -116,6 +117,64 @@ pub struct Telemetry {
     store_errors: IntCounterVec,
     /// Registered when a store is opened: a memory-only exporter has no commits to show.
     store_commits: OnceLock<StoreCommits>,
+    api: OnceLock<ApiTelemetry>,
+}
+
+/// What the Platform.sh API poller reports of itself: registered when it starts, so an
+/// exporter without reconciliation exposes none of it.
+#[derive(Debug, Clone)]
+pub struct ApiTelemetry {
+    requests: IntCounterVec,
+    last_success: prometheus::GaugeVec,
+    project_info: IntGaugeVec,
+}
+
+impl ApiTelemetry {
+    /// Counts one request to `endpoint` answered with `code` (an HTTP status, or `error`).
+    pub fn count_request(&self, endpoint: &str, code: &str) {
+        self.requests.with_label_values(&[endpoint, code]).inc();
+    }
+
+    /// Shows the request counters of `endpoints` at 0 for the codes that matter most.
+    pub fn expect_requests(&self, endpoints: &[&str]) {
+        for endpoint in endpoints {
+            for code in ["200", "401", "429", "500", "error"] {
+                self.requests.with_label_values(&[endpoint, code]);
+            }
+        }
+    }
+
+    pub fn polled(&self, project: &str, at: f64) {
+        self.last_success.with_label_values(&[project]).set(at);
+    }
+
+    /// Shows `project`'s title, region and organization, replacing what was shown before.
+    pub fn project_info(&self, project: &str, title: &str, region: &str, organization: &str) {
+        let stale: Vec<_> = self
+            .project_info
+            .collect()
+            .iter()
+            .flat_map(|family| family.get_metric().iter())
+            .filter(|m| {
+                m.get_label()
+                    .iter()
+                    .any(|l| l.name() == "project" && l.value() == project)
+            })
+            .map(|m| {
+                m.get_label()
+                    .iter()
+                    .map(|l| l.value().to_owned())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        for labels in stale {
+            let values: Vec<&str> = labels.iter().map(String::as_str).collect();
+            let _ = self.project_info.remove_label_values(&values);
+        }
+        self.project_info
+            .with_label_values(&[project, title, region, organization])
+            .set(1);
+    }
 }
 
 impl Telemetry {
@@ -126,6 +185,7 @@ impl Telemetry {
             webhooks: counter(&registry, &WEBHOOKS),
             store_errors: counter(&registry, &STORE_ERRORS),
             store_commits: OnceLock::new(),
+            api: OnceLock::new(),
             outcomes: Vec::new(),
             registry,
         };
@@ -194,6 +254,23 @@ impl Telemetry {
     }
 
     /// Appends the exporter's own and the process metrics in the text exposition format.
+    /// The API poller's instruments, registered on first use.
+    pub fn api(&self) -> &ApiTelemetry {
+        self.api.get_or_init(|| ApiTelemetry {
+            requests: counter(&self.registry, &API_REQUESTS),
+            last_success: registered(
+                &self.registry,
+                prometheus::GaugeVec::new(opts(&API_LAST_SUCCESS), API_LAST_SUCCESS.labels)
+                    .expect("valid gauge family"),
+            ),
+            project_info: registered(
+                &self.registry,
+                IntGaugeVec::new(opts(&PROJECT_INFO), PROJECT_INFO.labels)
+                    .expect("valid gauge family"),
+            ),
+        })
+    }
+
     pub fn encode(&self, out: &mut String) {
         crate::text::encode(&self.registry.gather(), out);
     }

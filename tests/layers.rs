@@ -23,8 +23,10 @@ const LAYERS: &[(&str, u8, &[&str])] = &[
     ("verify", 1, &["verify"]),
     ("telemetry", 1, &["telemetry"]),
     ("store", 2, &["store"]),
-    ("config", 3, &["config"]),
-    ("http", 4, &["http"]),
+    ("reconcile", 3, &["reconcile"]),
+    ("history", 3, &["history"]),
+    ("config", 4, &["config"]),
+    ("http", 5, &["http"]),
 ];
 
 /// Crates the core must not name: it is the domain, without its edges.

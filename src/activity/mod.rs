@@ -143,6 +143,36 @@ impl FailureReason {
     }
 }
 
+/// How an activity reached the exporter.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Source {
+    /// A webhook delivery.
+    #[default]
+    Webhook,
+    /// The Platform.sh API listed it after reconciliation started, and no webhook had
+    /// delivered it: a missed delivery.
+    Reconciliation,
+    /// The Platform.sh API listed it from before reconciliation started (history).
+    Backfill,
+}
+
+impl Source {
+    pub const ALL: [Source; 3] = [Source::Webhook, Source::Reconciliation, Source::Backfill];
+
+    /// As the store keeps it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Webhook => "webhook",
+            Source::Reconciliation => "reconciliation",
+            Source::Backfill => "backfill",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
 /// Phase times from the `timings` object. Only the documented keys are kept, so a delivery
 /// cannot create unbounded `phase` label values.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, Serialize)]
@@ -192,6 +222,8 @@ pub struct Activity {
     /// The environment a merge merged into the one deployed: `payload.outcome.name`, else
     /// `parameters.from` (merges only).
     pub merged_child: Option<String>,
+    /// Not from the body: how it was received.
+    pub source: Source,
 }
 
 impl Activity {

@@ -589,6 +589,7 @@ impl Wire<'_> {
             }),
             failed_commands: self.commands.0,
             merged_child: merged_child.map(|(_, child)| child),
+            source: super::Source::Webhook,
         })
     }
 }

@@ -162,18 +162,11 @@ async fn receive(
     let activity = activity::parse(body)?;
     let (id, activity_state) = (activity.id.clone(), activity.state);
     let received_at = activity::stored_precision(chrono::Utc::now());
-    let recorded = match &state.store {
-        // Durable first: the store records the activity once it is committed.
-        Some(store) => store
-            .insert(activity, received_at)
-            .await
-            .map_err(WebhookError::Unavailable)?,
-        None => state
-            .recorder
-            .lock()
-            .expect("the recorder lock is never poisoned: recording does not panic")
-            .record(&activity, received_at),
-    };
+    let recorded = state
+        .intake
+        .accept(activity, received_at)
+        .await
+        .map_err(WebhookError::Unavailable)?;
     let (status, outcome) = match recorded {
         Recorded::Accepted => (StatusCode::ACCEPTED, DeliveryOutcome::Accepted),
         Recorded::Duplicate => (StatusCode::OK, DeliveryOutcome::Duplicate),

@@ -21,6 +21,7 @@ use super::auth::{self, BasicAuth};
 use super::state::{AppState, StartError, retention_cutoff};
 use super::{api, metrics, receive};
 use crate::config::Config;
+use crate::reconcile::Poller;
 use crate::store::Store;
 
 /// How often the exporter's counters are saved, and the retention applied, while running.
@@ -145,7 +146,27 @@ pub async fn run(
         Some(path) => BasicAuth::load(path).map_err(StartError::WebConfig)?,
         None => None,
     };
+    let reconcile = config.reconcile().map_err(StartError::Config)?;
     let housekeeping = spawn_housekeeping(&state, config.retention);
+    let poller = match reconcile {
+        Some(settings) => {
+            let projects = if settings.projects.is_empty() {
+                "every project the token can see".to_owned()
+            } else {
+                settings.projects.join(", ")
+            };
+            let poller = Poller::new(
+                settings,
+                state.intake.clone(),
+                state.telemetry.api().clone(),
+                &state.saved_counters,
+            )
+            .map_err(StartError::Config)?;
+            tracing::info!(projects, "reconciliation with the Platform.sh API is on");
+            Some(tokio::spawn(poller.run()))
+        }
+        None => None,
+    };
     let router = app(state.clone(), &config, auth);
 
     let mut builder = http1::Builder::new();
@@ -193,6 +214,11 @@ pub async fn run(
         tracing::warn!("connections still open at shutdown were closed");
     }
     housekeeping.abort();
+    if let Some(poller) = poller {
+        // Before the store closes: an insert in flight is committed or not, never half done.
+        poller.abort();
+        let _ = poller.await;
+    }
     // Last, so the saved counters include every request answered.
     state.save_counters().await;
     if let Some(store) = &state.store

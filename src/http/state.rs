@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::budget::BodyBudget;
 use crate::config::Config;
 use crate::record::Recorder;
-use crate::store::Store;
+use crate::store::{Intake, Store};
 use crate::telemetry::Telemetry;
 use crate::verify::Verifier;
 
@@ -57,6 +57,10 @@ pub struct Shared {
     pub verifier: Option<Verifier>,
     /// Absent with `--storage.in-memory`.
     pub store: Option<Store>,
+    /// The recorder and the store together, where deliveries go.
+    pub intake: Intake,
+    /// The store's counters as the last run saved them (the API poller resumes from them).
+    pub saved_counters: Vec<(String, u64)>,
 }
 
 impl AppState {
@@ -70,6 +74,7 @@ impl AppState {
             .map(Verifier::new);
         let telemetry = Arc::new(Telemetry::new());
         let recorder = Arc::new(Mutex::new(Recorder::new(config.settings())));
+        let mut saved_counters = Vec::new();
         let store = if config.in_memory {
             None
         } else {
@@ -84,6 +89,7 @@ impl AppState {
             )
             .map_err(StartError::Store)?;
             telemetry.restore_webhook_counts(&opened.counters);
+            saved_counters = opened.counters;
             tracing::info!(
                 path = %config.storage_path.display(),
                 activities = opened.replayed,
@@ -92,7 +98,13 @@ impl AppState {
             );
             Some(opened.store)
         };
+        let intake = Intake {
+            recorder: Arc::clone(&recorder),
+            store: store.clone(),
+        };
         Ok(Self(Arc::new(Shared {
+            intake,
+            saved_counters,
             recorder,
             telemetry,
             max_body_bytes: config.max_body_bytes,

@@ -123,6 +123,34 @@ enum Command {
     },
 }
 
+/// Where a valid activity goes, whoever received it (a webhook delivery, the API poller): the
+/// store, which records it once committed, or straight to the recorder without a store.
+#[derive(Debug, Clone)]
+pub struct Intake {
+    pub recorder: Arc<Mutex<Recorder>>,
+    /// Absent with `--storage.in-memory`.
+    pub store: Option<Store>,
+}
+
+impl Intake {
+    /// Stores (durably, if there is a store) and records `activity`; `Duplicate` if its
+    /// (id, state) was recorded before. An error means nothing was stored or recorded.
+    pub async fn accept(
+        &self,
+        activity: Activity,
+        received_at: DateTime<Utc>,
+    ) -> Result<Recorded, StoreError> {
+        match &self.store {
+            Some(store) => store.insert(activity, received_at).await,
+            None => Ok(self
+                .recorder
+                .lock()
+                .expect("the recorder lock is never poisoned: recording does not panic")
+                .record(&activity, received_at)),
+        }
+    }
+}
+
 /// What opening the store found.
 #[derive(Debug)]
 pub struct Opened {

@@ -5,7 +5,7 @@ use rusqlite::{Connection, params};
 
 use super::Query;
 use super::schema::migrate;
-use crate::activity::{Activity, ActivityResult, ActivityState, FailureReason, Timings};
+use crate::activity::{Activity, ActivityResult, ActivityState, FailureReason, Source, Timings};
 use crate::record::Recorder;
 
 pub(super) fn micros(t: Option<DateTime<Utc>>) -> Option<i64> {
@@ -20,9 +20,9 @@ pub(super) const INSERT: &str = "INSERT OR IGNORE INTO activities (
     id, state, type, project, environment, environment_type, result, outcome,
     created_at, started_at, completed_at, cancelled_at, updated_at,
     timing_wait, timing_build, timing_deploy, timing_execute, commits, received_at,
-    failure_reason, failed_commands, merged_child
+    failure_reason, failed_commands, merged_child, source
 ) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
-    ?20, ?21, ?22)";
+    ?20, ?21, ?22, ?23)";
 
 pub(super) fn insert(
     tx: &rusqlite::Transaction<'_>,
@@ -55,6 +55,7 @@ pub(super) fn insert(
         // NULL rather than 0, as rows written before the column existed.
         (a.failed_commands > 0).then_some(a.failed_commands),
         a.merged_child,
+        (a.source != Source::Webhook).then_some(a.source.as_str()),
     ])?;
     Ok(changed == 1)
 }
@@ -120,7 +121,7 @@ pub(super) const SELECT_ACTIVITY: &str =
     "SELECT id, state, type, project, environment, environment_type, result,
             created_at, started_at, completed_at, cancelled_at, updated_at,
             timing_wait, timing_build, timing_deploy, timing_execute, commits, received_at,
-            failure_reason, failed_commands, merged_child
+            failure_reason, failed_commands, merged_child, source
      FROM activities";
 
 /// The activity a row of [`SELECT_ACTIVITY`] holds and when it was received; `None` for a
@@ -164,6 +165,11 @@ pub(super) fn read_activity(
             .and_then(FailureReason::parse),
         failed_commands: r.get::<_, Option<u32>>(19)?.unwrap_or(0),
         merged_child: r.get(20)?,
+        source: r
+            .get::<_, Option<String>>(21)?
+            .as_deref()
+            .and_then(Source::parse)
+            .unwrap_or_default(),
     };
     let received_at = from_micros(Some(r.get(17)?)).unwrap_or_default();
     Ok(Some((activity, received_at)))
@@ -355,6 +361,7 @@ mod tests {
             failure_reason: Some(FailureReason::Shell),
             failed_commands: 2,
             merged_child: Some("feature".into()),
+            source: Source::Backfill,
             ..old
         };
         let tx = conn.transaction().unwrap();

@@ -54,6 +54,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE activities ADD COLUMN failed_commands INTEGER;
     ALTER TABLE activities ADD COLUMN merged_child TEXT;
 ",
+    r"
+    -- How the activity was received: NULL for a webhook delivery (all rows before this
+    -- version), 'reconciliation' or 'backfill' when the Platform.sh API listed it.
+    ALTER TABLE activities ADD COLUMN source TEXT;
+",
 ];
 
 pub(super) fn open_connection(path: &Path) -> rusqlite::Result<Connection> {

@@ -6,15 +6,29 @@ use std::process::{Command, Stdio};
 use platformsh_exporter::catalogue::FAMILIES;
 
 use crate::helpers::{VALID_FIXTURES, fixture, spawn_app};
+use crate::platformsh_double::{ApiDouble, Behaviour};
 
 #[tokio::test]
 async fn the_exposition_passes_promtool_check_metrics() {
-    let app = spawn_app(&[]).await;
+    // Reconciliation on, against the API test double: its families are checked too.
+    let double = ApiDouble::start(Behaviour::default()).await;
+    let flags = double.flags("abc123xyz");
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let app = spawn_app(&flags).await;
     for name in VALID_FIXTURES {
         app.post(fixture(name)).await;
     }
     app.post(fixture("invalid/array.json")).await;
-    let text = app.exposition().await;
+    let polled = "platformsh_exporter_api_last_success_timestamp_seconds{";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let text = loop {
+        let text = app.exposition().await;
+        if text.contains(polled) {
+            break text;
+        }
+        assert!(std::time::Instant::now() < deadline, "no poll: {text}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
 
     // Every family the fixtures touch is exposed with the type metrics::FAMILIES declares.
     let mut absent = Vec::new();
@@ -27,7 +41,7 @@ async fn the_exposition_passes_promtool_check_metrics() {
         }
     }
     // Recovery needs a failure then a success of one environment. (The exporter's own
-    // counters are there from the start, at 0.)
+    // counters are there from the start, at 0; the reconciliation ones from the first poll.)
     assert_eq!(absent, ["platformsh_deployment_recovery_seconds"]);
 
     let mut child = Command::new("promtool")

@@ -1,0 +1,502 @@
+//! Reconcile: polls the Platform.sh API for each project's activities and takes in every
+//! (id, state) not recorded yet through the same intake as a webhook delivery (parse, store,
+//! record). Deliveries missed while the exporter was down, and history from before it ran,
+//! are found this way; what a webhook delivered first is a duplicate here, and the other way
+//! round, so nothing counts twice.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt::{self, Write};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::activity::{self, Source};
+use crate::record::Recorded;
+use crate::store::Intake;
+use crate::telemetry::ApiTelemetry;
+
+mod client;
+
+pub use client::{ApiError, Client};
+
+/// Activities asked for per page; the API may answer with fewer (its own cap), and the poller
+/// pages by what it gets.
+const PAGE_SIZE: usize = 100;
+/// Most pages read per project and poll: a bound on one poll's work whatever the API answers.
+const MAX_PAGES: usize = 2000;
+/// How far before the previous poll's start the next one reaches again: activities the API
+/// lists a little late, and clocks that disagree, are not missed.
+const OVERLAP: Duration = Duration::from_secs(600);
+/// Longest the webhook is given to deliver an activity before the API's copy of it is taken
+/// in (a recent one is left to the next poll, so a delivery on its way is not counted as
+/// missed).
+const MAX_GRACE: Duration = Duration::from_secs(60);
+
+/// A Platform.sh API token. Its `Debug` never shows it, so it cannot leak through a log.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiToken(String);
+
+impl ApiToken {
+    /// The token, unless it is blank.
+    pub fn parse(token: &str) -> Result<Self, String> {
+        let token = token.trim();
+        if token.is_empty() {
+            Err("the Platform.sh API token is empty".into())
+        } else {
+            Ok(Self(token.to_owned()))
+        }
+    }
+
+    fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiToken(<redacted>)")
+    }
+}
+
+impl std::str::FromStr for ApiToken {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+/// What the poller needs to know.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub token: ApiToken,
+    pub api_url: String,
+    pub auth_url: String,
+    /// Project ids; empty: every project the token can see.
+    pub projects: Vec<String>,
+    pub poll_interval: Duration,
+    /// How far back the first poll of a project reaches.
+    pub backfill: Duration,
+    /// Longest one API request may take.
+    pub timeout: Duration,
+    /// First wait after a failed request (doubled at each attempt).
+    pub backoff: Duration,
+}
+
+/// How far a project's polls have come. Kept in the store's counters, so a restart carries on.
+#[derive(Debug, Clone, Copy)]
+struct Progress {
+    /// When reconciliation first polled the project: what the API lists from before is
+    /// history (backfill), from after a missed delivery (reconciliation).
+    since: DateTime<Utc>,
+    /// The next poll reads activities created at or after this.
+    horizon: DateTime<Utc>,
+}
+
+fn micros(t: DateTime<Utc>) -> u64 {
+    u64::try_from(t.timestamp_micros()).unwrap_or(0)
+}
+
+fn from_micros(v: u64) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp_micros(i64::try_from(v).ok()?)
+}
+
+/// What one poll of a project did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Polled {
+    pub pages: usize,
+    pub listed: usize,
+    /// New (id, state) pairs taken in.
+    pub taken: usize,
+    /// Listed but not activities the parser accepts.
+    pub invalid: usize,
+}
+
+/// The poller: one per exporter, polling each project in turn.
+#[derive(Debug)]
+pub struct Poller {
+    client: Client,
+    intake: Intake,
+    settings: Settings,
+    telemetry: ApiTelemetry,
+    progress: HashMap<String, Progress>,
+}
+
+#[derive(Deserialize)]
+struct Project {
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    region: Option<String>,
+    #[serde(default)]
+    organization: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Me {
+    id: String,
+}
+
+#[derive(Deserialize)]
+struct Access {
+    resource_id: String,
+}
+
+/// `extended-access` answers a list, bare or under `items` (shape unconfirmed).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum AccessList {
+    Items { items: Vec<Access> },
+    Bare(Vec<Access>),
+}
+
+impl Poller {
+    /// A poller that resumes from `saved` (the store's counters, as the last run left them).
+    pub fn new(
+        settings: Settings,
+        intake: Intake,
+        telemetry: ApiTelemetry,
+        saved: &[(String, u64)],
+    ) -> Result<Self, String> {
+        let client = Client::new(&settings, telemetry.clone())?;
+        telemetry.expect_requests(&["token", "activities", "project"]);
+        let mut progress = HashMap::new();
+        for (name, value) in saved {
+            if let Some(project) = name.strip_prefix("reconcile_since:")
+                && let Some(since) = from_micros(*value)
+            {
+                let horizon = saved
+                    .iter()
+                    .find(|(n, _)| n.strip_prefix("reconcile_horizon:") == Some(project))
+                    .and_then(|(_, v)| from_micros(*v))
+                    .unwrap_or(since);
+                progress.insert(project.to_owned(), Progress { since, horizon });
+            }
+        }
+        Ok(Self {
+            client,
+            intake,
+            settings,
+            telemetry,
+            progress,
+        })
+    }
+
+    /// Polls every project, then again every poll interval, forever. A failing API is logged
+    /// and retried at the next interval; it never holds up webhook deliveries, which do not
+    /// wait for this task.
+    pub async fn run(mut self) {
+        let mut interval = tokio::time::interval(self.settings.poll_interval);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            self.poll_all().await;
+        }
+    }
+
+    /// One round: every project once.
+    pub async fn poll_all(&mut self) {
+        let projects = match self.projects().await {
+            Ok(projects) => projects,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list the projects of the Platform.sh API token");
+                return;
+            }
+        };
+        for project in projects {
+            match self.poll_project(&project).await {
+                Ok(polled) => tracing::debug!(project, ?polled, "polled the Platform.sh API"),
+                Err(e) => {
+                    tracing::warn!(project, error = %e, "cannot poll the Platform.sh API");
+                }
+            }
+        }
+    }
+
+    /// The configured projects, or every project the token can see.
+    async fn projects(&self) -> Result<Vec<String>, ApiError> {
+        if !self.settings.projects.is_empty() {
+            return Ok(self.settings.projects.clone());
+        }
+        let me: Me = self.json("projects", "/users/me").await?;
+        let path = format!(
+            "/users/{}/extended-access?filter%5Bresource_type%5D=project",
+            encode(&me.id)
+        );
+        let list: AccessList = self.json("projects", &path).await?;
+        let access = match list {
+            AccessList::Items { items } | AccessList::Bare(items) => items,
+        };
+        let mut projects: Vec<String> = access.into_iter().map(|a| a.resource_id).collect();
+        projects.sort();
+        projects.dedup();
+        Ok(projects)
+    }
+
+    async fn json<T: for<'de> Deserialize<'de>>(
+        &self,
+        endpoint: &str,
+        path: &str,
+    ) -> Result<T, ApiError> {
+        let body = self.client.get(endpoint, path).await?;
+        serde_json::from_slice(&body).map_err(|e| ApiError::Invalid {
+            url: format!("{}{path}", self.client.api_url()),
+            message: e.to_string(),
+        })
+    }
+
+    /// The project's progress, starting it (and its backfill) at the first poll.
+    async fn progress(&mut self, project: &str, start: DateTime<Utc>) -> Progress {
+        if let Some(progress) = self.progress.get(project) {
+            return *progress;
+        }
+        let progress = Progress {
+            since: start,
+            horizon: start - chrono_duration(self.settings.backfill),
+        };
+        self.progress.insert(project.to_owned(), progress);
+        self.save(project, progress).await;
+        progress
+    }
+
+    /// Reads the project's activities newest first, down to its horizon, and takes in every
+    /// one not recorded yet.
+    pub async fn poll_project(&mut self, project: &str) -> Result<Polled, ApiError> {
+        let start = Utc::now();
+        let progress = self.progress(project, start).await;
+        self.intake
+            .recorder
+            .lock()
+            .expect("the recorder lock is never poisoned: recording does not panic")
+            .expect_project(project);
+        self.update_project_info(project).await;
+
+        let grace = chrono_duration(MAX_GRACE.min(self.settings.poll_interval / 2));
+        let mut walk = Walk {
+            project,
+            progress,
+            settled_before: start - grace,
+            polled: Polled::default(),
+            seen: HashSet::new(),
+            unsettled: None,
+        };
+        let mut starts_at: Option<DateTime<Utc>> = None;
+        let encoded = encode(project);
+        loop {
+            let mut path = format!("/projects/{encoded}/activities?count={PAGE_SIZE}");
+            if let Some(before) = starts_at {
+                path.push_str("&starts_at=");
+                path.push_str(&encode(
+                    &before.to_rfc3339_opts(chrono::SecondsFormat::Micros, false),
+                ));
+            }
+            let body = self.client.get("activities", &path).await?;
+            let page: Vec<&RawValue> =
+                serde_json::from_slice(&body).map_err(|e| ApiError::Invalid {
+                    url: format!("{}{path}", self.client.api_url()),
+                    message: format!("expected a JSON array of activities: {e}"),
+                })?;
+            let page = walk.page(&self.intake, &page).await?;
+            // Newest first: a page whose oldest activity is past the horizon ends the walk;
+            // so does one that brought nothing new (the boundary activity comes back), or
+            // activities without a creation time (the API cannot page past them).
+            let done = page.oldest.is_none_or(|oldest| oldest < progress.horizon);
+            if done || page.new == 0 || page.undated || walk.polled.pages >= MAX_PAGES {
+                if walk.polled.pages >= MAX_PAGES {
+                    tracing::warn!(
+                        project,
+                        pages = walk.polled.pages,
+                        "stopped a poll at the page limit"
+                    );
+                }
+                break;
+            }
+            starts_at = page.oldest;
+        }
+
+        let backfill_limit = start - chrono_duration(self.settings.backfill);
+        let next = (start - chrono_duration(OVERLAP))
+            .min(walk.unsettled.unwrap_or(start))
+            .max(backfill_limit);
+        let polled = walk.polled;
+        let progress = Progress {
+            since: progress.since,
+            horizon: next,
+        };
+        self.progress.insert(project.to_owned(), progress);
+        self.save(project, progress).await;
+        self.telemetry
+            .polled(project, Utc::now().timestamp_micros() as f64 / 1e6);
+        Ok(polled)
+    }
+
+    /// Shows the project's title, region and organization; an API that cannot say leaves what
+    /// was shown.
+    async fn update_project_info(&self, project: &str) {
+        let path = format!("/projects/{}", encode(project));
+        match self.json::<Project>("project", &path).await {
+            Ok(info) => {
+                let value = |v: Option<String>| -> String {
+                    v.map(|v| v.chars().filter(|c| !c.is_control()).take(200).collect())
+                        .unwrap_or_default()
+                };
+                let (title, region, organization) = (
+                    value(info.title),
+                    value(info.region),
+                    value(info.organization),
+                );
+                self.telemetry
+                    .project_info(project, &title, &region, &organization);
+            }
+            Err(e) => tracing::debug!(project, error = %e, "cannot read the project"),
+        }
+    }
+
+    /// Keeps the project's progress in the store, for the next start.
+    async fn save(&self, project: &str, progress: Progress) {
+        let Some(store) = &self.intake.store else {
+            return;
+        };
+        let counters = vec![
+            (format!("reconcile_since:{project}"), micros(progress.since)),
+            (
+                format!("reconcile_horizon:{project}"),
+                micros(progress.horizon),
+            ),
+        ];
+        if let Err(e) = store.save_counters(counters).await {
+            tracing::warn!(project, error = %e, "cannot save the reconciliation progress");
+        }
+    }
+}
+
+/// One poll of one project, page after page.
+struct Walk<'a> {
+    project: &'a str,
+    progress: Progress,
+    /// Activities last touched after this are left to the webhook for now.
+    settled_before: DateTime<Utc>,
+    polled: Polled,
+    /// Ids listed so far: the boundary activity of a page comes back on the next.
+    seen: HashSet<String>,
+    /// The oldest creation time of an activity this poll could not settle (unfinished, or too
+    /// recent): the next poll must reach back to it.
+    unsettled: Option<DateTime<Utc>>,
+}
+
+/// What one page held.
+struct Page {
+    new: usize,
+    oldest: Option<DateTime<Utc>>,
+    undated: bool,
+}
+
+impl Walk<'_> {
+    /// Takes in the page's activities that are due, through `intake`.
+    async fn page(&mut self, intake: &Intake, page: &[&RawValue]) -> Result<Page, ApiError> {
+        let project = self.project;
+        self.polled.pages += 1;
+        let mut result = Page {
+            new: 0,
+            oldest: None,
+            undated: false,
+        };
+        for raw in page {
+            self.polled.listed += 1;
+            let mut activity = match activity::parse(raw.get().as_bytes()) {
+                Ok(activity) if activity.project == project => activity,
+                Ok(activity) => {
+                    self.polled.invalid += 1;
+                    tracing::warn!(
+                        project,
+                        listed = activity.project,
+                        "the Platform.sh API listed an activity of another project"
+                    );
+                    continue;
+                }
+                Err(e) => {
+                    self.polled.invalid += 1;
+                    tracing::warn!(project, error = %e, "the Platform.sh API listed an activity the exporter cannot read");
+                    continue;
+                }
+            };
+            if !self.seen.insert(activity.id.clone()) {
+                continue;
+            }
+            result.new += 1;
+            let Some(created) = activity.created_at else {
+                result.undated = true;
+                continue;
+            };
+            result.oldest = Some(result.oldest.map_or(created, |o| o.min(created)));
+            if created < self.progress.horizon {
+                continue;
+            }
+            let latest = activity.latest_timestamp().unwrap_or(created);
+            if activity.finished().is_none() || latest > self.settled_before {
+                self.unsettled = Some(self.unsettled.map_or(created, |u| u.min(created)));
+            }
+            if latest > self.settled_before {
+                continue;
+            }
+            activity.source = if created < self.progress.since {
+                Source::Backfill
+            } else {
+                Source::Reconciliation
+            };
+            let received_at = activity::stored_precision(Utc::now());
+            let recorded =
+                intake
+                    .accept(activity, received_at)
+                    .await
+                    .map_err(|e| ApiError::Unreachable {
+                        url: "the activity store".into(),
+                        message: e.to_string(),
+                    })?;
+            if recorded == Recorded::Accepted {
+                self.polled.taken += 1;
+            }
+        }
+        Ok(result)
+    }
+}
+
+fn chrono_duration(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+/// Percent-encodes everything but unreserved characters (RFC 3986), for a path segment or a
+/// query value.
+fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_never_shows_in_debug_output() {
+        let token = ApiToken::parse("secret-token").unwrap();
+        assert_eq!(format!("{token:?}"), "ApiToken(<redacted>)");
+        assert!(ApiToken::parse("  \n").is_err());
+    }
+
+    #[test]
+    fn values_are_percent_encoded() {
+        assert_eq!(
+            encode("2026-02-22T02:00:00.000000+00:00"),
+            "2026-02-22T02%3A00%3A00.000000%2B00%3A00"
+        );
+        assert_eq!(encode("a b/c"), "a%20b%2Fc");
+    }
+}

@@ -1,0 +1,321 @@
+//! A test double of the Platform.sh API, on 127.0.0.1: the token exchange and the activity
+//! listing with the documented paging rules (newest first by `created_at`, `starts_at` an
+//! inclusive upper bound, a server-side page cap), access tokens that expire, a 500 now and
+//! then, the project resource and project discovery. It follows
+//! `shared/reference/platformsh-api.md`; it is not the real API.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+pub const API_TOKEN: &str = "api-token-0123456789";
+
+/// What the double serves and how it misbehaves.
+#[derive(Debug)]
+pub struct Behaviour {
+    /// Activities by project, in any order.
+    pub activities: HashMap<String, Vec<Value>>,
+    /// Most activities a page holds, whatever `count` asks.
+    pub page_cap: usize,
+    /// Requests an access token is good for; then it answers 401.
+    pub token_uses: usize,
+    /// Every `fail_every`-th activity listing answers 500 (0: never).
+    pub fail_every: usize,
+    /// Time taken by each activity listing.
+    pub delay: Duration,
+}
+
+impl Default for Behaviour {
+    fn default() -> Self {
+        Self {
+            activities: HashMap::new(),
+            page_cap: 10,
+            token_uses: 1000,
+            fail_every: 0,
+            delay: Duration::ZERO,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Seen {
+    /// Access tokens handed out.
+    pub exchanges: usize,
+    pub listings: usize,
+    /// Every request's path and query.
+    pub requests: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    behaviour: Behaviour,
+    seen: Seen,
+    tokens: HashMap<String, usize>,
+}
+
+type Shared = Arc<Mutex<Inner>>;
+
+/// The running double.
+#[derive(Debug)]
+pub struct ApiDouble {
+    pub url: String,
+    inner: Shared,
+    handle: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for ApiDouble {
+    fn drop(&mut self) {
+        self.handle.abort();
+    }
+}
+
+impl ApiDouble {
+    pub async fn start(behaviour: Behaviour) -> Self {
+        let inner = Arc::new(Mutex::new(Inner {
+            behaviour,
+            ..Inner::default()
+        }));
+        let router = Router::new()
+            .route("/oauth2/token", post(token))
+            .route("/projects/{project}/activities", get(activities))
+            .route("/projects/{project}", get(project))
+            .route("/users/me", get(me))
+            .route("/users/{user}/extended-access", get(access))
+            .with_state(Arc::clone(&inner));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr: SocketAddr = listener.local_addr().unwrap();
+        let handle = tokio::spawn(async move {
+            axum::serve(listener, router).await.unwrap();
+        });
+        Self {
+            url: format!("http://{addr}"),
+            inner,
+            handle,
+        }
+    }
+
+    /// Adds activities to a project's listing.
+    pub fn add(&self, project: &str, activities: impl IntoIterator<Item = Value>) {
+        let mut inner = self.inner.lock().unwrap();
+        inner
+            .behaviour
+            .activities
+            .entry(project.to_owned())
+            .or_default()
+            .extend(activities);
+    }
+
+    pub fn seen<T>(&self, f: impl FnOnce(&Seen) -> T) -> T {
+        f(&self.inner.lock().unwrap().seen)
+    }
+
+    /// The exporter's flags to reconcile against this double; no `projects`: every project
+    /// the token can see.
+    pub fn flags(&self, projects: &str) -> Vec<String> {
+        let mut flags = vec![
+            "--platformsh.api-token".into(),
+            API_TOKEN.into(),
+            "--platformsh.api-url".into(),
+            self.url.clone(),
+            "--platformsh.auth-url".into(),
+            self.url.clone(),
+            "--platformsh.poll-interval".into(),
+            "300ms".into(),
+            // The fixtures are dated November 2026: a backfill that reaches them whatever the
+            // date the tests run.
+            "--platformsh.backfill".into(),
+            "3650d".into(),
+        ];
+        if !projects.is_empty() {
+            flags.extend(["--platformsh.projects".into(), projects.into()]);
+        }
+        flags
+    }
+}
+
+fn form_value(body: &str, name: &str) -> Option<String> {
+    body.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=')?;
+        (key == name).then(|| decode(value))
+    })
+}
+
+/// Percent-decoding of a form or query value (`+` is a space in a form).
+fn decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap();
+                out.push(u8::from_str_radix(hex, 16).unwrap());
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+async fn token(State(inner): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    // Basic auth `platform-api-user:` (empty password).
+    let basic = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let body = String::from_utf8_lossy(&body);
+    let mut inner = inner.lock().unwrap();
+    inner.seen.requests.push("POST /oauth2/token".into());
+    if basic != "Basic cGxhdGZvcm0tYXBpLXVzZXI6"
+        || form_value(&body, "grant_type").as_deref() != Some("api_token")
+        || form_value(&body, "api_token").as_deref() != Some(API_TOKEN)
+    {
+        let error = json!({"error": "invalid_grant", "error_description": "Invalid API token."});
+        return (StatusCode::BAD_REQUEST, axum::Json(error)).into_response();
+    }
+    inner.seen.exchanges += 1;
+    let access = format!("access-{}", inner.seen.exchanges);
+    let uses = inner.behaviour.token_uses;
+    inner.tokens.insert(access.clone(), uses);
+    axum::Json(json!({"access_token": access, "expires_in": 900, "token_type": "bearer"}))
+        .into_response()
+}
+
+/// Spends one use of the request's access token; `false` if it has none left or is unknown.
+fn authorised(inner: &mut Inner, headers: &HeaderMap) -> bool {
+    let Some(token) = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return false;
+    };
+    match inner.tokens.get_mut(token) {
+        Some(uses) if *uses > 0 => {
+            *uses -= 1;
+            true
+        }
+        _ => false,
+    }
+}
+
+fn unauthorised() -> Response {
+    let error = json!({"status": "error", "code": 401, "message": "Invalid or expired token"});
+    (StatusCode::UNAUTHORIZED, axum::Json(error)).into_response()
+}
+
+fn created_at(activity: &Value) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+    chrono::DateTime::parse_from_rfc3339(activity["created_at"].as_str()?).ok()
+}
+
+async fn activities(
+    State(inner): State<Shared>,
+    Path(project): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let delay = inner.lock().unwrap().behaviour.delay;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let mut inner = inner.lock().unwrap();
+    inner
+        .seen
+        .requests
+        .push(format!("GET /projects/{project}/activities {query:?}"));
+    if !authorised(&mut inner, &headers) {
+        return unauthorised();
+    }
+    inner.seen.listings += 1;
+    let fail_every = inner.behaviour.fail_every;
+    if fail_every > 0 && inner.seen.listings % fail_every == 0 {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "upstream timed out").into_response();
+    }
+    let count: usize = query
+        .get("count")
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(10);
+    let before = query
+        .get("starts_at")
+        .map(|s| chrono::DateTime::parse_from_rfc3339(s).expect("starts_at is RFC 3339"));
+    let mut listed: Vec<Value> = inner
+        .behaviour
+        .activities
+        .get(&project)
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        // Inclusive: the boundary activity comes back.
+        .filter(|a| before.is_none_or(|b| created_at(a).is_some_and(|c| c <= b)))
+        .collect();
+    listed.sort_by_key(|a| std::cmp::Reverse(created_at(a)));
+    listed.truncate(count.min(inner.behaviour.page_cap));
+    axum::Json(Value::Array(listed)).into_response()
+}
+
+async fn project(
+    State(inner): State<Shared>,
+    Path(project): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let mut inner = inner.lock().unwrap();
+    inner.seen.requests.push(format!("GET /projects/{project}"));
+    if !authorised(&mut inner, &headers) {
+        return unauthorised();
+    }
+    axum::Json(json!({
+        "id": project,
+        "title": format!("Shop <{project}>"),
+        "region": "eu-3.platform.sh",
+        "organization": "01ORGANIZATION",
+    }))
+    .into_response()
+}
+
+async fn me(State(inner): State<Shared>, headers: HeaderMap) -> Response {
+    let mut inner = inner.lock().unwrap();
+    inner.seen.requests.push("GET /users/me".into());
+    if !authorised(&mut inner, &headers) {
+        return unauthorised();
+    }
+    axum::Json(json!({"id": "user-1", "username": "dev"})).into_response()
+}
+
+async fn access(
+    State(inner): State<Shared>,
+    Path(user): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let mut inner = inner.lock().unwrap();
+    inner
+        .seen
+        .requests
+        .push(format!("GET /users/{user}/extended-access"));
+    if !authorised(&mut inner, &headers) {
+        return unauthorised();
+    }
+    let items: Vec<Value> = inner
+        .behaviour
+        .activities
+        .keys()
+        .map(|p| json!({"resource_id": p, "resource_type": "project", "organization_id": "01ORGANIZATION"}))
+        .collect();
+    axum::Json(json!({"items": items})).into_response()
+}

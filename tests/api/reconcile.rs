@@ -1,0 +1,368 @@
+//! Reconciliation against a test double of the Platform.sh API: what the webhook missed is
+//! found and counted once, history is backfilled, tokens expire and 500s happen, restarts and
+//! replicas end with the same metrics.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::helpers::{Samples, TestApp, activity_samples, fixture, spawn_app, value};
+use crate::platformsh_double::{API_TOKEN, ApiDouble, Behaviour};
+
+const PROJECT: &str = "abc123xyz";
+
+/// A finished redeploy of `abc123xyz`/`main` created at `created` (started and completed
+/// 10 ms later each).
+fn redeploy(id: &str, created: chrono::DateTime<chrono::Utc>) -> Value {
+    let mut body: Value =
+        serde_json::from_slice(&fixture("redeploy-success-production.json")).unwrap();
+    let at = |t: chrono::DateTime<chrono::Utc>| {
+        json!(t.to_rfc3339_opts(chrono::SecondsFormat::Micros, false))
+    };
+    body["id"] = json!(id);
+    body["created_at"] = at(created);
+    body["started_at"] = at(created + chrono::Duration::milliseconds(10));
+    body["completed_at"] = at(created + chrono::Duration::milliseconds(20));
+    body["updated_at"] = at(created + chrono::Duration::milliseconds(20));
+    body
+}
+
+/// `n` redeploys `apart` from each other, the newest created `ago` before now, ids
+/// `prefix-0…`.
+fn history(prefix: &str, n: usize, ago: chrono::Duration, apart: chrono::Duration) -> Vec<Value> {
+    let newest = chrono::Utc::now() - ago;
+    (0..n)
+        .map(|i| {
+            redeploy(
+                &format!("{prefix}-{i}"),
+                newest - apart * i32::try_from(i).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// History from before the exporter ran: days ago, an hour apart.
+fn old(prefix: &str, n: usize) -> Vec<Value> {
+    history(
+        prefix,
+        n,
+        chrono::Duration::days(1),
+        chrono::Duration::hours(1),
+    )
+}
+
+/// Activities created from now on (after the exporter's first poll), 2 ms apart, each
+/// finished 20 ms after its creation: the API lists an activity from its creation on.
+fn recent(prefix: &str, n: usize) -> Vec<Value> {
+    let apart = chrono::Duration::milliseconds(2);
+    history(prefix, n, -apart * i32::try_from(n).unwrap(), apart)
+}
+
+async fn spawn(double: &ApiDouble, extra: &[&str]) -> TestApp {
+    let mut flags = double.flags(PROJECT);
+    flags.extend(extra.iter().map(|s| (*s).to_owned()));
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    spawn_app(&flags).await
+}
+
+/// Scrapes `app` until `check` holds (at most 20 s), and returns the samples that passed.
+async fn until(app: &TestApp, what: &str, check: impl Fn(&Samples) -> bool) -> Samples {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let samples = app.scrape().await;
+        if check(&samples) {
+            return samples;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}: {samples:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn counter(samples: &Samples, name: &str) -> f64 {
+    value(samples, name, &[("project", PROJECT)])
+}
+
+const RECONCILED: &str = "platformsh_exporter_reconciled_activities_total";
+const BACKFILLED: &str = "platformsh_exporter_backfilled_activities_total";
+
+fn redeploys(samples: &Samples) -> f64 {
+    value(
+        samples,
+        "platformsh_deployments_total",
+        &[
+            ("project", PROJECT),
+            ("environment", "main"),
+            ("environment_type", "production"),
+            ("result", "success"),
+        ],
+    )
+}
+
+#[tokio::test]
+async fn deliveries_withheld_from_the_webhook_are_found_by_the_next_poll_and_counted_once() {
+    let double = ApiDouble::start(Behaviour::default()).await;
+    double.add(PROJECT, old("old", 2));
+    let app = spawn(&double, &[]).await;
+
+    // History first: the two older redeploys are backfilled, not missed deliveries.
+    let samples = until(&app, "the backfill", |s| counter(s, BACKFILLED) == 2.0).await;
+    assert_eq!(counter(&samples, RECONCILED), 0.0);
+    assert_eq!(redeploys(&samples), 2.0);
+    assert_eq!(
+        value(
+            &samples,
+            "platformsh_project_info",
+            &[
+                ("project", PROJECT),
+                ("title", "Shop <abc123xyz>"),
+                ("region", "eu-3.platform.sh"),
+                ("organization", "01ORGANIZATION"),
+            ]
+        ),
+        1.0
+    );
+
+    // Three new redeploys; the webhook delivers only the first.
+    let new = recent("new", 3);
+    assert_eq!(app.post(new[0].to_string()).await.status, 202);
+    double.add(PROJECT, new.clone());
+    let samples = until(&app, "the missed deliveries", |s| {
+        counter(s, RECONCILED) == 2.0
+    })
+    .await;
+    assert_eq!(redeploys(&samples), 5.0);
+    // The webhook's late delivery of a reconciled one is a duplicate, and further polls find
+    // nothing new.
+    assert_eq!(app.post(new[2].to_string()).await.status, 200);
+    let listings = double.seen(|s| s.listings);
+    until(&app, "two more polls", |_| {
+        double.seen(|s| s.listings) >= listings + 2
+    })
+    .await;
+    let samples = app.scrape().await;
+    assert_eq!(
+        (
+            redeploys(&samples),
+            counter(&samples, RECONCILED),
+            counter(&samples, BACKFILLED)
+        ),
+        (5.0, 2.0, 2.0)
+    );
+    let requests = value(
+        &samples,
+        "platformsh_exporter_api_requests_total",
+        &[("endpoint", "activities"), ("code", "200")],
+    );
+    assert!(requests >= 3.0, "{requests}");
+    assert!(
+        value(
+            &samples,
+            "platformsh_exporter_api_last_success_timestamp_seconds",
+            &[("project", PROJECT)]
+        ) > 0.0
+    );
+    // The token travels in the exchange's body only, never in a URL.
+    let requests = double.seen(|s| s.requests.clone());
+    assert!(
+        requests.iter().all(|r| !r.contains(API_TOKEN)),
+        "{requests:?}"
+    );
+}
+
+#[tokio::test]
+async fn expired_access_tokens_are_exchanged_again_and_server_errors_retried() {
+    let double = ApiDouble::start(Behaviour {
+        page_cap: 4,
+        token_uses: 3,
+        fail_every: 3,
+        ..Behaviour::default()
+    })
+    .await;
+    double.add(PROJECT, old("h", 25));
+    let app = spawn(&double, &[]).await;
+    let samples = until(&app, "the backfill", |s| counter(s, BACKFILLED) == 25.0).await;
+    assert_eq!(redeploys(&samples), 25.0);
+    let code = |code: &str| {
+        value(
+            &samples,
+            "platformsh_exporter_api_requests_total",
+            &[("endpoint", "activities"), ("code", code)],
+        )
+    };
+    assert!(code("401") >= 1.0, "{samples:#?}");
+    assert!(code("500") >= 1.0, "{samples:#?}");
+    assert!(double.seen(|s| s.exchanges) >= 2);
+}
+
+#[tokio::test]
+async fn a_restart_in_the_middle_of_a_backfill_resumes_without_counting_twice() {
+    let double = ApiDouble::start(Behaviour {
+        page_cap: 5,
+        delay: Duration::from_millis(60),
+        ..Behaviour::default()
+    })
+    .await;
+    double.add(PROJECT, old("h", 60));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db").to_str().unwrap().to_owned();
+    let app = spawn(&double, &["--storage.path", &path]).await;
+    let partial = until(&app, "part of the backfill", |s| {
+        counter(s, BACKFILLED) >= 10.0
+    })
+    .await;
+    assert!(
+        counter(&partial, BACKFILLED) < 60.0,
+        "too late to stop in the middle"
+    );
+    app.stop().await.unwrap();
+
+    let app = spawn(&double, &["--storage.path", &path]).await;
+    let samples = until(&app, "the whole backfill", |s| {
+        counter(s, BACKFILLED) == 60.0
+    })
+    .await;
+    assert_eq!(redeploys(&samples), 60.0);
+    let listings = double.seen(|s| s.listings);
+    until(&app, "another poll", |_| {
+        double.seen(|s| s.listings) > listings + 1
+    })
+    .await;
+    let samples = app.scrape().await;
+    assert_eq!(
+        (redeploys(&samples), counter(&samples, BACKFILLED)),
+        (60.0, 60.0)
+    );
+}
+
+#[tokio::test]
+async fn replicas_that_each_got_part_of_the_deliveries_end_with_the_same_metrics() {
+    let double = ApiDouble::start(Behaviour::default()).await;
+    let (a, b) = (spawn(&double, &[]).await, spawn(&double, &[]).await);
+    // After both replicas' first poll: these are deliveries, not history.
+    let polled = |s: &Samples| {
+        s.keys()
+            .any(|k| k.starts_with("platformsh_exporter_api_last_success_timestamp_seconds"))
+    };
+    until(&a, "a's first poll", polled).await;
+    until(&b, "b's first poll", polled).await;
+    let mut activities = recent("r", 6);
+    activities[6 - 1]["result"] = json!("failure");
+    let mut cron: Value = serde_json::from_slice(&fixture("cron-success.json")).unwrap();
+    cron["project"] = json!(PROJECT);
+    cron["id"] = json!("r-cron");
+    for field in ["created_at", "started_at", "completed_at", "updated_at"] {
+        cron[field] = activities[0]["created_at"].clone();
+    }
+    activities.push(cron);
+    activities.push(redeploy("r-last", chrono::Utc::now()));
+    // A load balancer sends each delivery to one replica.
+    for (n, activity) in activities.iter().enumerate() {
+        let replica = if n % 2 == 0 { &a } else { &b };
+        assert_eq!(replica.post(activity.to_string()).await.status, 202);
+    }
+    double.add(PROJECT, activities.clone());
+    let total = |s: &Samples| {
+        s.iter()
+            .filter(|(k, _)| k.starts_with("platformsh_activities_total{"))
+            .map(|(_, v)| v)
+            .sum::<f64>()
+    };
+    let on_a = until(&a, "every activity on a", |s| total(s) == 8.0).await;
+    let on_b = until(&b, "every activity on b", |s| total(s) == 8.0).await;
+    assert_eq!(activity_samples(&on_a), activity_samples(&on_b));
+    // Each replica took in what the other received.
+    assert_eq!(counter(&on_a, RECONCILED) + counter(&on_b, RECONCILED), 8.0);
+}
+
+#[tokio::test]
+async fn without_a_project_list_every_project_the_token_sees_is_polled() {
+    let double = ApiDouble::start(Behaviour::default()).await;
+    double.add(PROJECT, old("h", 2));
+    let mut other = old("o", 1);
+    other[0]["project"] = json!("other-project");
+    double.add("other-project", other);
+    let flags = double.flags("");
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let app = spawn_app(&flags).await;
+    let samples = until(&app, "both projects", |s| {
+        counter(s, BACKFILLED) == 2.0
+            && value(s, BACKFILLED, &[("project", "other-project")]) == 1.0
+    })
+    .await;
+    assert_eq!(redeploys(&samples), 2.0);
+}
+
+#[tokio::test]
+async fn a_refused_api_token_is_reported_and_webhooks_keep_working() {
+    let double = ApiDouble::start(Behaviour::default()).await;
+    let mut flags = double.flags(PROJECT);
+    let at = flags.iter().position(|f| f == API_TOKEN).unwrap();
+    flags[at] = "not-the-token".into();
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let app = spawn_app(&flags).await;
+    let samples = until(&app, "a refused exchange", |s| {
+        value(
+            s,
+            "platformsh_exporter_api_requests_total",
+            &[("endpoint", "token"), ("code", "400")],
+        ) >= 1.0
+    })
+    .await;
+    assert_eq!(
+        value(
+            &samples,
+            "platformsh_exporter_api_last_success_timestamp_seconds",
+            &[("project", PROJECT)]
+        ),
+        0.0
+    );
+    assert_eq!(
+        app.post(fixture("push-success-seed.json")).await.status,
+        202
+    );
+}
+
+#[tokio::test]
+async fn a_hanging_api_does_not_hold_up_webhook_deliveries() {
+    let double = ApiDouble::start(Behaviour {
+        delay: Duration::from_secs(3600),
+        ..Behaviour::default()
+    })
+    .await;
+    double.add(PROJECT, old("h", 1));
+    let app = spawn(&double, &[]).await;
+    // The poller is waiting on its first listing.
+    until(&app, "a poll in flight", |_| {
+        double.seen(|s| s.exchanges) >= 1
+    })
+    .await;
+    for n in 0..5 {
+        let mut body: Value = serde_json::from_slice(&fixture("push-success-seed.json")).unwrap();
+        body["id"] = json!(format!("during-{n}"));
+        let answer = tokio::time::timeout(Duration::from_secs(5), app.post(body.to_string()))
+            .await
+            .expect("a delivery answered while the API hangs");
+        assert_eq!(answer.status, 202);
+    }
+}
+
+#[test]
+fn the_api_token_never_shows_in_help_or_in_the_configuration_s_debug_output() {
+    use clap::CommandFactory;
+    use platformsh_exporter::Config;
+    let command = Config::command();
+    let token = command
+        .get_arguments()
+        .find(|a| a.get_long() == Some("platformsh.api-token"))
+        .unwrap();
+    assert!(token.is_hide_env_values_set());
+    let config = <Config as clap::Parser>::parse_from([
+        "platformsh-exporter",
+        "--platformsh.api-token",
+        "very-secret-token",
+    ]);
+    assert!(!format!("{config:?}").contains("very-secret-token"));
+}
