@@ -136,7 +136,7 @@ def unit_override(column, unit, extra=None):
 
 
 def variables(with_environment=True):
-    def query_var(name, label, query):
+    def query_var(name, label, query, regex=""):
         return {
             "name": name,
             "label": label,
@@ -151,7 +151,7 @@ def variables(with_environment=True):
             "refresh": 2,
             "sort": 1,
             "hide": 0,
-            "regex": "",
+            "regex": regex,
         }
 
     out = [
@@ -165,7 +165,14 @@ def variables(with_environment=True):
             "refresh": 1,
             "regex": "",
         },
-        query_var("project", "Project", "label_values(platformsh_activities_total, project)"),
+        # Project ids, shown by title where reconciliation exports platformsh_project_info.
+        query_var(
+            "project",
+            "Project",
+            "query_result(max by (project, title) (platformsh_project_info)"
+            " or on (project) max by (project) (platformsh_last_activity_timestamp_seconds))",
+            '/project="(?<value>[^"]*)"(?:.*title="(?<text>[^"]*)")?/',
+        ),
         query_var(
             "environment_type",
             "Environment type",
@@ -427,6 +434,26 @@ def overview():
                 )
             ],
             stack=True,
+        ),
+        12,
+        7,
+    )
+    L.add(
+        timeseries(
+            "Missed webhook deliveries",
+            "Activities the Platform.sh API listed that no webhook had delivered (reconciliation), per hour and project, beside those the webhook delivered. Rising while deliveries stay at zero: the webhook integration is broken or missing. Needs --platformsh.api-token-file.",
+            "short",
+            [
+                target(
+                    'sum by (project) (increase(platformsh_exporter_reconciled_activities_total{project=~"$project"}[1h]))',
+                    "{{project}} missed",
+                ),
+                target(
+                    'sum by (project) (increase(platformsh_exporter_delivered_activities_total{project=~"$project"}[1h]))',
+                    "{{project}} delivered",
+                    ref="B",
+                ),
+            ],
         ),
         12,
         7,

@@ -164,6 +164,13 @@ pub const LABEL_OVERFLOW: Family = Family {
     labels: &["label"],
     buckets: &[],
 };
+pub const DELIVERED: Family = Family {
+    name: "platformsh_exporter_delivered_activities_total",
+    help: "Activities (id, state) received by webhook, by project.",
+    kind: Kind::Counter,
+    labels: &["project"],
+    buckets: &[],
+};
 pub const RECONCILED: Family = Family {
     name: "platformsh_exporter_reconciled_activities_total",
     help: "Activities (id, state) the Platform.sh API listed that no webhook had delivered, since reconciliation started: missed deliveries.",
@@ -261,6 +268,7 @@ pub const FAMILIES: &[&Family] = &[
     &LAST_ACTIVITY_TIMESTAMP,
     &WEBHOOKS,
     &LABEL_OVERFLOW,
+    &DELIVERED,
     &RECONCILED,
     &BACKFILLED,
     &OBSERVATIONS_SKIPPED,

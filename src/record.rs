@@ -244,6 +244,7 @@ impl Recorder {
         let Some(project) = self.caps.admitted_project(project) else {
             return;
         };
+        self.own.delivered.add(&[project], 0.0);
         self.own.reconciled.add(&[project], 0.0);
         self.own.backfilled.add(&[project], 0.0);
         self.changed = true;
@@ -292,7 +293,7 @@ impl Recorder {
             .last_activity_timestamp
             .set_max(&[&labels.project], latest);
         match activity.source {
-            Source::Webhook => {}
+            Source::Webhook => self.own.delivered.inc(&[&labels.project]),
             Source::Reconciliation => self.own.reconciled.inc(&[&labels.project]),
             Source::Backfill => self.own.backfilled.inc(&[&labels.project]),
         }

@@ -9,7 +9,7 @@ use hashbrown::{DefaultHashBuilder, HashTable};
 
 use crate::catalogue::{
     ACTIVITIES, ACTIVITIES_UNFINISHED, ACTIVITY_DURATION, ACTIVITY_FAILURES, ACTIVITY_PHASE,
-    ACTIVITY_WAIT, BACKFILLED, DEPLOYMENT_RECOVERY, DEPLOYMENTS, Family, LABEL_OVERFLOW,
+    ACTIVITY_WAIT, BACKFILLED, DELIVERED, DEPLOYMENT_RECOVERY, DEPLOYMENTS, Family, LABEL_OVERFLOW,
     LAST_ACTIVITY_TIMESTAMP, LAST_DEPLOYMENT_SUCCESS, LAST_DEPLOYMENT_TIMESTAMP,
     LAST_SUCCESSFUL_DEPLOYMENT_TIMESTAMP, OBSERVATIONS_SKIPPED, PUSH_COMMITS, RECONCILED,
 };
@@ -19,6 +19,7 @@ use crate::catalogue::{
 #[derive(Debug)]
 pub struct RecorderFamilies {
     pub label_overflow: Series<f64>,
+    pub delivered: Series<f64>,
     pub reconciled: Series<f64>,
     pub backfilled: Series<f64>,
     pub observations_skipped: Series<f64>,
@@ -28,6 +29,7 @@ impl RecorderFamilies {
     pub fn new() -> Self {
         Self {
             label_overflow: Series::new(&LABEL_OVERFLOW),
+            delivered: Series::new(&DELIVERED),
             reconciled: Series::new(&RECONCILED),
             backfilled: Series::new(&BACKFILLED),
             observations_skipped: Series::new(&OBSERVATIONS_SKIPPED),
@@ -37,6 +39,7 @@ impl RecorderFamilies {
     /// Appends every family that has a series, in the text exposition format.
     pub fn encode(&self, out: &mut String) {
         self.label_overflow.encode(out);
+        self.delivered.encode(out);
         self.reconciled.encode(out);
         self.backfilled.encode(out);
         self.observations_skipped.encode(out);

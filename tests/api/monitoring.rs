@@ -10,6 +10,7 @@ use platformsh_exporter::catalogue::{FAMILIES, Kind};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, fixture, spawn_app};
+use crate::platformsh_double::{ApiDouble, Behaviour};
 
 fn bundle(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -431,7 +432,11 @@ fn substitute(expr: &str) -> String {
 
 #[tokio::test]
 async fn dashboards_show_data_and_the_failed_deployment_alert_fires_then_resolves() {
-    let app = spawn_app(&[]).await;
+    // Reconciliation on, against the API test double, for its panels and the project titles.
+    let double = ApiDouble::start(Behaviour::default()).await;
+    let flags = double.flags("abc123xyz");
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let app = spawn_app(&flags).await;
     let prometheus = Prometheus::start(&app.addr.to_string()).await;
 
     // Two rounds with scrapes between, so rates and quantiles see increases, not new series.
@@ -440,39 +445,7 @@ async fn dashboards_show_data_and_the_failed_deployment_alert_fires_then_resolve
     accepted += post_round(&app, 2).await;
     prometheus.wait_for_scrape(accepted).await;
 
-    // Every panel query and every variable returns at least one sample that is a number.
-    for file in DASHBOARDS {
-        let dashboard: Value = serde_json::from_str(&read(file)).unwrap();
-        let (exprs, variables) = queries(&dashboard);
-        for expr in exprs {
-            let expr = substitute(&expr);
-            let samples = prometheus.query(&expr).await;
-            let numbers = samples
-                .iter()
-                .filter(|s| s["value"][1].as_str().is_some_and(|v| v != "NaN"))
-                .count();
-            assert!(numbers > 0, "{file}: no data for {expr}: {samples:?}");
-        }
-        for variable in variables {
-            // label_values(selector, label) is Grafana's; Prometheus answers it with this API.
-            let inner = variable
-                .strip_prefix("label_values(")
-                .unwrap()
-                .strip_suffix(')')
-                .unwrap();
-            let (selector, label) = inner.rsplit_once(", ").unwrap();
-            let values = prometheus
-                .api(
-                    &format!("label/{label}/values"),
-                    &[("match[]", &substitute(selector))],
-                )
-                .await;
-            assert!(
-                !values.as_array().unwrap().is_empty(),
-                "{file}: no values for {variable}"
-            );
-        }
-    }
+    every_panel_and_variable_has_data(&prometheus).await;
     assert!(
         prometheus
             .firing("PlatformshProductionDeploymentFailed")
@@ -565,4 +538,60 @@ async fn a_deleted_branch_resolves_its_alert(app: &TestApp, prometheus: &Prometh
                 .is_empty()
         })
         .await;
+}
+
+/// Every panel query and every variable returns at least one sample that is a number.
+async fn every_panel_and_variable_has_data(prometheus: &Prometheus) {
+    for file in DASHBOARDS {
+        let dashboard: Value = serde_json::from_str(&read(file)).unwrap();
+        let (exprs, variables) = queries(&dashboard);
+        for expr in exprs {
+            let expr = substitute(&expr);
+            let samples = prometheus.query(&expr).await;
+            let numbers = samples
+                .iter()
+                .filter(|s| s["value"][1].as_str().is_some_and(|v| v != "NaN"))
+                .count();
+            assert!(numbers > 0, "{file}: no data for {expr}: {samples:?}");
+        }
+        for variable in variables {
+            // query_result(expr) is Grafana's: an instant query, whose results the variable's
+            // regex reads.
+            if let Some(expr) = variable
+                .strip_prefix("query_result(")
+                .and_then(|v| v.strip_suffix(')'))
+            {
+                let samples = prometheus.query(&substitute(expr)).await;
+                let titled = samples
+                    .iter()
+                    .filter(|s| s["metric"]["project"].is_string())
+                    .count();
+                assert!(titled > 0, "{file}: no values for {variable}: {samples:?}");
+                assert!(
+                    samples
+                        .iter()
+                        .any(|s| s["metric"]["title"] == "Shop <abc123xyz>"),
+                    "{file}: no title in {samples:?}"
+                );
+                continue;
+            }
+            // label_values(selector, label) is Grafana's; Prometheus answers it with this API.
+            let inner = variable
+                .strip_prefix("label_values(")
+                .unwrap()
+                .strip_suffix(')')
+                .unwrap();
+            let (selector, label) = inner.rsplit_once(", ").unwrap();
+            let values = prometheus
+                .api(
+                    &format!("label/{label}/values"),
+                    &[("match[]", &substitute(selector))],
+                )
+                .await;
+            assert!(
+                !values.as_array().unwrap().is_empty(),
+                "{file}: no values for {variable}"
+            );
+        }
+    }
 }
