@@ -18,6 +18,10 @@ pub const DEFAULT_PORT: u16 = 9887;
 #[derive(Debug, Clone, Parser)]
 #[command(name = "platformsh-exporter", version, about, long_about = None)]
 pub struct Config {
+    /// Without a command, the exporter serves.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Address to listen on for the webhook, the metrics and the landing page.
     #[arg(
         long = "web.listen-address",
@@ -119,7 +123,8 @@ pub struct Config {
     #[arg(
         long = "storage.path",
         env = "PLATFORMSH_EXPORTER_STORAGE_PATH",
-        default_value = "platformsh-exporter.db"
+        default_value = "platformsh-exporter.db",
+        global = true
     )]
     pub storage_path: PathBuf,
 
@@ -312,6 +317,27 @@ pub struct Config {
         default_value = "info"
     )]
     pub log_level: String,
+}
+
+/// What the exporter can do besides serving.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Write the activity metrics as they evolved, from the store at --storage.path, in the
+    /// OpenMetrics text format with timestamps, for `promtool tsdb create-blocks-from
+    /// openmetrics` (see README, History for Prometheus).
+    History {
+        /// How far back to write (the state at that time, then every change).
+        #[arg(long, default_value = "90d", value_parser = duration)]
+        since: Duration,
+        /// File to write; standard output if absent.
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// Also write every metric at each multiple of this (e.g. 15m), not only when it
+        /// changes: instant queries and short ranges then find a sample (Prometheus looks
+        /// back 5 minutes). Each step costs a line per series.
+        #[arg(long, value_parser = positive_duration)]
+        step: Option<Duration>,
+    },
 }
 
 impl Config {

@@ -13,7 +13,8 @@
 //!    stored activities is the recorder's; what describes this process is telemetry's.
 //! 3. [`store`]: SQLite schema and migrations, the writer with group commit, replay, queries.
 //! 4. [`reconcile`]: the Platform.sh API client and poller, which takes in what the webhook
-//!    missed through the same intake as a delivery.
+//!    missed through the same intake as a delivery; and [`history`], the stored activities'
+//!    metrics over time in OpenMetrics, for Prometheus's backfill.
 //! 5. [`config`]: the flags.
 //! 6. [`http`]: application state and its construction, the webhook handler, `/metrics`, the
 //!    activity API, basic auth, the serve loop and shutdown. Nothing imports it but `main.rs`.
@@ -25,6 +26,7 @@ pub mod activity;
 pub mod catalogue;
 pub mod config;
 pub mod dedup;
+pub mod history;
 pub mod http;
 pub mod labels;
 pub mod reconcile;

@@ -1,7 +1,9 @@
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use platformsh_exporter::{Config, http};
+use platformsh_exporter::config::Command;
+use platformsh_exporter::{Config, history, http};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -18,6 +20,19 @@ async fn main() -> ExitCode {
             EnvFilter::new("info")
         }))
         .init();
+    if let Some(Command::History {
+        since,
+        output,
+        step,
+    }) = &config.command
+    {
+        let options = history::Options {
+            since: *since,
+            step: *step,
+            now: chrono::Utc::now(),
+        };
+        return write_history(&config, &options, output.as_deref());
+    }
     if let Err(e) = http::validate(&config) {
         tracing::error!("{e}");
         return ExitCode::FAILURE;
@@ -38,6 +53,46 @@ async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "server failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `platformsh-exporter history`: the store's metrics over time, to a file or standard output.
+fn write_history(
+    config: &Config,
+    options: &history::Options,
+    output: Option<&std::path::Path>,
+) -> ExitCode {
+    let mut out: Box<dyn std::io::Write> = if let Some(path) = output {
+        match std::fs::File::create(path) {
+            Ok(file) => Box::new(std::io::BufWriter::new(file)),
+            Err(e) => {
+                tracing::error!("cannot create {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        Box::new(std::io::BufWriter::new(std::io::stdout().lock()))
+    };
+    let written = history::write(&config.storage_path, config.settings(), options, &mut out)
+        .and_then(|written| {
+            out.flush()
+                .map_err(|e| format!("cannot write the history: {e}"))?;
+            Ok(written)
+        });
+    match written {
+        Ok(written) => {
+            tracing::info!(
+                activities = written.activities,
+                metrics = written.metrics,
+                samples = written.samples,
+                "wrote the history"
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            tracing::error!("{e}");
             ExitCode::FAILURE
         }
     }

@@ -151,6 +151,42 @@ impl Intake {
     }
 }
 
+/// Reads every activity of the store at `path` in the order of the activities' own times
+/// (their latest timestamp, else the time of receipt), oldest first, without taking the store's
+/// lock: a running exporter may keep writing (WAL readers see a consistent snapshot). The
+/// store must have this exporter's schema (run the exporter once on an older one).
+pub fn read_in_time_order(
+    path: &Path,
+    mut each: impl FnMut(Activity, DateTime<Utc>),
+) -> Result<u64, String> {
+    let fail = |e: &dyn std::fmt::Display| format!("cannot read the store {}: {e}", path.display());
+    if !path.exists() {
+        return Err(fail(&"no such file"));
+    }
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| fail(&e))?;
+    conn.busy_timeout(Duration::from_secs(5))
+        .map_err(|e| fail(&e))?;
+    let version = conn
+        .query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            [],
+            |r| r.get::<_, usize>(0),
+        )
+        .map_err(|e| fail(&e))?;
+    if version != schema::MIGRATIONS.len() {
+        return Err(fail(&format!(
+            "its schema version is {version}, this exporter's {}: start the exporter on it \
+             once to migrate it",
+            schema::MIGRATIONS.len()
+        )));
+    }
+    rows::in_time_order(&conn, &mut each).map_err(|e| fail(&e))
+}
+
 /// What opening the store found.
 #[derive(Debug)]
 pub struct Opened {

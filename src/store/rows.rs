@@ -204,6 +204,30 @@ pub(super) fn recent_sql(query: &Query) -> (String, Vec<&dyn rusqlite::ToSql>) {
     (sql, values)
 }
 
+/// Every stored activity, oldest first by its latest timestamp (else its time of receipt),
+/// in the order of receipt among equals.
+pub(super) fn in_time_order(
+    conn: &Connection,
+    each: &mut dyn FnMut(Activity, DateTime<Utc>),
+) -> rusqlite::Result<u64> {
+    let all_null = "created_at IS NULL AND started_at IS NULL AND completed_at IS NULL
+                    AND cancelled_at IS NULL AND updated_at IS NULL";
+    let mut stmt = conn.prepare(&format!(
+        "{SELECT_ACTIVITY} ORDER BY CASE WHEN {all_null} THEN received_at ELSE
+            MAX(COALESCE(created_at, 0), COALESCE(started_at, 0), COALESCE(completed_at, 0),
+                COALESCE(cancelled_at, 0), COALESCE(updated_at, 0)) END, seq"
+    ))?;
+    let mut rows = stmt.query([])?;
+    let mut n = 0;
+    while let Some(r) = rows.next()? {
+        if let Some((activity, received_at)) = read_activity(r)? {
+            each(activity, received_at);
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
 /// Replays every stored activity, in the order it was first recorded.
 pub(super) fn replay(conn: &Connection, recorder: &mut Recorder) -> rusqlite::Result<u64> {
     let mut stmt = conn.prepare(&format!("{SELECT_ACTIVITY} ORDER BY seq"))?;

@@ -9,6 +9,7 @@ mod endpoints;
 mod failures;
 mod fixtures;
 mod helpers;
+mod history;
 mod hostile;
 mod lifecycle;
 mod monitoring;
