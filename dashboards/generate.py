@@ -15,6 +15,12 @@ SEL = 'project=~"$project", environment=~"$environment", environment_type=~"$env
 SEL_NO_ENV = 'project=~"$project", environment_type=~"$environment_type"'
 # The last-deployment gauges carry project and environment only.
 ENV = 'project=~"$project", environment=~"$environment"'
+# Adds the project's `title` label where reconciliation exports platformsh_project_info; a
+# project without one keeps its id alone (the right side falls back to 1 per project).
+WITH_TITLE = (
+    " * on (project) group_left (title) (max by (project, title) (platformsh_project_info)"
+    " or on (project) (max by (project) (platformsh_last_activity_timestamp_seconds) * 0 + 1))"
+)
 # The exporter's default --deployment.types (a test checks that they agree).
 DEPLOY_TYPES = (
     "environment.push|environment.redeploy|environment.merge|environment.merge-pr|"
@@ -367,13 +373,15 @@ def overview():
                     f"min by (project, environment) (platformsh_last_deployment_success{{{ENV}}}"
                     f" and on (project, environment, instance) (platformsh_last_deployment_timestamp_seconds{{{ENV}}}"
                     " == on (project, environment) group_left"
-                    f" max by (project, environment) (platformsh_last_deployment_timestamp_seconds{{{ENV}}})))",
+                    f" max by (project, environment) (platformsh_last_deployment_timestamp_seconds{{{ENV}}})))"
+                    + WITH_TITLE,
                     ref="A",
                     instant=True,
                     fmt="table",
                 ),
                 target(
-                    f"time() - max by (project, environment) (platformsh_last_deployment_timestamp_seconds{{{ENV}}})",
+                    f"(time() - max by (project, environment) (platformsh_last_deployment_timestamp_seconds{{{ENV}}}))"
+                    + WITH_TITLE,
                     ref="B",
                     instant=True,
                     fmt="table",
@@ -397,7 +405,7 @@ def overview():
             ],
             {
                 "excludeByName": {"Time": True},
-                "renameByName": {"Value #A": "Last result", "Value #B": "Age", "project": "Project", "environment": "Environment"},
+                "renameByName": {"Value #A": "Last result", "Value #B": "Age", "project": "Project", "environment": "Environment", "title": "Title"},
             },
         ),
         14,
@@ -409,14 +417,16 @@ def overview():
             "Time since the latest activity of each project, longest first: a project that used to be busy and went silent may have lost its webhook integration.",
             [
                 target(
-                    'sort_desc(time() - max by (project) (platformsh_last_activity_timestamp_seconds{project=~"$project"}))',
+                    'sort_desc((time() - max by (project) (platformsh_last_activity_timestamp_seconds{project=~"$project"}))'
+                    + WITH_TITLE
+                    + ")",
                     ref="A",
                     instant=True,
                     fmt="table",
                 )
             ],
             [unit_override("Silent for", "s")],
-            {"excludeByName": {"Time": True}, "renameByName": {"Value": "Silent for", "project": "Project"}},
+            {"excludeByName": {"Time": True}, "renameByName": {"Value": "Silent for", "project": "Project", "title": "Title"}},
         ),
         10,
         10,

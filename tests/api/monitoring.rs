@@ -446,6 +446,7 @@ async fn dashboards_show_data_and_the_failed_deployment_alert_fires_then_resolve
     prometheus.wait_for_scrape(accepted).await;
 
     every_panel_and_variable_has_data(&prometheus).await;
+    tables_show_project_titles(&prometheus).await;
     assert!(
         prometheus
             .firing("PlatformshProductionDeploymentFailed")
@@ -509,6 +510,33 @@ async fn dashboards_show_data_and_the_failed_deployment_alert_fires_then_resolve
         .await;
 
     a_deleted_branch_resolves_its_alert(&app, &prometheus).await;
+}
+
+/// Tables that list projects show their titles where the API gave them, and ids alone where
+/// not.
+async fn tables_show_project_titles(prometheus: &Prometheus) {
+    let dashboard: Value = serde_json::from_str(&read("overview.json")).unwrap();
+    let silence = queries(&dashboard)
+        .0
+        .into_iter()
+        .find(|q| q.contains("platformsh_last_activity_timestamp_seconds{project"))
+        .unwrap();
+    let samples = prometheus.query(&substitute(&silence)).await;
+    let titles: BTreeSet<(String, String)> = samples
+        .iter()
+        .map(|s| {
+            let label = |l: &str| s["metric"][l].as_str().unwrap_or_default().to_owned();
+            (label("project"), label("title"))
+        })
+        .collect();
+    assert!(
+        titles.contains(&("abc123xyz".into(), "Shop <abc123xyz>".into())),
+        "{titles:?}"
+    );
+    assert!(
+        titles.contains(&("sx-this-is-an-example-value-hu".into(), String::new())),
+        "{titles:?}"
+    );
 }
 
 /// A feature branch fails, then is deleted: its warning fires, then resolves with it.
