@@ -119,6 +119,27 @@ def stat(title, description, unit, targets, thresholds=None):
     }
 
 
+def level(title, description, expr, ranges):
+    """A stat that shows which DORA performance level a value falls in: `ranges` are
+    (from, to, level) with None for an open end."""
+    colors = {"elite": "green", "high": "blue", "medium": "orange", "low": "red"}
+    panel = stat(title, description, "none", [target(expr, "level", instant=True)])
+    panel["fieldConfig"]["defaults"]["mappings"] = [
+        {
+            "type": "range",
+            "options": {
+                "from": low,
+                "to": high,
+                "result": {"text": name, "color": colors[name], "index": i},
+            },
+        }
+        for i, (low, high, name) in enumerate(ranges)
+    ]
+    panel["options"]["colorMode"] = "background"
+    panel["options"]["graphMode"] = "none"
+    return panel
+
+
 def table(title, description, targets, overrides, organize):
     return {
         "type": "table",
@@ -585,6 +606,104 @@ def deployments():
         ),
         6,
         5,
+    )
+    L.add(
+        stat(
+            "Lead time for changes (median, 30 days)",
+            "For the commits delivered to production over the last 30 days: the median time from the push that first listed a commit to the completion of the production deployment that delivered it (platformsh_change_lead_time_seconds; see README, Lead time).",
+            "s",
+            [
+                target(
+                    "histogram_quantile(0.5, sum by (le) (increase(platformsh_change_lead_time_seconds_bucket"
+                    '{project=~"$project"}[30d])))',
+                    "median",
+                    instant=True,
+                )
+            ],
+        ),
+        6,
+        5,
+    )
+    L.row("DORA performance levels (last 30 days)")
+    L.add(
+        level(
+            "Deployment frequency",
+            "Finished deployments per day over the last 30 days, for the selected projects and environment types. DORA 2021 (State of DevOps report): elite on demand (several a day), high between once a week and once a month, medium between once a month and once every six months, low less than once every six months. Shown: elite at 1 a day or more, high at 1 a month or more, medium at 1 every six months or more, low below.",
+            f'sum(increase(platformsh_deployments_total{{result=~"success|failure", {SEL}}}[30d])) / 30',
+            [(1, None, "elite"), (1 / 30, 1, "high"), (1 / 180, 1 / 30, "medium"), (0, 1 / 180, "low")],
+        ),
+        6,
+        4,
+    )
+    L.add(
+        level(
+            "Lead time for changes",
+            "Median lead time of the commits delivered to production in the last 30 days. DORA 2021: elite less than an hour, high between a day and a week, medium between a month and six months, low more than six months. Shown: elite under an hour, high under a week, medium under six months, low beyond.",
+            "histogram_quantile(0.5, sum by (le) (increase(platformsh_change_lead_time_seconds_bucket"
+            '{project=~"$project"}[30d])))',
+            [(0, 3600, "elite"), (3600, 604800, "high"), (604800, 15552000, "medium"), (15552000, None, "low")],
+        ),
+        6,
+        4,
+    )
+    L.add(
+        level(
+            "Time to restore",
+            "Mean time from a first failed deployment to the next successful one of the same environment, over the last 30 days (a proxy for DORA's time to restore service). DORA 2021: elite less than an hour, high less than a day, medium between a day and a week, low more than six months. Shown: elite under an hour, high under a day, medium under a week, low beyond.",
+            f"sum(increase(platformsh_deployment_recovery_seconds_sum{{{SEL_NO_ENV}}}[30d]))"
+            f" / sum(increase(platformsh_deployment_recovery_seconds_count{{{SEL_NO_ENV}}}[30d]))",
+            [(0, 3600, "elite"), (3600, 86400, "high"), (86400, 604800, "medium"), (604800, None, "low")],
+        ),
+        6,
+        4,
+    )
+    L.add(
+        level(
+            "Deployment failure rate",
+            "Failed over finished deployments in the last 30 days, a proxy for DORA's change failure rate. DORA 2021: elite 0-15 %, high, medium and low 16-30 %. Shown: elite up to 15 %, high up to 30 %, medium up to 45 %, low above (the last two extend the published ranges).",
+            f'(sum(increase(platformsh_deployments_total{{result="failure", {SEL}}}[30d])) or vector(0))'
+            f' / sum(increase(platformsh_deployments_total{{result=~"success|failure", {SEL}}}[30d]))',
+            [(0, 0.15, "elite"), (0.15, 0.30, "high"), (0.30, 0.45, "medium"), (0.45, None, "low")],
+        ),
+        6,
+        4,
+    )
+    L.row("Trends")
+    L.add(
+        timeseries(
+            "Lead time for changes (p50, p90)",
+            "Lead time of the commits delivered to production over the preceding day: from the push that first listed a commit to the production deployment that delivered it (recording rules project:platformsh_change_lead_time_seconds:p50_1d and p90_1d).",
+            "s",
+            [
+                target(
+                    'max by (project) (project:platformsh_change_lead_time_seconds:p50_1d{project=~"$project"})',
+                    "{{project}} p50",
+                ),
+                target(
+                    'max by (project) (project:platformsh_change_lead_time_seconds:p90_1d{project=~"$project"})',
+                    "{{project}} p90",
+                    ref="B",
+                ),
+            ],
+        ),
+        12,
+        8,
+    )
+    L.add(
+        timeseries(
+            "Commit to production (p50)",
+            "From each delivered commit's author date to the production deployment that delivered it, over the preceding day (commits without an author date are left out).",
+            "s",
+            [
+                target(
+                    "histogram_quantile(0.5, sum by (project, le) (increase(platformsh_commit_lead_time_seconds_bucket"
+                    '{project=~"$project"}[1d])))',
+                    "{{project}}",
+                )
+            ],
+        ),
+        12,
+        8,
     )
     L.add(
         timeseries(

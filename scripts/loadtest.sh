@@ -6,6 +6,7 @@
 # Needs wrk (apt-get install wrk).
 #
 #   scripts/loadtest.sh [duration, default 10s] [body: seed|1mb, default seed]
+#   API=1 scripts/loadtest.sh   # webhook latency with the Platform.sh API hanging or down
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-10s}
@@ -73,6 +74,30 @@ run() { # name, port, command...
     echo "$cpu" >"$WORK/last_cpu"
   done
 }
+
+if [ "${API:-}" = 1 ]; then
+  # Does a slow or down Platform.sh API slow the webhook? The memory-only exporter without
+  # reconciliation, reconciling against an API that accepts connections and never answers,
+  # and against one that refuses them; 16 connections, alternating rounds.
+  python3 - 19911 <<'PY' &
+import socket, sys, threading
+server = socket.socket(); server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+server.bind(("127.0.0.1", int(sys.argv[1]))); server.listen(1024)
+held = []
+while True:
+    connection, _ = server.accept()
+    held.append(connection)  # read nothing, answer nothing
+PY
+  API_FLAGS=(--platformsh.api-token=t --platformsh.projects=p --platformsh.poll-interval=1s)
+  for round in 1 2 3; do
+    CONNS=16 run no-reconciliation 19912 "$EXPORTER" --web.listen-address=127.0.0.1:19912 --storage.in-memory --log.level=error
+    CONNS=16 run api-hanging 19913 "$EXPORTER" --web.listen-address=127.0.0.1:19913 --storage.in-memory --log.level=error \
+      "${API_FLAGS[@]}" --platformsh.api-url=http://127.0.0.1:19911 --platformsh.auth-url=http://127.0.0.1:19911
+    CONNS=16 run api-down 19914 "$EXPORTER" --web.listen-address=127.0.0.1:19914 --storage.in-memory --log.level=error \
+      "${API_FLAGS[@]}" --platformsh.api-url=http://127.0.0.1:1 --platformsh.auth-url=http://127.0.0.1:1
+  done
+  exit 0
+fi
 
 LEAN_CMD=("$LEAN" 127.0.0.1:19901)
 MEMORY_CMD=("$EXPORTER" --web.listen-address=127.0.0.1:19902 --storage.in-memory --log.level=warn)

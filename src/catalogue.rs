@@ -136,6 +136,37 @@ pub const DEPLOYMENT_RECOVERY: Family = Family {
     labels: &["project", "environment_type"],
     buckets: RECOVERY_SECONDS,
 };
+/// Lead time: a minute (a push straight to production) to 90 days (a branch left waiting).
+const LEAD_SECONDS: &[f64] = &[
+    60.0,
+    300.0,
+    900.0,
+    3600.0,
+    10_800.0,
+    21_600.0,
+    43_200.0,
+    86_400.0,
+    259_200.0,
+    604_800.0,
+    1_209_600.0,
+    2_592_000.0,
+    5_184_000.0,
+    7_776_000.0,
+];
+pub const CHANGE_LEAD_TIME: Family = Family {
+    name: "platformsh_change_lead_time_seconds",
+    help: "For each commit delivered to production: time from when an activity first listed it (its push) to the completion of the production deployment that delivered it.",
+    kind: Kind::Histogram,
+    labels: &["project"],
+    buckets: LEAD_SECONDS,
+};
+pub const COMMIT_LEAD_TIME: Family = Family {
+    name: "platformsh_commit_lead_time_seconds",
+    help: "For each commit delivered to production: time from its author date to the completion of the production deployment that delivered it.",
+    kind: Kind::Histogram,
+    labels: &["project"],
+    buckets: LEAD_SECONDS,
+};
 pub const ACTIVITIES_UNFINISHED: Family = Family {
     name: "platformsh_activities_unfinished",
     help: "Activities last seen in a state that is not final (pending, scheduled, staged, in_progress).",
@@ -264,6 +295,8 @@ pub const FAMILIES: &[&Family] = &[
     &LAST_DEPLOYMENT_SUCCESS,
     &LAST_SUCCESSFUL_DEPLOYMENT_TIMESTAMP,
     &DEPLOYMENT_RECOVERY,
+    &CHANGE_LEAD_TIME,
+    &COMMIT_LEAD_TIME,
     &ACTIVITIES_UNFINISHED,
     &LAST_ACTIVITY_TIMESTAMP,
     &WEBHOOKS,

@@ -211,6 +211,15 @@ pub struct Config {
     )]
     pub max_series: usize,
 
+    /// Most commits remembered for lead time (pending production or already delivered), all
+    /// projects together; past it the oldest are forgotten (about 270 bytes each).
+    #[arg(
+        long = "limits.commits",
+        env = "PLATFORMSH_EXPORTER_LIMITS_COMMITS",
+        default_value_t = Limits::default().commits
+    )]
+    pub max_commits: usize,
+
     /// Forget an environment with no activity for this long (e.g. 90d), as if it had been
     /// deleted: for environments whose `environment.delete` never reached the exporter. Unset
     /// keeps every environment until it is deleted.
@@ -396,6 +405,7 @@ impl Config {
                 types: self.max_types,
                 environment_types: self.max_environment_types,
                 series: self.max_series,
+                commits: self.max_commits,
             },
             deployment_types: self
                 .deployment_types

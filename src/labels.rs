@@ -23,6 +23,8 @@ pub struct Limits {
     /// capped on its own, but their combinations multiply: this bounds the series of every
     /// family that carries more than one of them.
     pub series: usize,
+    /// Commits remembered for lead time (pending or delivered), all projects together.
+    pub commits: usize,
 }
 
 impl Default for Limits {
@@ -33,6 +35,7 @@ impl Default for Limits {
             types: 300,
             environment_types: 10,
             series: 2000,
+            commits: 100_000,
         }
     }
 }
@@ -52,13 +55,14 @@ pub type Overflowed = &'static str;
 /// Every value of `platformsh_exporter_label_overflow_total`'s `label`: the capped labels, the
 /// series cap, and unfinished activities past their capacity. Exposed at 0 from the start, so
 /// that `increase()` sees the first overflow.
-pub const OVERFLOWING: [Overflowed; 6] = [
+pub const OVERFLOWING: [Overflowed; 7] = [
     "project",
     "environment",
     "type",
     "environment_type",
     "series",
     "unfinished",
+    "commit",
 ];
 
 /// The set of values one label has admitted.
@@ -227,6 +231,7 @@ mod tests {
             types: 1,
             environment_types: 10,
             series: 100,
+            commits: 10,
         });
         assert_eq!(caps.resolve(&activity("a", "main", "t")).0.project, "a");
         assert_eq!(caps.resolve(&activity("b", "main", "t")).0.project, "b");

@@ -7,7 +7,8 @@
 //!    (cardinality caps), [`catalogue`] (every metric family, defined once), [`series`] (the
 //!    series the recorder keeps), [`text`] (the text exposition format) and [`record`] (the
 //!    recorder: the one function that turns an activity into metric updates, with the state that
-//!    spans activities) and [`dedup`] (which deliveries were recorded already).
+//!    spans activities), [`lead`] (commits waiting for production, for lead time) and
+//!    [`dedup`] (which deliveries were recorded already).
 //! 2. [`verify`] (the JWS signature check, pure) and [`telemetry`] (the process-lifetime
 //!    instruments in the `prometheus` crate's registry). The rule: what replay rebuilds from
 //!    stored activities is the recorder's; what describes this process is telemetry's.
@@ -29,6 +30,7 @@ pub mod dedup;
 pub mod history;
 pub mod http;
 pub mod labels;
+pub mod lead;
 pub mod reconcile;
 pub mod record;
 pub mod series;

@@ -14,6 +14,7 @@ use hashbrown::{HashMap, HashSet};
 use crate::activity::{Activity, ActivityState, ResultLabel, Source};
 use crate::dedup::Seen;
 use crate::labels::{Caps, Labels, Limits, OVERFLOW, OVERFLOWING};
+use crate::lead::LeadTimes;
 use crate::series::{ActivityFamilies, Histogram, LabelSet, RecorderFamilies, Series};
 use crate::text::WriteText;
 
@@ -37,7 +38,7 @@ pub const DEFAULT_DEPLOYMENT_TYPES: &[&str] = &[
 ];
 
 /// Every (metric, reason) of `platformsh_exporter_observations_skipped_total` that can happen.
-const SKIPPABLE: [(&str, &str); 7] = [
+const SKIPPABLE: [(&str, &str); 10] = [
     ("activity_duration", "missing_timestamp"),
     ("activity_duration", "negative"),
     ("activity_duration", "clock_skew"),
@@ -45,6 +46,9 @@ const SKIPPABLE: [(&str, &str); 7] = [
     ("activity_wait", "negative"),
     ("activity_wait", "clock_skew"),
     ("activity_phase", "negative"),
+    ("change_lead_time", "negative"),
+    ("commit_lead_time", "missing_timestamp"),
+    ("commit_lead_time", "negative"),
 ];
 
 /// How long a staged deployment stays unfinished without news (at least the TTL).
@@ -206,6 +210,8 @@ pub struct Recorder {
     unfinished: HashMap<String, Unfinished>,
     /// At most one per label set of `platformsh_activities_total`: bounded as it is, by the caps.
     handles: HashMap<HandlesKey, Handles>,
+    /// Commits pending production and delivered, for lead time.
+    lead: LeadTimes,
 }
 
 fn seconds(t: DateTime<Utc>) -> f64 {
@@ -229,6 +235,7 @@ impl Recorder {
             changed: true,
             caps: Caps::new(settings.limits),
             seen: Seen::new(settings.dedup_capacity),
+            lead: LeadTimes::new(settings.limits.commits),
             settings,
             environments: HashMap::new(),
             deleted: 0,
@@ -304,6 +311,7 @@ impl Recorder {
             Some(finished) => {
                 self.forget_unfinished(&activity.id);
                 self.record_finished(activity, &labels, finished, clock);
+                self.lead_time(activity, &labels, finished, clock);
             }
             None => self.track_unfinished(activity, &labels, received_at),
         }
@@ -445,6 +453,69 @@ impl Recorder {
                 ResultLabel::Failure => self.deployment_finished(labels, recovery, at, false),
                 // A cancelled deployment leaves the environment as it was.
                 ResultLabel::Cancelled => {}
+            }
+        }
+    }
+
+    /// Lead time: the commits the activity lists are seen, a push makes them pending in its
+    /// environment, a merge moves its child's, and a successful production deployment delivers
+    /// what is pending there (its own push or merge applied first).
+    fn lead_time(
+        &mut self,
+        activity: &Activity,
+        labels: &Labels<'_>,
+        finished: ResultLabel,
+        clock: Clock,
+    ) {
+        let (project, environment) = (activity.project.as_str(), activity.environment.as_str());
+        if !activity.commit_list.is_empty() {
+            let created = activity
+                .created_at
+                .map_or(clock.received_at, |t| clock.clamp(t))
+                .timestamp_micros();
+            let forgotten = self.lead.seen(project, &activity.commit_list, created);
+            if forgotten > 0 {
+                self.own.label_overflow.add(&["commit"], forgotten as f64);
+            }
+            if activity.kind == "environment.push" {
+                self.lead
+                    .pushed(project, environment, &activity.commit_list);
+            }
+        }
+        if finished != ResultLabel::Success {
+            return;
+        }
+        if let Some(child) = &activity.merged_child {
+            self.lead.merged(project, child, environment);
+        }
+        if labels.environment_type != "production"
+            || !self.settings.deployment_types.contains(&activity.kind)
+        {
+            return;
+        }
+        let delivered = self.lead.deliver(project, environment);
+        if delivered.is_empty() {
+            return;
+        }
+        let at = activity
+            .finished_at()
+            .map_or(clock.received_at, |t| clock.clamp(t))
+            .timestamp_micros();
+        let (m, skipped) = (&mut self.families, &mut self.own.observations_skipped);
+        let values = [labels.project.as_ref()];
+        // Differences of microseconds, exact, as the activity durations are.
+        let since = |t: i64| at.saturating_sub(t) as f64 / 1e6;
+        for delivery in delivered {
+            let change = since(delivery.first_seen);
+            if change >= 0.0 {
+                m.change_lead_time.observe(&values, change);
+            } else {
+                skipped.inc(&["change_lead_time", "negative"]);
+            }
+            match delivery.author_date.map(since) {
+                Some(lead) if lead >= 0.0 => m.commit_lead_time.observe(&values, lead),
+                Some(_) => skipped.inc(&["commit_lead_time", "negative"]),
+                None => skipped.inc(&["commit_lead_time", "missing_timestamp"]),
             }
         }
     }
@@ -620,6 +691,7 @@ impl Recorder {
         for (project, environments) in gone {
             for environment in environments {
                 self.caps.forget_environment(project, environment);
+                self.lead.forget_environment(project, environment);
             }
             if let Some(envs) = self.environments.get_mut(project) {
                 envs.retain(|environment, env| {

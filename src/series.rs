@@ -9,9 +9,10 @@ use hashbrown::{DefaultHashBuilder, HashTable};
 
 use crate::catalogue::{
     ACTIVITIES, ACTIVITIES_UNFINISHED, ACTIVITY_DURATION, ACTIVITY_FAILURES, ACTIVITY_PHASE,
-    ACTIVITY_WAIT, BACKFILLED, DELIVERED, DEPLOYMENT_RECOVERY, DEPLOYMENTS, Family, LABEL_OVERFLOW,
-    LAST_ACTIVITY_TIMESTAMP, LAST_DEPLOYMENT_SUCCESS, LAST_DEPLOYMENT_TIMESTAMP,
-    LAST_SUCCESSFUL_DEPLOYMENT_TIMESTAMP, OBSERVATIONS_SKIPPED, PUSH_COMMITS, RECONCILED,
+    ACTIVITY_WAIT, BACKFILLED, CHANGE_LEAD_TIME, COMMIT_LEAD_TIME, DELIVERED, DEPLOYMENT_RECOVERY,
+    DEPLOYMENTS, Family, LABEL_OVERFLOW, LAST_ACTIVITY_TIMESTAMP, LAST_DEPLOYMENT_SUCCESS,
+    LAST_DEPLOYMENT_TIMESTAMP, LAST_SUCCESSFUL_DEPLOYMENT_TIMESTAMP, OBSERVATIONS_SKIPPED,
+    PUSH_COMMITS, RECONCILED,
 };
 
 /// The exporter's own counters that replay rebuilds with the activities: kept by the recorder
@@ -66,6 +67,8 @@ pub struct ActivityFamilies {
     pub last_deployment_success: Series<f64>,
     pub last_successful_deployment_timestamp: Series<f64>,
     pub deployment_recovery: Series<Histogram>,
+    pub change_lead_time: Series<Histogram>,
+    pub commit_lead_time: Series<Histogram>,
     pub activities_unfinished: Series<f64>,
     pub last_activity_timestamp: Series<f64>,
 }
@@ -86,6 +89,8 @@ impl ActivityFamilies {
                 &LAST_SUCCESSFUL_DEPLOYMENT_TIMESTAMP,
             ),
             deployment_recovery: Series::new(&DEPLOYMENT_RECOVERY),
+            change_lead_time: Series::new(&CHANGE_LEAD_TIME),
+            commit_lead_time: Series::new(&COMMIT_LEAD_TIME),
             activities_unfinished: Series::new(&ACTIVITIES_UNFINISHED),
             last_activity_timestamp: Series::new(&LAST_ACTIVITY_TIMESTAMP),
         }
@@ -104,6 +109,8 @@ impl ActivityFamilies {
         self.last_deployment_success.encode(out);
         self.last_successful_deployment_timestamp.encode(out);
         self.deployment_recovery.encode(out);
+        self.change_lead_time.encode(out);
+        self.commit_lead_time.encode(out);
         self.activities_unfinished.encode(out);
         self.last_activity_timestamp.encode(out);
     }

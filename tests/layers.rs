@@ -17,6 +17,7 @@ const LAYERS: &[(&str, u8, &[&str])] = &[
             "series",
             "text",
             "dedup",
+            "lead",
             "record",
         ],
     ),

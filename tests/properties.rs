@@ -89,8 +89,9 @@ fn set(doc: &mut Value, path: &[&str], value: Value) {
 }
 
 /// Activity types that change an environment's life or its last deployment.
-const LIFECYCLE_KINDS: [&str; 6] = [
+const LIFECYCLE_KINDS: [&str; 7] = [
     "environment.push",
+    "environment.merge",
     "environment.redeploy",
     "environment.delete",
     "environment.deactivate",
@@ -238,11 +239,16 @@ proptest! {
             (0..4usize, 0..LIFECYCLE_KINDS.len(), 0..3usize, 0..5000i64, 1..4000i64, any::<bool>()),
             1..40,
         ),
+        // Per step: the commits a push lists (of six), with or without an author date; a
+        // merge's child.
+        commits in prop::collection::vec((prop::collection::vec((0..6usize, any::<bool>()), 0..4), 0..4usize), 40),
+        max_commits in 3..8usize,
     ) {
         let settings = || Settings {
             forget_after: Some(std::time::Duration::from_secs(3000)),
             limits: platformsh_exporter::labels::Limits {
                 environments: 3,
+                commits: max_commits,
                 ..Default::default()
             },
             ..Settings::default()
@@ -250,7 +256,9 @@ proptest! {
         let seed = parse(SEED).unwrap();
         let (mut live, mut replayed) = (Recorder::new(settings()), Recorder::new(settings()));
         let mut received = 1_800_000_000;
-        for (n, (env, kind, result, age, gap, scrape)) in steps.into_iter().enumerate() {
+        for (n, ((env, kind, result, age, gap, scrape), (listed, child))) in
+            steps.into_iter().zip(commits).enumerate()
+        {
             if scrape {
                 live.forget_idle_environments((received + gap / 2) as f64);
             }
@@ -261,11 +269,22 @@ proptest! {
                 1 => (ActivityState::Complete, Some(ActivityResult::Failure)),
                 _ => (ActivityState::InProgress, None),
             };
+            let kind = LIFECYCLE_KINDS[kind];
+            let commit_list = listed
+                .iter()
+                .map(|&(sha, dated)| platformsh_exporter::activity::Commit {
+                    sha: format!("c{sha}"),
+                    author_date: at.filter(|_| dated).map(|t| t - chrono::Duration::hours(1)),
+                })
+                .collect();
             let activity = Activity {
                 id: format!("a{}", n % 30),
-                kind: LIFECYCLE_KINDS[kind].into(),
+                kind: kind.into(),
                 environment: ["a", "b", "c", "d"][env].into(),
-                environment_type: "development".into(),
+                // `a` is production: its deployments deliver commits.
+                environment_type: if env == 0 { "production" } else { "development" }.into(),
+                commit_list,
+                merged_child: (kind == "environment.merge").then(|| ["a", "b", "c", "d"][child].into()),
                 state,
                 result,
                 created_at: at,

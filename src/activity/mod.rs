@@ -194,6 +194,18 @@ impl Timings {
     }
 }
 
+/// A commit a push lists (`payload.commits[]`), as lead time needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Commit {
+    /// Its id: up to 64 ASCII letters and digits (a SHA-1 or SHA-256 in hex).
+    pub sha: String,
+    /// `author.date`, in newer payloads (epoch seconds).
+    pub author_date: Option<DateTime<Utc>>,
+}
+
+/// Longest commit id kept (SHA-256 in hex).
+pub const MAX_SHA_BYTES: usize = 64;
+
 /// One normalised activity: the few fields the metrics need, already validated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Activity {
@@ -215,6 +227,8 @@ pub struct Activity {
     pub timings: Timings,
     /// Commits of a push: `payload.commits_count`, else the length of `payload.commits`.
     pub commits: Option<u64>,
+    /// The commits `payload.commits` lists (those with a usable `sha`), for lead time.
+    pub commit_list: Vec<Commit>,
     /// `failure_reason`: `Error`, `Shell`, `Unknown` (another value) or `None` (null, absent).
     pub failure_reason: Option<FailureReason>,
     /// How many of `commands` exited non-zero.

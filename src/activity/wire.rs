@@ -10,8 +10,8 @@ use serde::de::value::MapAccessDeserializer;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::{
-    Activity, ActivityResult, ActivityState, FailureReason, MAX_ID_BYTES, MAX_LABEL_BYTES,
-    OVERFLOW, Timings, stored_precision,
+    Activity, ActivityResult, ActivityState, Commit, FailureReason, MAX_ID_BYTES, MAX_LABEL_BYTES,
+    MAX_SHA_BYTES, OVERFLOW, Timings, stored_precision,
 };
 
 /// Why a body is not an activity, and where.
@@ -337,7 +337,7 @@ struct WirePayload<'a> {
     #[serde(default)]
     commits_count: Option<u64>,
     #[serde(default)]
-    commits: Option<SeqLen>,
+    commits: Option<Commits>,
 }
 
 #[derive(Deserialize)]
@@ -458,26 +458,114 @@ impl<'de: 'a, 'a> Deserialize<'de> for FirstOf<'a> {
     }
 }
 
-/// The length of a JSON array, counted without building its elements.
-struct SeqLen(u64);
+/// `payload.commits`: how many it lists, and those with a usable `sha` (ASCII letters and
+/// digits, at most [`MAX_SHA_BYTES`]) with their `author.date`; everything else of a commit
+/// (message, parents, author's name and email) is skipped without being built. A commit of
+/// another shape is counted and not kept: it never costs the delivery.
+struct Commits {
+    listed: u64,
+    kept: Vec<Commit>,
+}
 
-impl<'de> Deserialize<'de> for SeqLen {
+#[derive(Deserialize)]
+struct WireCommit<'a> {
+    #[serde(default, borrow)]
+    sha: TextOr<'a>,
+    #[serde(default)]
+    author: ObjectOr<WireAuthor>,
+}
+
+#[derive(Deserialize)]
+struct WireAuthor {
+    #[serde(default)]
+    date: AuthorDate,
+}
+
+/// `author.date`: epoch seconds; anything else (a string, null) is no date.
+#[derive(Default)]
+struct AuthorDate(Option<DateTime<Utc>>);
+
+impl<'de> Deserialize<'de> for AuthorDate {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Counter;
-        impl<'de> Visitor<'de> for Counter {
-            type Value = SeqLen;
+        struct Date;
+        impl<'de> Visitor<'de> for Date {
+            type Value = AuthorDate;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("epoch seconds")
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<AuthorDate, E> {
+                Ok(AuthorDate(DateTime::from_timestamp(v, 0)))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<AuthorDate, E> {
+                Ok(AuthorDate(
+                    i64::try_from(v)
+                        .ok()
+                        .and_then(|v| DateTime::from_timestamp(v, 0)),
+                ))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<AuthorDate, E> {
+                let micros = (v * 1e6).round();
+                Ok(AuthorDate(if micros.is_finite() && micros.abs() < 9.0e18 {
+                    DateTime::from_timestamp_micros(micros as i64)
+                } else {
+                    None
+                }))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<AuthorDate, E> {
+                Ok(AuthorDate(None))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<AuthorDate, E> {
+                Ok(AuthorDate(None))
+            }
+            fn visit_unit<E>(self) -> Result<AuthorDate, E> {
+                Ok(AuthorDate(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<AuthorDate, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(AuthorDate(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<AuthorDate, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(AuthorDate(None))
+            }
+        }
+        deserializer.deserialize_any(Date)
+    }
+}
+
+fn usable_sha(sha: &str) -> bool {
+    !sha.is_empty() && sha.len() <= MAX_SHA_BYTES && sha.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+impl<'de> Deserialize<'de> for Commits {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct List;
+        impl<'de> Visitor<'de> for List {
+            type Value = Commits;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("an array")
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<SeqLen, A::Error> {
-                let mut n = 0;
-                while seq.next_element::<IgnoredAny>()?.is_some() {
-                    n += 1;
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Commits, A::Error> {
+                let mut commits = Commits {
+                    listed: 0,
+                    kept: Vec::new(),
+                };
+                while let Some(commit) = seq.next_element::<ObjectOr<WireCommit<'de>>>()? {
+                    commits.listed += 1;
+                    let Some(commit) = commit.0 else { continue };
+                    let Some(sha) = commit.sha.0.filter(|s| usable_sha(s)) else {
+                        continue;
+                    };
+                    let author_date = commit.author.0.and_then(|a| a.date.0).map(stored_precision);
+                    commits.kept.push(Commit {
+                        sha: sha.into_owned(),
+                        author_date,
+                    });
                 }
-                Ok(SeqLen(n))
+                Ok(commits)
             }
         }
-        deserializer.deserialize_seq(Counter)
+        deserializer.deserialize_seq(List)
     }
 }
 
@@ -552,11 +640,10 @@ impl Wire<'_> {
             ));
         }
 
-        let commits = self
-            .payload
-            .0
-            .as_ref()
-            .and_then(|p| p.commits_count.or_else(|| p.commits.as_ref().map(|c| c.0)));
+        let commits = self.payload.0.as_ref().and_then(|p| {
+            p.commits_count
+                .or_else(|| p.commits.as_ref().map(|c| c.listed))
+        });
         // The store keeps a signed 64-bit integer: a larger count could not be replayed as it
         // was recorded (and no push has that many commits).
         if commits.is_some_and(|c| i64::try_from(c).is_err()) {
@@ -581,6 +668,12 @@ impl Wire<'_> {
             updated_at: utc(self.updated_at),
             timings: self.timings.0.unwrap_or_default(),
             commits,
+            commit_list: self
+                .payload
+                .0
+                .and_then(|p| p.commits)
+                .map(|c| c.kept)
+                .unwrap_or_default(),
             failure_reason: self.failure_reason.0.as_deref().and_then(|r| match r {
                 "" => None,
                 "error" => Some(FailureReason::Error),

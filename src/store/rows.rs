@@ -5,7 +5,9 @@ use rusqlite::{Connection, params};
 
 use super::Query;
 use super::schema::migrate;
-use crate::activity::{Activity, ActivityResult, ActivityState, FailureReason, Source, Timings};
+use crate::activity::{
+    Activity, ActivityResult, ActivityState, Commit, FailureReason, Source, Timings,
+};
 use crate::record::Recorder;
 
 pub(super) fn micros(t: Option<DateTime<Utc>>) -> Option<i64> {
@@ -20,9 +22,9 @@ pub(super) const INSERT: &str = "INSERT OR IGNORE INTO activities (
     id, state, type, project, environment, environment_type, result, outcome,
     created_at, started_at, completed_at, cancelled_at, updated_at,
     timing_wait, timing_build, timing_deploy, timing_execute, commits, received_at,
-    failure_reason, failed_commands, merged_child, source
+    failure_reason, failed_commands, merged_child, source, commit_list
 ) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
-    ?20, ?21, ?22, ?23)";
+    ?20, ?21, ?22, ?23, ?24)";
 
 pub(super) fn insert(
     tx: &rusqlite::Transaction<'_>,
@@ -56,8 +58,42 @@ pub(super) fn insert(
         (a.failed_commands > 0).then_some(a.failed_commands),
         a.merged_child,
         (a.source != Source::Webhook).then_some(a.source.as_str()),
+        encode_commits(&a.commit_list),
     ])?;
     Ok(changed == 1)
+}
+
+/// The `commit_list` column: a line per commit, its sha and author date in microseconds.
+fn encode_commits(commits: &[Commit]) -> Option<String> {
+    if commits.is_empty() {
+        return None;
+    }
+    let mut text = String::with_capacity(commits.len() * 58);
+    for commit in commits {
+        text.push_str(&commit.sha);
+        match commit.author_date {
+            Some(date) => {
+                text.push(' ');
+                text.push_str(&date.timestamp_micros().to_string());
+            }
+            None => text.push_str(" -"),
+        }
+        text.push('\n');
+    }
+    Some(text)
+}
+
+fn decode_commits(text: Option<&str>) -> Vec<Commit> {
+    text.unwrap_or_default()
+        .lines()
+        .filter_map(|line| {
+            let (sha, date) = line.split_once(' ')?;
+            Some(Commit {
+                sha: sha.to_owned(),
+                author_date: date.parse().ok().and_then(DateTime::from_timestamp_micros),
+            })
+        })
+        .collect()
 }
 
 /// Deletes the activities received before `before`.
@@ -121,7 +157,7 @@ pub(super) const SELECT_ACTIVITY: &str =
     "SELECT id, state, type, project, environment, environment_type, result,
             created_at, started_at, completed_at, cancelled_at, updated_at,
             timing_wait, timing_build, timing_deploy, timing_execute, commits, received_at,
-            failure_reason, failed_commands, merged_child, source
+            failure_reason, failed_commands, merged_child, source, commit_list
      FROM activities";
 
 /// The activity a row of [`SELECT_ACTIVITY`] holds and when it was received; `None` for a
@@ -170,6 +206,7 @@ pub(super) fn read_activity(
             .as_deref()
             .and_then(Source::parse)
             .unwrap_or_default(),
+        commit_list: decode_commits(r.get::<_, Option<String>>(22)?.as_deref()),
     };
     let received_at = from_micros(Some(r.get(17)?)).unwrap_or_default();
     Ok(Some((activity, received_at)))

@@ -59,6 +59,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
     -- version), 'reconciliation' or 'backfill' when the Platform.sh API listed it.
     ALTER TABLE activities ADD COLUMN source TEXT;
 ",
+    r"
+    -- The commits a push lists, for lead time: one per line, its sha and its author date in
+    -- microseconds ('-' without one). NULL for none, and for rows stored before.
+    ALTER TABLE activities ADD COLUMN commit_list TEXT;
+",
 ];
 
 pub(super) fn open_connection(path: &Path) -> rusqlite::Result<Connection> {

@@ -68,6 +68,14 @@ async fn the_seed_push_gives_exactly_the_expected_samples() {
         1.0,
     ));
     expected.extend(histogram("platformsh_push_commits", &[p, et], 1.0, 1.0));
+    // A push to production delivers the commit it lists, first seen at the push's creation:
+    // 10:47:39.369741 − 10:45:30.870660. (Its author has no date: no commit lead time.)
+    expected.extend(histogram(
+        "platformsh_change_lead_time_seconds",
+        &[p],
+        128.499_081,
+        1.0,
+    ));
     assert_exactly(&activity_samples(&samples), &expected);
 
     // The 128 s push lands in the (120, 300] bucket.
@@ -519,6 +527,14 @@ async fn a_delivery_completed_before_it_started_observes_no_negative_duration() 
         1.0,
     ));
     expected.extend(histogram("platformsh_push_commits", &[p, et], 1.0, 1.0));
+    // A push to production delivers its commit: completed_at − created_at (its first sight),
+    // 10:45:30.996898 − 10:45:30.870660.
+    expected.extend(histogram(
+        "platformsh_change_lead_time_seconds",
+        &[p],
+        0.126_238,
+        1.0,
+    ));
     assert_exactly(&activity_samples(&samples), &expected);
     assert_eq!(
         value(
@@ -605,7 +621,7 @@ const INVALID: &[(&str, u16, &str, &str)] = &[
     (
         "invalid/truncated.json",
         400,
-        "$.payload.commits[0]",
+        "$.payload.commits[0].parents",
         "EOF while parsing a string at line 1 column 4000",
     ),
     (

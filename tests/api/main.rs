@@ -11,6 +11,7 @@ mod fixtures;
 mod helpers;
 mod history;
 mod hostile;
+mod lead;
 mod lifecycle;
 mod monitoring;
 mod platformsh_double;

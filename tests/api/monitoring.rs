@@ -53,6 +53,7 @@ fn the_rules_and_the_example_config_pass_promtool_check() {
 
 const RULE_TESTS: &[&str] = &[
     "prometheus/tests/alerts_test.yml",
+    "prometheus/tests/rules_test.yml",
     "prometheus/tests/alerts_long_test.yml",
 ];
 
@@ -401,6 +402,18 @@ async fn post_round(app: &TestApp, round: u32) -> u32 {
             .post(variant(name, &format!("{name}-{round}"), &json!({})))
             .await;
         assert_eq!(answer.status, 202, "{}", answer.body);
+        accepted += 1;
+    }
+    // Commits delivered to production, with author dates: lead time.
+    let lead: Vec<Value> =
+        serde_json::from_slice(&fixture("lead/push-to-production.json")).unwrap();
+    for activity in lead {
+        let id = format!("{}-{round}", activity["id"].as_str().unwrap());
+        let mut activity = activity;
+        activity["id"] = json!(id);
+        activity["payload"]["commits"][0]["sha"] = json!(format!("{round}{}", "a".repeat(39)));
+        activity["payload"]["commits"][1]["sha"] = json!(format!("{round}{}", "b".repeat(39)));
+        assert_eq!(app.post(activity.to_string()).await.status, 202);
         accepted += 1;
     }
     let hour = 15 + 2 * round;

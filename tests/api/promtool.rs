@@ -40,9 +40,16 @@ async fn the_exposition_passes_promtool_check_metrics() {
             absent.push(family.name);
         }
     }
-    // Recovery needs a failure then a success of one environment. (The exporter's own
-    // counters are there from the start, at 0; the reconciliation ones from the first poll.)
-    assert_eq!(absent, ["platformsh_deployment_recovery_seconds"]);
+    // Recovery needs a failure then a success of one environment; commit lead time, commits
+    // with an author date (newer payloads than the fixtures). (The exporter's own counters
+    // are there from the start, at 0; the reconciliation ones from the first poll.)
+    assert_eq!(
+        absent,
+        [
+            "platformsh_deployment_recovery_seconds",
+            "platformsh_commit_lead_time_seconds"
+        ]
+    );
 
     let mut child = Command::new("promtool")
         .args(["check", "metrics"])
