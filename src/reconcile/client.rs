@@ -103,20 +103,10 @@ impl Client {
                 ])
                 .send()
                 .await;
-            let answer = match sent {
-                Ok(answer) => answer,
-                Err(e) => {
-                    self.telemetry.count_request("token", "error");
-                    let error = ApiError::Unreachable {
-                        url: url.clone(),
-                        message: e.without_url().to_string(),
-                    };
-                    self.wait_or_fail(attempt, None, error).await?;
-                    continue;
-                }
+            let Some(answer) = self.counted("token", &url, attempt, sent).await? else {
+                continue;
             };
             let status = answer.status();
-            self.telemetry.count_request("token", &code(status));
             let retry_after = retry_after(&answer);
             let body = read(answer, &url).await?;
             if status.is_success() {
@@ -141,6 +131,33 @@ impl Client {
                 |e| format!("{} {}", e.error, e.error_description),
             );
             return Err(ApiError::Token { url, message });
+        }
+    }
+
+    /// Counts an attempt under `endpoint` by its status code; one that got no answer waits for
+    /// the next attempt (`None`) or, after the last, fails.
+    async fn counted(
+        &self,
+        endpoint: &str,
+        url: &str,
+        attempt: u32,
+        sent: reqwest::Result<reqwest::Response>,
+    ) -> Result<Option<reqwest::Response>, ApiError> {
+        match sent {
+            Ok(answer) => {
+                self.telemetry
+                    .count_request(endpoint, &code(answer.status()));
+                Ok(Some(answer))
+            }
+            Err(e) => {
+                self.telemetry.count_request(endpoint, "error");
+                let error = ApiError::Unreachable {
+                    url: url.to_owned(),
+                    message: e.without_url().to_string(),
+                };
+                self.wait_or_fail(attempt, None, error).await?;
+                Ok(None)
+            }
         }
     }
 
@@ -179,20 +196,10 @@ impl Client {
                 }
             };
             let sent = self.http.get(&url).bearer_auth(&access).send().await;
-            let answer = match sent {
-                Ok(answer) => answer,
-                Err(e) => {
-                    self.telemetry.count_request(endpoint, "error");
-                    let error = ApiError::Unreachable {
-                        url: url.clone(),
-                        message: e.without_url().to_string(),
-                    };
-                    self.wait_or_fail(attempt, None, error).await?;
-                    continue;
-                }
+            let Some(answer) = self.counted(endpoint, &url, attempt, sent).await? else {
+                continue;
             };
             let status = answer.status();
-            self.telemetry.count_request(endpoint, &code(status));
             if status == reqwest::StatusCode::UNAUTHORIZED && !refreshed {
                 // The access token expired or was revoked: exchange again and retry once.
                 refreshed = true;

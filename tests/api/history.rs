@@ -27,6 +27,22 @@ fn history(store: &str, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// `promtool tsdb create-blocks-from openmetrics`, which must succeed.
+fn create_blocks(file: &std::path::Path, blocks: &std::path::Path) {
+    let created = Command::new("promtool")
+        .args(["tsdb", "create-blocks-from", "openmetrics"])
+        .arg(file)
+        .arg(blocks)
+        .output()
+        .expect("promtool must be installed (.ci/run installs it)");
+    assert!(
+        created.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&created.stdout),
+        String::from_utf8_lossy(&created.stderr)
+    );
+}
+
 /// The last value of each series in OpenMetrics text with timestamps, as a scrape would show.
 fn last_values(text: &str) -> Samples {
     let mut plain = String::new();
@@ -83,18 +99,7 @@ async fn history_goes_through_promtool_into_prometheus_and_ends_where_metrics_is
 
     // promtool turns it into blocks.
     let blocks = dir.path().join("blocks");
-    let created = Command::new("promtool")
-        .args(["tsdb", "create-blocks-from", "openmetrics"])
-        .arg(&file)
-        .arg(&blocks)
-        .output()
-        .expect("promtool must be installed (.ci/run installs it)");
-    assert!(
-        created.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&created.stdout),
-        String::from_utf8_lossy(&created.stderr)
-    );
+    create_blocks(&file, &blocks);
 
     // A Prometheus on those blocks answers for past instants.
     let prometheus = Prometheus::on(&blocks, dir.path());
@@ -173,18 +178,7 @@ async fn with_a_step_every_metric_is_written_at_each_step() {
     assert_eq!(value_at(seconds(2) + 1.0), Some(0.0));
     assert_eq!(value_at(seconds(4)), None);
 
-    let blocks = dir.path().join("blocks");
-    let created = Command::new("promtool")
-        .args(["tsdb", "create-blocks-from", "openmetrics"])
-        .arg(&file)
-        .arg(&blocks)
-        .output()
-        .unwrap();
-    assert!(
-        created.status.success(),
-        "{}",
-        String::from_utf8_lossy(&created.stderr)
-    );
+    create_blocks(&file, &dir.path().join("blocks"));
 }
 
 #[tokio::test]
