@@ -276,9 +276,9 @@ pub const PROJECT_INFO: Family = Family {
 };
 pub const BUILD_INFO: Family = Family {
     name: "platformsh_exporter_build_info",
-    help: "Always 1; the version of the running exporter.",
+    help: "Always 1; the version of the running exporter, its git revision and its compiler.",
     kind: Kind::Gauge,
-    labels: &["version"],
+    labels: &["version", "revision", "rustversion"],
     buckets: &[],
 };
 

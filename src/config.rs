@@ -10,13 +10,26 @@ use crate::reconcile::{self, ApiToken};
 use crate::record::{DEFAULT_DEPLOYMENT_TYPES, Settings};
 use crate::verify::SharedKey;
 
+/// `--version`, as Prometheus tools print theirs.
+pub const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (revision: ",
+    env!("PLATFORMSH_EXPORTER_REVISION"),
+    ")\n  build date:   ",
+    env!("PLATFORMSH_EXPORTER_BUILD_DATE"),
+    "\n  rust version: ",
+    env!("PLATFORMSH_EXPORTER_RUST_VERSION"),
+    "\n  platform:     ",
+    env!("PLATFORMSH_EXPORTER_TARGET"),
+);
+
 /// The default port. Prometheus's port registry for 9100–9999 is full; 9887 is not used by any
 /// widely deployed exporter.
 pub const DEFAULT_PORT: u16 = 9887;
 
 /// Receives Platform.sh (Upsun) activity webhooks and exposes them as Prometheus metrics.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "platformsh-exporter", version, about, long_about = None)]
+#[command(name = "platformsh-exporter", version, long_version = LONG_VERSION, about, long_about = None)]
 pub struct Config {
     /// Without a command, the exporter serves.
     #[command(subcommand)]
@@ -319,6 +332,14 @@ pub struct Config {
     )]
     pub backfill: Duration,
 
+    /// Log format on standard error: logfmt (key=value, as Prometheus tools write) or json.
+    #[arg(
+        long = "log.format",
+        env = "PLATFORMSH_EXPORTER_LOG_FORMAT",
+        default_value = "logfmt"
+    )]
+    pub log_format: LogFormat,
+
     /// Log filter: error, warn, info, debug, trace, or a tracing directive.
     #[arg(
         long = "log.level",
@@ -326,6 +347,13 @@ pub struct Config {
         default_value = "info"
     )]
     pub log_level: String,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Logfmt,
+    Json,
 }
 
 /// What the exporter can do besides serving.

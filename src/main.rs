@@ -2,24 +2,33 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use platformsh_exporter::config::Command;
+use platformsh_exporter::config::{Command, LogFormat};
 use platformsh_exporter::{Config, history, http};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = Config::parse();
-    tracing_subscriber::fmt()
-        // Logs are diagnostics, not output: stderr, where service managers collect them.
-        .with_writer(std::io::stderr)
-        .with_env_filter(EnvFilter::try_new(&config.log_level).unwrap_or_else(|e| {
-            eprintln!(
-                "invalid --log.level {:?}: {e}; using info",
-                config.log_level
-            );
-            EnvFilter::new("info")
-        }))
-        .init();
+    let filter = EnvFilter::try_new(&config.log_level).unwrap_or_else(|e| {
+        eprintln!(
+            "invalid --log.level {:?}: {e}; using info",
+            config.log_level
+        );
+        EnvFilter::new("info")
+    });
+    // Logs are diagnostics, not output: stderr, where service managers collect them.
+    match config.log_format {
+        LogFormat::Logfmt => tracing_logfmt::builder()
+            .subscriber_builder()
+            .with_writer(std::io::stderr)
+            .with_env_filter(filter)
+            .init(),
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .with_writer(std::io::stderr)
+            .with_env_filter(filter)
+            .init(),
+    }
     if let Some(Command::History {
         since,
         output,

@@ -199,7 +199,15 @@ impl Telemetry {
         let build_info =
             IntGaugeVec::new(opts(&BUILD_INFO), BUILD_INFO.labels).expect("valid gauge family");
         registered(&metrics.registry, build_info)
-            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .with_label_values(&[
+                env!("CARGO_PKG_VERSION"),
+                env!("PLATFORMSH_EXPORTER_REVISION"),
+                // `rustc 1.95.0 (59807616e 2026-…)`: the version alone.
+                env!("PLATFORMSH_EXPORTER_RUST_VERSION")
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or("unknown"),
+            ])
             .set(1);
         #[cfg(target_os = "linux")]
         metrics

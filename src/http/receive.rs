@@ -30,6 +30,56 @@ pub struct Ack {
     pub state: ActivityState,
     #[serde(skip)]
     outcome: DeliveryOutcome,
+    /// For the log line: what the delivery was.
+    #[serde(skip)]
+    summary: Summary,
+}
+
+/// What the log line of an accepted delivery says of it, besides its id and state.
+#[derive(Debug, Default)]
+struct Summary {
+    kind: String,
+    project: String,
+    environment: String,
+    result: &'static str,
+}
+
+/// Refused deliveries are logged at warn, at most this many a minute: a flood of bad requests
+/// cannot fill a disk, and a signature mismatch still shows in the log at once.
+const REFUSALS_LOGGED_PER_MINUTE: u32 = 10;
+
+/// How many refusals were logged in the current minute, and how many were not.
+#[derive(Debug)]
+pub struct RefusalLog {
+    minute_started: Instant,
+    logged: u32,
+    suppressed: u64,
+}
+
+impl Default for RefusalLog {
+    fn default() -> Self {
+        Self {
+            minute_started: Instant::now(),
+            logged: 0,
+            suppressed: 0,
+        }
+    }
+}
+
+impl RefusalLog {
+    /// Whether this refusal may be logged, and how many went unlogged before it.
+    fn admit(&mut self, now: Instant) -> Option<u64> {
+        if now.duration_since(self.minute_started) >= std::time::Duration::from_secs(60) {
+            self.minute_started = now;
+            self.logged = 0;
+        }
+        if self.logged >= REFUSALS_LOGGED_PER_MINUTE {
+            self.suppressed += 1;
+            return None;
+        }
+        self.logged += 1;
+        Some(std::mem::take(&mut self.suppressed))
+    }
 }
 
 /// `POST` handler for the webhook path.
@@ -41,7 +91,7 @@ pub async fn webhook(State(state): State<AppState>, request: Request) -> Respons
         Ok((body, _budget)) => receive(&state, &headers, &body).await,
         Err(e) => Err(e),
     };
-    report(&state.telemetry, &result);
+    report(&state, &result);
     match result {
         Ok((status, ack)) => (status, Json(ack)).into_response(),
         Err(e) => e.into_response(),
@@ -49,19 +99,45 @@ pub async fn webhook(State(state): State<AppState>, request: Request) -> Respons
 }
 
 /// The one place a delivery's outcome is counted and logged, together.
-fn report(telemetry: &Telemetry, result: &Result<(StatusCode, Ack), WebhookError>) {
+fn report(state: &AppState, result: &Result<(StatusCode, Ack), WebhookError>) {
+    let telemetry: &Telemetry = &state.telemetry;
     match result {
-        Ok((_, ack)) => telemetry.count_delivery(ack.outcome),
+        Ok((_, ack)) => {
+            telemetry.count_delivery(ack.outcome);
+            let s = &ack.summary;
+            tracing::info!(
+                outcome = ack.outcome.as_str(),
+                id = ack.id,
+                state = ack.state.as_str(),
+                r#type = s.kind,
+                project = s.project,
+                environment = s.environment,
+                result = s.result,
+                "webhook delivery"
+            );
+        }
         Err(e) => {
             telemetry.count_delivery(e.outcome());
             if let WebhookError::Unavailable(e) = e {
                 telemetry.count_store_error(e.reason);
                 // Ours: the operator must know why (the body stays opaque to the sender).
                 tracing::error!(reason = e.reason.as_str(), error = %e.message, "cannot store a delivery");
-            } else {
-                // The sender's mistake: debug level, so a flood of bad deliveries cannot flood
-                // the log. The counter tells operators they happen.
-                tracing::debug!(error = %e, "webhook delivery refused");
+                return;
+            }
+            // The sender's mistake, or a forgery: at warn, so that a signature mismatch does
+            // not look like a silent exporter, but a few a minute only.
+            let admitted = state
+                .refusals
+                .lock()
+                .expect("the refusal log lock is never poisoned")
+                .admit(Instant::now());
+            if let Some(unlogged) = admitted {
+                tracing::warn!(
+                    outcome = e.outcome().as_str(),
+                    error = %e,
+                    unlogged_before = unlogged,
+                    "webhook delivery refused"
+                );
             }
         }
     }
@@ -161,6 +237,12 @@ async fn receive(
     }
     let activity = activity::parse(body)?;
     let (id, activity_state) = (activity.id.clone(), activity.state);
+    let summary = Summary {
+        kind: activity.kind.clone(),
+        project: activity.project.clone(),
+        environment: activity.environment.clone(),
+        result: activity.finished().map_or("", |r| r.as_str()),
+    };
     let received_at = activity::stored_precision(chrono::Utc::now());
     let recorded = state
         .intake
@@ -178,6 +260,7 @@ async fn receive(
             id,
             state: activity_state,
             outcome,
+            summary,
         },
     ))
 }

@@ -136,37 +136,14 @@ pub async fn run(
 ) -> Result<(), StartError> {
     validate(&config)?;
     let state = AppState::new(&config)?;
-    if state.verifier.is_none() {
-        tracing::warn!(
-            "no shared key configured: webhook deliveries are not authenticated, and anyone who \
-             learns the URL can post fake activities (see --webhook.shared-key-file)"
-        );
-    }
+    log_start(&config, &state);
     let auth = match &config.web_config_file {
         Some(path) => BasicAuth::load(path).map_err(StartError::WebConfig)?,
         None => None,
     };
     let reconcile = config.reconcile().map_err(StartError::Config)?;
     let housekeeping = spawn_housekeeping(&state, config.retention);
-    let poller = match reconcile {
-        Some(settings) => {
-            let projects = if settings.projects.is_empty() {
-                "every project the token can see".to_owned()
-            } else {
-                settings.projects.join(", ")
-            };
-            let poller = Poller::new(
-                settings,
-                state.intake.clone(),
-                state.telemetry.api().clone(),
-                &state.saved_counters,
-            )
-            .map_err(StartError::Config)?;
-            tracing::info!(projects, "reconciliation with the Platform.sh API is on");
-            Some(tokio::spawn(poller.run()))
-        }
-        None => None,
-    };
+    let poller = spawn_poller(reconcile, &state)?;
     let router = app(state.clone(), &config, auth);
 
     let mut builder = http1::Builder::new();
@@ -227,6 +204,56 @@ pub async fn run(
         tracing::warn!(error = %e, "cannot close the activity store");
     }
     Ok(())
+}
+
+/// The start-up lines: where the exporter serves and keeps activities, and whether deliveries
+/// must be signed.
+fn log_start(config: &Config, state: &AppState) {
+    tracing::info!(
+        webhook = config.webhook_path,
+        metrics = config.telemetry_path,
+        store = if config.in_memory {
+            "memory only".to_owned()
+        } else {
+            config.storage_path.display().to_string()
+        },
+        "serving"
+    );
+    if state.verifier.is_none() {
+        tracing::warn!(
+            "no shared key configured: webhook deliveries are not authenticated, and anyone who \
+             learns the URL can post fake activities (see --webhook.shared-key-file)"
+        );
+    } else {
+        tracing::info!("webhook signatures are required (X-JWS-Signature)");
+    }
+}
+
+/// Starts polling the Platform.sh API when a token is given, saying so either way.
+fn spawn_poller(
+    settings: Option<crate::reconcile::Settings>,
+    state: &AppState,
+) -> Result<Option<tokio::task::JoinHandle<()>>, StartError> {
+    let Some(settings) = settings else {
+        tracing::info!(
+            "reconciliation with the Platform.sh API is off (see --platformsh.api-token-file)"
+        );
+        return Ok(None);
+    };
+    let projects = if settings.projects.is_empty() {
+        "every project the token can see".to_owned()
+    } else {
+        settings.projects.join(", ")
+    };
+    let poller = Poller::new(
+        settings,
+        state.intake.clone(),
+        state.telemetry.api().clone(),
+        &state.saved_counters,
+    )
+    .map_err(StartError::Config)?;
+    tracing::info!(projects, "reconciliation with the Platform.sh API is on");
+    Ok(Some(tokio::spawn(poller.run())))
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -61,6 +61,8 @@ pub struct Shared {
     pub intake: Intake,
     /// The store's counters as the last run saved them (the API poller resumes from them).
     pub saved_counters: Vec<(String, u64)>,
+    /// Refused deliveries logged this minute (see `receive::report`).
+    pub refusals: Mutex<super::receive::RefusalLog>,
 }
 
 impl AppState {
@@ -105,6 +107,7 @@ impl AppState {
         Ok(Self(Arc::new(Shared {
             intake,
             saved_counters,
+            refusals: Mutex::default(),
             recorder,
             telemetry,
             max_body_bytes: config.max_body_bytes,

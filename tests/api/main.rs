@@ -13,6 +13,7 @@ mod history;
 mod hostile;
 mod lead;
 mod lifecycle;
+mod logs;
 mod monitoring;
 mod platformsh_double;
 mod promtool;

@@ -1,0 +1,155 @@
+//! The exporter's log, as the binary writes it on stderr: start-up lines, one line per
+//! accepted delivery, refusals at warn but a few a minute, logfmt or JSON, and never a token.
+
+use std::io::Read;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::helpers::{answer, fixture};
+
+const SECRET: &str = "secret-api-token-for-the-log-test";
+
+/// The binary, serving on a free port with `flags`; its stderr is read when it stops.
+struct Exporter {
+    child: Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Exporter {
+    async fn start(flags: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(env!("CARGO_BIN_EXE_platformsh-exporter"))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg(format!(
+                "--storage.path={}",
+                dir.path().join("store.db").display()
+            ))
+            .args(flags)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while reqwest::get(format!("{url}/-/ready")).await.is_err() {
+            assert!(Instant::now() < deadline, "the exporter did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Self {
+            child,
+            url,
+            _dir: dir,
+        }
+    }
+
+    async fn post(&self, body: impl Into<reqwest::Body>) -> u16 {
+        let request = reqwest::Client::new()
+            .post(format!("{}/webhook", self.url))
+            .body(body);
+        answer(request).await.status
+    }
+
+    /// Stops the exporter (SIGKILL: the log is already written) and returns its stderr.
+    fn log(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let mut log = String::new();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut log)
+            .unwrap();
+        log
+    }
+}
+
+#[tokio::test]
+async fn logfmt_lines_say_what_started_each_delivery_and_a_few_refusals() {
+    let exporter = Exporter::start(&[
+        "--webhook.shared-key",
+        "k",
+        "--platformsh.api-token",
+        SECRET,
+        "--platformsh.api-url",
+        "http://127.0.0.1:1",
+        "--platformsh.auth-url",
+        "http://127.0.0.1:1",
+        "--platformsh.projects",
+        "p",
+    ])
+    .await;
+    // Unsigned: all refused (401); only the first ten of the minute are logged.
+    for _ in 0..25 {
+        assert_eq!(exporter.post(fixture("push-success-seed.json")).await, 401);
+    }
+    let log = exporter.log();
+    let lines: Vec<&str> = log.lines().collect();
+    for expected in [
+        "message=listening",
+        "message=serving",
+        "message=\"replayed the activity store\"",
+        "message=\"webhook signatures are required (X-JWS-Signature)\"",
+        "message=\"reconciliation with the Platform.sh API is on\"",
+    ] {
+        assert!(
+            lines.iter().any(|l| l.contains(expected)),
+            "no {expected} in\n{log}"
+        );
+    }
+    let refused: Vec<&&str> = lines
+        .iter()
+        .filter(|l| l.contains("message=\"webhook delivery refused\""))
+        .collect();
+    assert_eq!(refused.len(), 10, "{log}");
+    assert!(
+        refused
+            .iter()
+            .all(|l| l.contains("level=warn") && l.contains("outcome=unauthorized"))
+    );
+    assert!(!log.contains(SECRET), "the API token is in the log:\n{log}");
+    assert!(lines.iter().all(|l| l.starts_with("ts=")), "{log}");
+}
+
+#[tokio::test]
+async fn json_lines_carry_one_accepted_delivery_each() {
+    let exporter = Exporter::start(&["--log.format", "json"]).await;
+    assert_eq!(
+        exporter
+            .post(fixture("push-failure-development.json"))
+            .await,
+        202
+    );
+    assert_eq!(
+        exporter
+            .post(fixture("push-failure-development.json"))
+            .await,
+        200
+    );
+    let log = exporter.log();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let deliveries: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["fields"]["message"] == "webhook delivery")
+        .collect();
+    assert_eq!(deliveries.len(), 2, "{log}");
+    let fields = &deliveries[0]["fields"];
+    assert_eq!(fields["outcome"], "accepted");
+    assert_eq!(fields["id"], "ujzde8gxd6ncf10epf91dhodzd");
+    assert_eq!(fields["type"], "environment.push");
+    assert_eq!(fields["project"], "abc123xyz");
+    assert_eq!(fields["environment"], "feature-login");
+    assert_eq!(fields["result"], "failure");
+    assert_eq!(deliveries[1]["fields"]["outcome"], "duplicate");
+    assert!(lines.iter().any(|l| l["fields"]["message"]
+        == "reconciliation with the Platform.sh API is off (see --platformsh.api-token-file)"));
+}
