@@ -31,13 +31,14 @@ pub const DEFAULT_PORT: u16 = 9887;
 #[derive(Debug, Clone, Parser)]
 #[command(name = "platformsh-exporter", version, long_version = LONG_VERSION, about, long_about = None)]
 pub struct Config {
-    /// Without a command, the exporter serves.
+    /// Without a command, the exporter serves. Flags are grouped by topic in `--help`.
     #[command(subcommand)]
     pub command: Option<Command>,
 
     /// Address to listen on for the webhook, the metrics and the landing page.
     #[arg(
         long = "web.listen-address",
+        help_heading = "Web",
         env = "PLATFORMSH_EXPORTER_WEB_LISTEN_ADDRESS",
         default_value = "0.0.0.0:9887"
     )]
@@ -46,6 +47,7 @@ pub struct Config {
     /// Path under which to expose metrics.
     #[arg(
         long = "web.telemetry-path",
+        help_heading = "Web",
         env = "PLATFORMSH_EXPORTER_WEB_TELEMETRY_PATH",
         default_value = "/metrics",
         value_parser = route_path
@@ -55,6 +57,7 @@ pub struct Config {
     /// Path that receives the webhook POSTs (the URL given to `platform integration:add`).
     #[arg(
         long = "webhook.path",
+        help_heading = "Webhook",
         env = "PLATFORMSH_EXPORTER_WEBHOOK_PATH",
         default_value = "/webhook",
         value_parser = route_path
@@ -65,6 +68,7 @@ pub struct Config {
     /// With a key, every delivery must carry a valid X-JWS-Signature.
     #[arg(
         long = "webhook.shared-key-file",
+        help_heading = "Webhook",
         env = "PLATFORMSH_EXPORTER_WEBHOOK_SHARED_KEY_FILE",
         conflicts_with = "shared_key"
     )]
@@ -74,6 +78,7 @@ pub struct Config {
     /// flag shows in the process list.
     #[arg(
         long = "webhook.shared-key",
+        help_heading = "Webhook",
         env = "PLATFORMSH_EXPORTER_WEBHOOK_SHARED_KEY",
         hide_env_values = true
     )]
@@ -85,6 +90,7 @@ pub struct Config {
     /// deliveries. At least --webhook.max-body-bytes.
     #[arg(
         long = "webhook.body-memory-bytes",
+        help_heading = "Webhook",
         env = "PLATFORMSH_EXPORTER_WEBHOOK_BODY_MEMORY_BYTES",
         default_value_t = 256 * 1024 * 1024
     )]
@@ -92,13 +98,18 @@ pub struct Config {
 
     /// Exporter-toolkit web configuration file; its `basic_auth_users` protect every path but
     /// the webhook.
-    #[arg(long = "web.config.file", env = "PLATFORMSH_EXPORTER_WEB_CONFIG_FILE")]
+    #[arg(
+        long = "web.config.file",
+        help_heading = "Web",
+        env = "PLATFORMSH_EXPORTER_WEB_CONFIG_FILE"
+    )]
     pub web_config_file: Option<PathBuf>,
 
     /// Longest time to receive a request's headers (then the connection is closed), and
     /// separately a webhook body (then 408).
     #[arg(
         long = "web.request-timeout",
+        help_heading = "Web",
         env = "PLATFORMSH_EXPORTER_WEB_REQUEST_TIMEOUT",
         default_value = "30s",
         value_parser = positive_duration
@@ -109,6 +120,7 @@ pub struct Config {
     /// answered 408 and its memory freed (a legitimate sender never pauses that long).
     #[arg(
         long = "webhook.body-gap-timeout",
+        help_heading = "Webhook",
         env = "PLATFORMSH_EXPORTER_WEBHOOK_BODY_GAP_TIMEOUT",
         default_value = "10s",
         value_parser = positive_duration
@@ -118,6 +130,7 @@ pub struct Config {
     /// Most open client connections; further ones wait to be accepted.
     #[arg(
         long = "web.max-connections",
+        help_heading = "Web",
         env = "PLATFORMSH_EXPORTER_WEB_MAX_CONNECTIONS",
         default_value_t = 1024
     )]
@@ -127,6 +140,7 @@ pub struct Config {
     /// default leaves room for a long one; larger bodies are answered 413.
     #[arg(
         long = "webhook.max-body-bytes",
+        help_heading = "Webhook",
         env = "PLATFORMSH_EXPORTER_WEBHOOK_MAX_BODY_BYTES",
         default_value_t = 16 * 1024 * 1024
     )]
@@ -135,6 +149,7 @@ pub struct Config {
     /// SQLite database that stores every accepted activity, replayed at start.
     #[arg(
         long = "storage.path",
+        help_heading = "Storage",
         env = "PLATFORMSH_EXPORTER_STORAGE_PATH",
         default_value = "platformsh-exporter.db",
         global = true
@@ -144,6 +159,7 @@ pub struct Config {
     /// Keep nothing on disk: metrics and deduplication start empty at every start.
     #[arg(
         long = "storage.in-memory",
+        help_heading = "Storage",
         env = "PLATFORMSH_EXPORTER_STORAGE_IN_MEMORY",
         default_value_t = false
     )]
@@ -153,6 +169,7 @@ pub struct Config {
     /// Counters rebuilt from fewer activities restart lower at the next start.
     #[arg(
         long = "storage.retention",
+        help_heading = "Storage",
         env = "PLATFORMSH_EXPORTER_STORAGE_RETENTION",
         value_parser = positive_duration
     )]
@@ -161,6 +178,7 @@ pub struct Config {
     /// Most deliveries committed together (group commit); 1 commits each on its own.
     #[arg(
         long = "storage.max-batch",
+        help_heading = "Storage",
         env = "PLATFORMSH_EXPORTER_STORAGE_MAX_BATCH",
         default_value_t = 1024
     )]
@@ -169,6 +187,7 @@ pub struct Config {
     /// How many recent (activity id, state) pairs are remembered to drop repeated deliveries.
     #[arg(
         long = "webhook.dedup-capacity",
+        help_heading = "Webhook",
         env = "PLATFORMSH_EXPORTER_WEBHOOK_DEDUP_CAPACITY",
         default_value_t = 100_000
     )]
@@ -177,6 +196,7 @@ pub struct Config {
     /// Activity types that count as deployments (comma-separated).
     #[arg(
         long = "deployment.types",
+        help_heading = "Activities",
         env = "PLATFORMSH_EXPORTER_DEPLOYMENT_TYPES",
         value_delimiter = ',',
         default_values_t = DEFAULT_DEPLOYMENT_TYPES.iter().map(|t| (*t).to_owned())
@@ -186,6 +206,7 @@ pub struct Config {
     /// Most distinct `project` label values; later ones are exposed as `_overflow`.
     #[arg(
         long = "limits.projects",
+        help_heading = "Limits",
         env = "PLATFORMSH_EXPORTER_LIMITS_PROJECTS",
         default_value_t = Limits::default().projects
     )]
@@ -194,6 +215,7 @@ pub struct Config {
     /// Most distinct (project, environment) pairs; later environments are exposed as `_overflow`.
     #[arg(
         long = "limits.environments",
+        help_heading = "Limits",
         env = "PLATFORMSH_EXPORTER_LIMITS_ENVIRONMENTS",
         default_value_t = Limits::default().environments
     )]
@@ -202,6 +224,7 @@ pub struct Config {
     /// Most distinct `type` label values; later ones are exposed as `_overflow`.
     #[arg(
         long = "limits.types",
+        help_heading = "Limits",
         env = "PLATFORMSH_EXPORTER_LIMITS_TYPES",
         default_value_t = Limits::default().types
     )]
@@ -210,6 +233,7 @@ pub struct Config {
     /// Most distinct `environment_type` label values; later ones are exposed as `_overflow`.
     #[arg(
         long = "limits.environment-types",
+        help_heading = "Limits",
         env = "PLATFORMSH_EXPORTER_LIMITS_ENVIRONMENT_TYPES",
         default_value_t = Limits::default().environment_types
     )]
@@ -219,6 +243,7 @@ pub struct Config {
     /// later ones are counted under one label set of `_overflow` values.
     #[arg(
         long = "limits.series",
+        help_heading = "Limits",
         env = "PLATFORMSH_EXPORTER_LIMITS_SERIES",
         default_value_t = Limits::default().series
     )]
@@ -228,6 +253,7 @@ pub struct Config {
     /// projects together; past it the oldest are forgotten (about 270 bytes each).
     #[arg(
         long = "limits.commits",
+        help_heading = "Limits",
         env = "PLATFORMSH_EXPORTER_LIMITS_COMMITS",
         default_value_t = Limits::default().commits
     )]
@@ -238,6 +264,7 @@ pub struct Config {
     /// keeps every environment until it is deleted.
     #[arg(
         long = "environments.forget-after",
+        help_heading = "Activities",
         env = "PLATFORMSH_EXPORTER_ENVIRONMENTS_FORGET_AFTER",
         value_parser = positive_duration
     )]
@@ -247,6 +274,7 @@ pub struct Config {
     /// (staged deployments, which wait for a person, 30 days or this, the longer).
     #[arg(
         long = "activities.unfinished-ttl",
+        help_heading = "Activities",
         env = "PLATFORMSH_EXPORTER_ACTIVITIES_UNFINISHED_TTL",
         default_value = "24h",
         value_parser = positive_duration
@@ -258,6 +286,7 @@ pub struct Config {
     /// durations that involve it are not observed.
     #[arg(
         long = "activities.max-clock-skew",
+        help_heading = "Activities",
         env = "PLATFORMSH_EXPORTER_ACTIVITIES_MAX_CLOCK_SKEW",
         default_value = "5m",
         value_parser = duration
@@ -267,6 +296,7 @@ pub struct Config {
     /// Most unfinished activities tracked at once.
     #[arg(
         long = "activities.unfinished-capacity",
+        help_heading = "Activities",
         env = "PLATFORMSH_EXPORTER_ACTIVITIES_UNFINISHED_CAPACITY",
         default_value_t = 10_000
     )]
@@ -276,6 +306,7 @@ pub struct Config {
     /// activities its webhook missed, and backfills history (see README, Reconciliation).
     #[arg(
         long = "platformsh.api-token-file",
+        help_heading = "Reconciliation with the Platform.sh API",
         env = "PLATFORMSH_EXPORTER_PLATFORMSH_API_TOKEN_FILE",
         conflicts_with = "api_token"
     )]
@@ -285,6 +316,7 @@ pub struct Config {
     /// flag: a flag shows in the process list.
     #[arg(
         long = "platformsh.api-token",
+        help_heading = "Reconciliation with the Platform.sh API",
         env = "PLATFORMSH_EXPORTER_PLATFORMSH_API_TOKEN",
         hide_env_values = true
     )]
@@ -293,6 +325,7 @@ pub struct Config {
     /// Base URL of the Platform.sh API.
     #[arg(
         long = "platformsh.api-url",
+        help_heading = "Reconciliation with the Platform.sh API",
         env = "PLATFORMSH_EXPORTER_PLATFORMSH_API_URL",
         default_value = "https://api.upsun.com"
     )]
@@ -301,6 +334,7 @@ pub struct Config {
     /// Base URL of the Platform.sh authentication service (API token exchange).
     #[arg(
         long = "platformsh.auth-url",
+        help_heading = "Reconciliation with the Platform.sh API",
         env = "PLATFORMSH_EXPORTER_PLATFORMSH_AUTH_URL",
         default_value = "https://auth.upsun.com"
     )]
@@ -309,6 +343,7 @@ pub struct Config {
     /// Project ids to poll (comma-separated); empty: every project the token can see.
     #[arg(
         long = "platformsh.projects",
+        help_heading = "Reconciliation with the Platform.sh API",
         env = "PLATFORMSH_EXPORTER_PLATFORMSH_PROJECTS",
         value_delimiter = ','
     )]
@@ -317,6 +352,7 @@ pub struct Config {
     /// How often each project's activities are polled.
     #[arg(
         long = "platformsh.poll-interval",
+        help_heading = "Reconciliation with the Platform.sh API",
         env = "PLATFORMSH_EXPORTER_PLATFORMSH_POLL_INTERVAL",
         default_value = "5m",
         value_parser = positive_duration
@@ -326,6 +362,7 @@ pub struct Config {
     /// How far back the first poll of a project reaches (history for the dashboards).
     #[arg(
         long = "platformsh.backfill",
+        help_heading = "Reconciliation with the Platform.sh API",
         env = "PLATFORMSH_EXPORTER_PLATFORMSH_BACKFILL",
         default_value = "30d",
         value_parser = duration
@@ -335,6 +372,7 @@ pub struct Config {
     /// Log format on standard error: logfmt (key=value, as Prometheus tools write) or json.
     #[arg(
         long = "log.format",
+        help_heading = "Logs",
         env = "PLATFORMSH_EXPORTER_LOG_FORMAT",
         default_value = "logfmt"
     )]
@@ -343,6 +381,7 @@ pub struct Config {
     /// Log filter: error, warn, info, debug, trace, or a tracing directive.
     #[arg(
         long = "log.level",
+        help_heading = "Logs",
         env = "PLATFORMSH_EXPORTER_LOG_LEVEL",
         default_value = "info"
     )]
@@ -550,6 +589,20 @@ mod tests {
         assert!(Config::try_parse_from(["x", "--environments.forget-after=0s"]).is_err());
         assert!(Config::try_parse_from(["x", "--web.request-timeout=0s"]).is_err());
         assert!(Config::try_parse_from(["x", "--activities.max-clock-skew=0s"]).is_ok());
+    }
+
+    /// `--help` groups flags by topic, as `node_exporter`'s does by collector.
+    #[test]
+    fn every_flag_has_a_help_heading() {
+        use clap::CommandFactory;
+        let command = Config::command();
+        let bare: Vec<&str> = command
+            .get_arguments()
+            .filter(|a| a.get_help_heading().is_none())
+            .filter_map(|a| a.get_long())
+            .filter(|long| !matches!(*long, "help" | "version"))
+            .collect();
+        assert_eq!(bare, Vec::<&str>::new());
     }
 
     #[test]
