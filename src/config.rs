@@ -414,6 +414,13 @@ pub enum Command {
         #[arg(long, value_parser = positive_duration)]
         step: Option<Duration>,
     },
+    /// Exit 0 if the exporter at --web.listen-address (or --url) answers its readiness check,
+    /// 1 if not: a container HEALTHCHECK that needs no curl in the image.
+    Healthcheck {
+        /// Readiness URL; by default /-/ready on --web.listen-address (0.0.0.0 as 127.0.0.1).
+        #[arg(long)]
+        url: Option<String>,
+    },
 }
 
 impl Config {

@@ -42,6 +42,9 @@ async fn main() -> ExitCode {
         };
         return write_history(&config, &options, output.as_deref());
     }
+    if let Some(Command::Healthcheck { url }) = &config.command {
+        return healthcheck(&config, url.as_deref()).await;
+    }
     if let Err(e) = http::validate(&config) {
         tracing::error!("{e}");
         return ExitCode::FAILURE;
@@ -62,6 +65,42 @@ async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "server failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `platformsh-exporter healthcheck`: whether the exporter answers `/-/ready`. A 401 (basic
+/// auth on every page) still proves a serving exporter.
+async fn healthcheck(config: &Config, url: Option<&str>) -> ExitCode {
+    let url = url.map_or_else(
+        || {
+            let address = config.listen_address.replacen("0.0.0.0:", "127.0.0.1:", 1);
+            let address = address.replacen("[::]:", "[::1]:", 1);
+            format!("http://{address}/-/ready")
+        },
+        str::to_owned,
+    );
+    let client = match reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
+    {
+        Ok(client) => client,
+        Err(e) => {
+            eprintln!("unhealthy: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match client.get(&url).send().await {
+        Ok(answer) if answer.status().is_success() || answer.status().as_u16() == 401 => {
+            ExitCode::SUCCESS
+        }
+        Ok(answer) => {
+            eprintln!("unhealthy: {url} answered {}", answer.status());
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("unhealthy: {url}: {e}");
             ExitCode::FAILURE
         }
     }

@@ -15,6 +15,7 @@ mod lead;
 mod lifecycle;
 mod logs;
 mod monitoring;
+mod packaging;
 mod platformsh_double;
 mod promtool;
 mod readme;

@@ -1,0 +1,155 @@
+//! Ways to run it: the systemd unit passes `systemd-analyze verify` (and its security audit);
+//! the binary runs as the container image runs it, and its healthcheck tells a serving exporter
+//! from none. (The image itself needs a base image from a registry CI cannot reach.)
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::helpers::spawn_app;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_platformsh-exporter");
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap()
+}
+
+#[test]
+fn the_systemd_unit_verifies_and_is_hardened() {
+    if Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIPPED: systemd-analyze is not installed (Debian package systemd)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // As installed, but with the binary where this build put it.
+    let unit = read("deploy/systemd/platformsh-exporter.service")
+        .replace("/usr/local/bin/platformsh-exporter", BINARY);
+    let path = dir.path().join("platformsh-exporter.service");
+    std::fs::write(&path, unit).unwrap();
+    let verify = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&verify.stdout),
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    // verify exits 0 on values it ignores: any remark is a mistake in the unit.
+    assert!(verify.status.success() && said.trim().is_empty(), "{said}");
+    let security = Command::new("systemd-analyze")
+        // Exposure is scored 0 to 10, the threshold 0 to 100: fail above 2.0 ("OK" is < 3).
+        .args(["security", "--offline=true", "--threshold=20"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&security.stdout);
+    assert!(security.status.success(), "exposure above 2:\n{report}");
+    assert!(report.contains("Overall exposure level"), "{report}");
+}
+
+#[test]
+fn the_dockerfile_runs_the_binary_as_non_root_with_a_volume_and_a_healthcheck() {
+    let dockerfile = read("Dockerfile");
+    let instructions: Vec<&str> = dockerfile
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .collect();
+    // Multi-stage, a final user that is not root, the store on a volume, a healthcheck that
+    // needs no shell, and the exec form for the entry point (signals reach the exporter).
+    assert_eq!(
+        instructions
+            .iter()
+            .filter(|l| l.starts_with("FROM "))
+            .count(),
+        2
+    );
+    assert!(instructions.contains(&"USER 65532:65532"));
+    assert!(instructions.contains(&"ENV PLATFORMSH_EXPORTER_STORAGE_PATH=/data/store.db"));
+    assert!(instructions.contains(&r#"VOLUME ["/data"]"#));
+    assert!(instructions.contains(&r#"ENTRYPOINT ["/usr/local/bin/platformsh-exporter"]"#));
+    assert!(dockerfile.contains(r#"CMD ["/usr/local/bin/platformsh-exporter", "healthcheck"]"#));
+    // Every base image is pinned to a tag, never `latest` (hadolint DL3006/DL3007).
+    for from in instructions.iter().filter(|l| l.starts_with("FROM ")) {
+        let image = from.split_whitespace().nth(1).unwrap();
+        assert!(image.contains(':') && !image.ends_with(":latest"), "{from}");
+    }
+}
+
+/// Runs the binary with `args` off the runtime's thread (the exporter under test answers on it).
+async fn run(args: &[&str]) -> std::process::Output {
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    tokio::task::spawn_blocking(move || Command::new(BINARY).args(args).output().unwrap())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_healthcheck_passes_against_a_serving_exporter_and_fails_without_one() {
+    let app = spawn_app(&[]).await;
+    let ready = run(&["healthcheck", "--url", &app.url("/-/ready")]).await;
+    assert!(
+        ready.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ready.stderr)
+    );
+    // Derived from --web.listen-address, as the image runs it.
+    let address = app.addr.to_string();
+    let derived = run(&["--web.listen-address", &address, "healthcheck"]).await;
+    assert!(
+        derived.status.success(),
+        "{}",
+        String::from_utf8_lossy(&derived.stderr)
+    );
+    app.stop().await.unwrap();
+    let gone = run(&["--web.listen-address", &address, "healthcheck"]).await;
+    assert!(!gone.status.success());
+    assert!(String::from_utf8_lossy(&gone.stderr).contains("unhealthy"));
+}
+
+/// The image's entry point with the image's environment: the exporter serves from an empty
+/// data directory, as the container's first start would.
+#[tokio::test]
+async fn the_binary_starts_as_the_image_starts_it() {
+    let data = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(BINARY)
+        .env(
+            "PLATFORMSH_EXPORTER_STORAGE_PATH",
+            data.path().join("store.db"),
+        )
+        .env(
+            "PLATFORMSH_EXPORTER_WEB_LISTEN_ADDRESS",
+            format!("127.0.0.1:{port}"),
+        )
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let healthy = loop {
+        let check = Command::new(BINARY)
+            .env(
+                "PLATFORMSH_EXPORTER_WEB_LISTEN_ADDRESS",
+                format!("127.0.0.1:{port}"),
+            )
+            .arg("healthcheck")
+            .output()
+            .unwrap();
+        if check.status.success() || std::time::Instant::now() > deadline {
+            break check.status.success();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(healthy);
+    assert!(data.path().join("store.db").exists());
+}
