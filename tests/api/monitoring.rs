@@ -86,6 +86,49 @@ fn every_alert_has_a_unit_test() {
     }
 }
 
+/// Each alert links its runbook: a section of `docs/runbooks.md` named after it.
+#[test]
+fn every_alert_has_a_runbook_section() {
+    let alerts = read("prometheus/alerts.yml");
+    let runbooks =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/runbooks.md"))
+            .unwrap();
+    let headings: BTreeSet<String> = runbooks
+        .lines()
+        .filter_map(|l| l.strip_prefix("## "))
+        .map(str::to_lowercase)
+        .collect();
+    let names: Vec<&str> = alerts
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- alert: "))
+        .collect();
+    let links: Vec<&str> = alerts
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("runbook_url: \"docs/runbooks.md#"))
+        .map(|l| l.trim_end_matches('"'))
+        .collect();
+    assert_eq!(links.len(), names.len(), "one runbook_url per alert");
+    for (name, link) in names.iter().zip(&links) {
+        assert_eq!(*link, name.to_lowercase(), "{name}");
+        assert!(headings.contains(*link), "no section for {name}");
+    }
+    // The example inhibitions name alerts that exist.
+    let alertmanager: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&read("prometheus/alertmanager.yml")).unwrap();
+    let rules = alertmanager["inhibit_rules"].as_sequence().unwrap();
+    assert!(!rules.is_empty());
+    for rule in rules {
+        for side in ["source_matchers", "target_matchers"] {
+            let matcher = rule[side][0].as_str().unwrap();
+            let name = matcher
+                .strip_prefix("alertname=\"")
+                .and_then(|m| m.strip_suffix('"'))
+                .unwrap();
+            assert!(names.contains(&name), "{matcher}");
+        }
+    }
+}
+
 /// Every `expr` of every panel target, and every template variable query, of one dashboard.
 fn queries(dashboard: &Value) -> (Vec<String>, Vec<String>) {
     let mut exprs = Vec::new();
