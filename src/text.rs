@@ -146,6 +146,38 @@ pub fn number(v: f64, out: &mut String) {
     }
 }
 
+/// The same families in the OpenMetrics text format: a counter family is named without its
+/// `_total` (its samples keep it), and the exposition ends with `# EOF`. Everything else this
+/// exporter writes (gauges, histograms with `le`, escaping, numbers) is the same in both.
+pub fn to_openmetrics(text: &str) -> String {
+    // HELP comes before TYPE: the counters are known first, in one pass over the headers.
+    let counters: std::collections::HashSet<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE ")?.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(text.len() + 8);
+    for line in text.lines() {
+        let header = ["# HELP ", "# TYPE "]
+            .into_iter()
+            .find_map(|prefix| Some((prefix, line.strip_prefix(prefix)?)));
+        match header {
+            Some((prefix, rest)) => {
+                let name = rest.split(' ').next().unwrap_or_default();
+                out.push_str(prefix);
+                match name.strip_suffix("_total") {
+                    Some(bare) if counters.contains(name) => out.push_str(bare),
+                    _ => out.push_str(name),
+                }
+                out.push_str(&rest[name.len()..]);
+            }
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out.push_str("# EOF\n");
+    out
+}
+
 /// Escapes `\` and newlines (and `"` in label values), as the text format requires.
 pub fn escape(s: &str, quote: bool, out: &mut String) {
     // Every series lookup escapes its label values: a `char` pattern here (which decodes
@@ -215,5 +247,16 @@ mod tests {
             out.push(' ');
         }
         assert_eq!(out, "NaN +Inf -Inf 100000000000000000000 -3 0.1 ");
+    }
+
+    #[test]
+    fn openmetrics_names_counter_families_without_total_and_ends_with_eof() {
+        let text = "# HELP a_total Things.\n# TYPE a_total counter\na_total{x=\"1\"} 2\n\
+                    # HELP g A gauge.\n# TYPE g gauge\ng 1\n";
+        assert_eq!(
+            to_openmetrics(text),
+            "# HELP a Things.\n# TYPE a counter\na_total{x=\"1\"} 2\n\
+             # HELP g A gauge.\n# TYPE g gauge\ng 1\n# EOF\n"
+        );
     }
 }

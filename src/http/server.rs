@@ -16,6 +16,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tower_http::compression::CompressionLayer;
 
 use super::auth::{self, BasicAuth};
 use super::state::{AppState, StartError, retention_cutoff};
@@ -91,7 +92,10 @@ pub fn app(state: AppState, config: &Config, auth: Option<BasicAuth>) -> Router 
     let landing = landing_page(config);
     let mut pages = Router::new()
         .route("/", get(move || async move { Html(landing) }))
-        .route(&config.telemetry_path, get(metrics::metrics))
+        .route(
+            &config.telemetry_path,
+            get(metrics::metrics).layer(CompressionLayer::new().gzip(true)),
+        )
         .route("/api/v1/activities", get(api::activities))
         .route("/-/healthy", get(|| async { "Healthy\n" }))
         .route("/-/ready", get(ready));

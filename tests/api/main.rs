@@ -6,6 +6,7 @@
 
 mod cardinality;
 mod endpoints;
+mod exposition;
 mod failures;
 mod fixtures;
 mod helpers;

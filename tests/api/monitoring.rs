@@ -501,6 +501,12 @@ async fn dashboards_show_data_and_the_failed_deployment_alert_fires_then_resolve
     accepted += post_round(&app, 2).await;
     prometheus.wait_for_scrape(accepted).await;
 
+    // Prometheus asks for OpenMetrics, which /metrics now gives it: its own parser read every
+    // scrape without an error.
+    let targets = prometheus.api("targets", &[]).await;
+    let target = &targets["activeTargets"][0];
+    assert_eq!(target["health"], "up", "{target}");
+    assert_eq!(target["lastError"], "", "{target}");
     every_panel_and_variable_has_data(&prometheus).await;
     tables_show_project_titles(&prometheus).await;
     assert!(

@@ -1,0 +1,81 @@
+//! `/metrics` in the format the scraper asks for: OpenMetrics for Prometheus (which parses it in
+//! the monitoring test), the text format otherwise, gzip when asked.
+
+use std::io::Read;
+
+use crate::helpers::{VALID_FIXTURES, fixture, parse_exposition, spawn_app};
+
+/// What Prometheus 2.42 sends.
+const PROMETHEUS_ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+
+#[tokio::test]
+async fn prometheus_gets_openmetrics_with_the_same_samples_and_others_the_text_format() {
+    let app = spawn_app(&[]).await;
+    for name in VALID_FIXTURES {
+        app.post(fixture(name)).await;
+    }
+    let client = reqwest::Client::new();
+    let openmetrics = client
+        .get(app.url("/metrics"))
+        .header("accept", PROMETHEUS_ACCEPT)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        openmetrics.headers()["content-type"],
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+    let openmetrics = openmetrics.text().await.unwrap();
+    let plain = client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(plain.headers()["content-type"], "text/plain; version=0.0.4");
+    let plain = plain.text().await.unwrap();
+
+    assert!(openmetrics.ends_with("\n# EOF\n"));
+    assert_eq!(openmetrics.matches("# EOF").count(), 1);
+    // Counter families are named without `_total`, their samples with it.
+    assert!(openmetrics.contains("# TYPE platformsh_activities counter\n"));
+    assert!(openmetrics.contains("# HELP platformsh_activities Finished"));
+    assert!(openmetrics.contains("\nplatformsh_activities_total{"));
+    assert!(!openmetrics.contains("# TYPE platformsh_activities_total"));
+    // The same samples, whatever the format (process metrics move between the two scrapes).
+    let samples = |text: &str| {
+        let text = text.replace("# EOF\n", "");
+        parse_exposition(&text)
+            .into_iter()
+            .filter(|(k, _)| !k.starts_with("process_"))
+            .collect::<crate::helpers::Samples>()
+    };
+    assert_eq!(samples(&openmetrics), samples(&plain));
+}
+
+#[tokio::test]
+async fn metrics_are_gzipped_when_the_scraper_asks() {
+    let app = spawn_app(&[]).await;
+    app.post(fixture("push-success-seed.json")).await;
+    let answer = reqwest::Client::new()
+        .get(app.url("/metrics"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.headers()["content-encoding"], "gzip");
+    let compressed = answer.bytes().await.unwrap();
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&compressed[..])
+        .read_to_string(&mut text)
+        .unwrap();
+    assert!(text.contains("platformsh_activities_total{"), "{text}");
+    assert!(
+        compressed.len() * 3 < text.len(),
+        "{} of {}",
+        compressed.len(),
+        text.len()
+    );
+    // Not asked, not compressed.
+    let plain = reqwest::Client::new()
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+}
