@@ -218,6 +218,33 @@ def variables(with_environment=True):
     return out
 
 
+def annotations():
+    """A marker per finished deployment of the selected environments, failed ones in red."""
+
+    def deployments(name, result, color):
+        return {
+            "name": name,
+            "datasource": DS,
+            "enable": True,
+            "hide": False,
+            "iconColor": color,
+            "expr": (
+                "sum by (project, environment) (increase(platformsh_deployments_total"
+                f'{{result="{result}", project=~"$project", environment=~"$environment"}}[2m])) > 0'
+            ),
+            "step": "1m",
+            "titleFormat": f"Deployment {result}",
+            "textFormat": "{{project}}/{{environment}}",
+            "tagKeys": "project,environment",
+            "useValueForTime": False,
+        }
+
+    return [
+        deployments("Successful deployments", "success", "green"),
+        deployments("Failed deployments", "failure", "red"),
+    ]
+
+
 def dashboard(uid, title, description, panels, with_environment=True):
     return {
         "uid": uid,
@@ -241,7 +268,7 @@ def dashboard(uid, title, description, panels, with_environment=True):
                 "title": "Platform.sh",
             }
         ],
-        "annotations": {"list": []},
+        "annotations": {"list": annotations()},
         "templating": {"list": variables(with_environment)},
         "panels": panels,
     }
@@ -559,7 +586,7 @@ def deployments():
             "short",
             [
                 target(
-                    'sum(increase(platformsh_deployments_total{project=~"$project", environment_type="production", result=~"success|failure"}[7d])) or vector(0)',
+                    'sum(increase(platformsh_deployments_total{project=~"$project", environment=~"$environment", environment_type="production", result=~"success|failure"}[7d])) or vector(0)',
                     "per week",
                     instant=True,
                 )

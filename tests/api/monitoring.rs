@@ -137,6 +137,13 @@ fn queries(dashboard: &Value) -> (Vec<String>, Vec<String>) {
             exprs.push(target["expr"].as_str().unwrap().to_owned());
         }
     }
+    for annotation in dashboard["annotations"]["list"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        exprs.push(annotation["expr"].as_str().unwrap().to_owned());
+    }
     let variables = dashboard["templating"]["list"]
         .as_array()
         .unwrap()
@@ -237,6 +244,34 @@ fn dashboards_pick_the_default_deployment_types() {
         }
     }
     assert!(checked >= 3, "{checked}");
+}
+
+/// Every query of a family that has an `environment` label honours the `$environment`
+/// variable (the recording rules aggregate it away, and are not such families).
+#[test]
+fn every_query_of_an_environment_family_honours_the_environment_variable() {
+    let with_environment: Vec<&str> = FAMILIES
+        .iter()
+        .filter(|f| f.labels.contains(&"environment"))
+        .map(|f| f.name)
+        .collect();
+    let mut checked = 0;
+    for file in DASHBOARDS {
+        let dashboard: Value = serde_json::from_str(&read(file)).unwrap();
+        for expr in queries(&dashboard).0 {
+            let uses = names(&expr)
+                .into_iter()
+                .any(|n| with_environment.contains(&n.as_str()));
+            if uses {
+                checked += 1;
+                assert!(
+                    expr.contains("environment=~\"$environment\""),
+                    "{file}: {expr}"
+                );
+            }
+        }
+    }
+    assert!(checked >= 10, "{checked}");
 }
 
 #[test]
