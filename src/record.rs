@@ -58,6 +58,21 @@ const STAGED_TTL: chrono::Duration = chrono::Duration::days(30);
 const DELETE: &str = "environment.delete";
 const DEACTIVATIONS: [&str; 2] = ["environment.deactivate", "environment.pause"];
 
+/// One environment's deployment state, for the status page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnvironmentStatus {
+    pub project: String,
+    pub environment: String,
+    /// Seconds since the epoch.
+    pub last_deployment: f64,
+    pub succeeded: bool,
+    pub last_success: Option<f64>,
+    /// The first failure since the last success, if the environment is failing.
+    pub failing_since: Option<f64>,
+    /// False once deactivated or paused (until the next deployment).
+    pub active: bool,
+}
+
 /// What the recorder needs to know beyond the activities themselves.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -259,6 +274,58 @@ impl Recorder {
 
     pub fn families(&self) -> &ActivityFamilies {
         &self.families
+    }
+
+    /// Every environment with a deployment, as the status page shows it: the failing ones
+    /// first, then by project and environment.
+    pub fn environment_status(&self) -> Vec<EnvironmentStatus> {
+        let mut out: Vec<EnvironmentStatus> = self
+            .environments
+            .iter()
+            .flat_map(|(project, envs)| envs.iter().map(move |(env, state)| (project, env, state)))
+            .filter(|(_, _, state)| !state.deleted)
+            .filter_map(|(project, environment, state)| {
+                let last_at = state.last_at?;
+                Some(EnvironmentStatus {
+                    project: project.clone(),
+                    environment: environment.clone(),
+                    last_deployment: last_at,
+                    succeeded: state.last_succeeded,
+                    last_success: state.last_success_at,
+                    failing_since: state.failing_since,
+                    active: state.ended_at.is_none_or(|end| last_at > end),
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            (a.active && !a.succeeded)
+                .cmp(&(b.active && !b.succeeded))
+                .reverse()
+                .then_with(|| (&a.project, &a.environment).cmp(&(&b.project, &b.environment)))
+        });
+        out
+    }
+
+    /// The activities tracked as unfinished, oldest first: (id, project, environment, state,
+    /// when last heard of).
+    pub fn unfinished_activities(
+        &self,
+    ) -> Vec<(String, String, String, ActivityState, DateTime<Utc>)> {
+        let mut out: Vec<_> = self
+            .unfinished
+            .iter()
+            .map(|(id, u)| {
+                (
+                    id.clone(),
+                    u.project.clone(),
+                    u.environment.clone(),
+                    u.state,
+                    u.seen_at,
+                )
+            })
+            .collect();
+        out.sort_by(|a, b| a.4.cmp(&b.4).then_with(|| a.0.cmp(&b.0)));
+        out
     }
 
     /// The activity families in the text exposition format. Deliveries are rare next to

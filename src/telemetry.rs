@@ -144,6 +144,27 @@ impl ApiTelemetry {
         }
     }
 
+    /// When each project's last complete poll ended (seconds), by project.
+    pub fn last_polls(&self) -> Vec<(String, f64)> {
+        let mut polls: Vec<(String, f64)> = self
+            .last_success
+            .collect()
+            .iter()
+            .flat_map(|family| family.get_metric().iter())
+            .map(|m| {
+                let project = m
+                    .get_label()
+                    .iter()
+                    .find(|l| l.name() == "project")
+                    .map(|l| l.value().to_owned())
+                    .unwrap_or_default();
+                (project, m.get_gauge().value())
+            })
+            .collect();
+        polls.sort_by(|a, b| a.0.cmp(&b.0));
+        polls
+    }
+
     pub fn polled(&self, project: &str, at: f64) {
         self.last_success.with_label_values(&[project]).set(at);
     }
@@ -262,6 +283,11 @@ impl Telemetry {
     }
 
     /// Appends the exporter's own and the process metrics in the text exposition format.
+    /// The API poller's instruments, if reconciliation started them.
+    pub fn api_started(&self) -> Option<&ApiTelemetry> {
+        self.api.get()
+    }
+
     /// The API poller's instruments, registered on first use.
     pub fn api(&self) -> &ApiTelemetry {
         self.api.get_or_init(|| ApiTelemetry {

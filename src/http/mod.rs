@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod receive;
 pub mod server;
 pub mod state;
+pub mod status;
 
 pub use server::{app, run, shutdown_signal, validate};
 pub use state::{AppState, StartError};

@@ -8,7 +8,6 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::middleware;
-use axum::response::Html;
 use axum::routing::{get, post};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -20,7 +19,7 @@ use tower_http::compression::CompressionLayer;
 
 use super::auth::{self, BasicAuth};
 use super::state::{AppState, StartError, retention_cutoff};
-use super::{api, metrics, receive};
+use super::{api, metrics, receive, status};
 use crate::config::Config;
 use crate::reconcile::Poller;
 use crate::store::Store;
@@ -89,9 +88,8 @@ fn check_paths_and_sizes(config: &Config) -> Result<(), String> {
 
 /// The router. A pure function of its inputs, so tests can drive it without a socket.
 pub fn app(state: AppState, config: &Config, auth: Option<BasicAuth>) -> Router {
-    let landing = landing_page(config);
     let mut pages = Router::new()
-        .route("/", get(move || async move { Html(landing) }))
+        .route("/", get(status::page))
         .route(
             &config.telemetry_path,
             get(metrics::metrics).layer(CompressionLayer::new().gzip(true)),
@@ -287,28 +285,4 @@ pub async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down");
-}
-
-fn landing_page(config: &Config) -> String {
-    format!(
-        r#"<!DOCTYPE html>
-<html lang="en">
-<head><meta charset="utf-8"><title>Platform.sh Exporter</title></head>
-<body>
-<h1>Platform.sh Exporter</h1>
-<p>Receives Platform.sh (Upsun) activity webhooks and exposes them as Prometheus metrics.
-Version {version}.</p>
-<ul>
-<li><a href="{metrics}">Metrics</a></li>
-<li><a href="/api/v1/activities">Recent activities</a> (JSON; filter with <code>?project=&amp;environment=&amp;type=&amp;result=&amp;limit=</code>): did my delivery arrive?</li>
-<li>Webhook: <code>POST {webhook}</code> (point <code>platform integration:add --type=webhook --url=…</code> here)</li>
-<li><a href="/-/healthy">Health</a> and <a href="/-/ready">readiness</a></li>
-</ul>
-</body>
-</html>
-"#,
-        version = env!("CARGO_PKG_VERSION"),
-        metrics = config.telemetry_path,
-        webhook = config.webhook_path,
-    )
 }

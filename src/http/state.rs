@@ -61,6 +61,8 @@ pub struct Shared {
     pub intake: Intake,
     /// The store's counters as the last run saved them (the API poller resumes from them).
     pub saved_counters: Vec<(String, u64)>,
+    /// Where the metrics are served, for the status page's link.
+    pub telemetry_path: String,
     /// Refused deliveries logged this minute (see `receive::report`).
     pub refusals: Mutex<super::receive::RefusalLog>,
 }
@@ -108,6 +110,7 @@ impl AppState {
             intake,
             saved_counters,
             refusals: Mutex::default(),
+            telemetry_path: config.telemetry_path.clone(),
             recorder,
             telemetry,
             max_body_bytes: config.max_body_bytes,

@@ -22,5 +22,6 @@ mod promtool;
 mod readme;
 mod reconcile;
 mod signing;
+mod status;
 mod storage;
 mod truth;
