@@ -153,3 +153,48 @@ async fn the_binary_starts_as_the_image_starts_it() {
     assert!(healthy);
     assert!(data.path().join("store.db").exists());
 }
+
+/// The Upsun example: the store on the mount, the port Upsun gives, and a basic-auth file
+/// that the exporter refuses until its placeholder hash is replaced (a forgotten edit fails
+/// loudly rather than serving the pages unprotected).
+#[test]
+fn the_upsun_example_keeps_its_store_on_the_mount_and_refuses_the_placeholder_password() {
+    let config: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&read("deploy/upsun/.upsun/config.yaml")).unwrap();
+    let app = &config["applications"]["platformsh-exporter"];
+    assert_eq!(app["type"], "rust:1");
+    let start = app["web"]["commands"]["start"].as_str().unwrap();
+    assert!(
+        start.contains("--web.listen-address=\"0.0.0.0:$PORT\""),
+        "{start}"
+    );
+    let env = &app["variables"]["env"];
+    let store = env["PLATFORMSH_EXPORTER_STORAGE_PATH"].as_str().unwrap();
+    let mount = app["mounts"]
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .as_str()
+        .unwrap();
+    assert!(
+        store.starts_with(&format!("/app/{mount}/")),
+        "{store} on {mount}"
+    );
+    let web_config = env["PLATFORMSH_EXPORTER_WEB_CONFIG_FILE"].as_str().unwrap();
+    let in_repository = web_config.strip_prefix("/app/").unwrap();
+    let refused = Command::new(BINARY)
+        .args(["--storage.in-memory", "--web.listen-address=127.0.0.1:0"])
+        .arg(format!(
+            "--web.config.file={}",
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(in_repository)
+                .display()
+        ))
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let log = String::from_utf8_lossy(&refused.stderr);
+    assert!(log.contains("web-config.yml"), "{log}");
+}
