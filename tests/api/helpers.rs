@@ -274,3 +274,13 @@ pub fn value(samples: &Samples, name: &str, labels: &[(&str, &str)]) -> f64 {
         .copied()
         .unwrap_or(0.0)
 }
+
+/// A port free on 127.0.0.1 now, for a process of its own to listen on (the binary, a
+/// Prometheus).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

@@ -19,11 +19,7 @@ struct Exporter {
 impl Exporter {
     async fn start(flags: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = crate::helpers::free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_platformsh-exporter"))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .arg(format!(

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use platformsh_exporter::catalogue::{FAMILIES, Kind};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, fixture, spawn_app};
+use crate::helpers::{TestApp, fixture, free_port, spawn_app};
 use crate::platformsh_double::{ApiDouble, Behaviour};
 
 fn bundle(path: &str) -> PathBuf {
@@ -328,14 +328,6 @@ impl Drop for Prometheus {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Prometheus {

@@ -116,11 +116,7 @@ async fn the_healthcheck_passes_against_a_serving_exporter_and_fails_without_one
 #[tokio::test]
 async fn the_binary_starts_as_the_image_starts_it() {
     let data = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::helpers::free_port();
     let mut child = Command::new(BINARY)
         .env(
             "PLATFORMSH_EXPORTER_STORAGE_PATH",

@@ -329,11 +329,7 @@ struct Exporter {
 
 impl Exporter {
     async fn start(store: &Path) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = crate::helpers::free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_platformsh-exporter"))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .arg(format!("--storage.path={}", store.display()))
