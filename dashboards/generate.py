@@ -18,9 +18,21 @@ ENV = 'project=~"$project", environment=~"$environment"'
 # Adds the project's `title` label where reconciliation exports platformsh_project_info; a
 # project without one keeps its id alone (the right side falls back to 1 per project).
 WITH_TITLE = (
-    " * on (project) group_left (title) (max by (project, title) (platformsh_project_info)"
+    " * on (project) group_left (title, organization)"
+    " (max by (project, title, organization) (platformsh_project_info)"
     " or on (project) (max by (project) (platformsh_last_activity_timestamp_seconds) * 0 + 1))"
 )
+# The console page of an environment, from the organization name platformsh_project_info gives.
+CONSOLE_LINK = {
+    "id": "links",
+    "value": [
+        {
+            "title": "Open in the Platform.sh console",
+            "url": "${console}/${__data.fields.organization}/${__data.fields.project}/${__data.fields.environment}",
+            "targetBlank": True,
+        }
+    ],
+}
 # The exporter's default --deployment.types (a test checks that they agree).
 DEPLOY_TYPES = (
     "environment.push|environment.redeploy|environment.merge|environment.merge-pr|"
@@ -206,6 +218,17 @@ def variables(with_environment=True):
             'label_values(platformsh_activities_total{project=~"$project"}, environment_type)',
         ),
     ]
+    # Where the console links point: Upsun's console, or https://console.platform.sh.
+    out.append(
+        {
+            "name": "console",
+            "label": "Console",
+            "type": "textbox",
+            "query": "https://console.upsun.com",
+            "current": {"selected": False, "text": "https://console.upsun.com", "value": "https://console.upsun.com"},
+            "hide": 2,
+        }
+    )
     if with_environment:
         out.append(
             query_var(
@@ -450,10 +473,11 @@ def overview():
                     ],
                 ),
                 unit_override("Age", "s"),
+                {"matcher": {"id": "byName", "options": "Environment"}, "properties": [CONSOLE_LINK]},
             ],
             {
                 "excludeByName": {"Time": True},
-                "renameByName": {"Value #A": "Last result", "Value #B": "Age", "project": "Project", "environment": "Environment", "title": "Title"},
+                "renameByName": {"Value #A": "Last result", "Value #B": "Age", "project": "Project", "environment": "Environment", "title": "Title", "organization": "Organization"},
             },
         ),
         14,

@@ -255,7 +255,7 @@ pub const STORE_COMMIT_BATCH: Family = Family {
 };
 pub const API_REQUESTS: Family = Family {
     name: "platformsh_exporter_api_requests_total",
-    help: "Requests to the Platform.sh API by endpoint (token, activities, project, projects) and HTTP status code (error: no answer).",
+    help: "Requests to the Platform.sh API by endpoint (token, activities, project, organization, projects) and HTTP status code (error: no answer).",
     kind: Kind::Counter,
     labels: &["endpoint", "code"],
     buckets: &[],
@@ -269,7 +269,7 @@ pub const API_LAST_SUCCESS: Family = Family {
 };
 pub const PROJECT_INFO: Family = Family {
     name: "platformsh_project_info",
-    help: "Always 1 for each project polled in the Platform.sh API: its title, region and organization id, for dashboards to show.",
+    help: "Always 1 for each project polled in the Platform.sh API: its title, region and organization name (its id if the name cannot be read), for dashboards to show.",
     kind: Kind::Gauge,
     labels: &["project", "title", "region", "organization"],
     buckets: &[],

@@ -134,6 +134,12 @@ struct Project {
 }
 
 #[derive(Deserialize)]
+struct Organization {
+    #[serde(default)]
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
 struct Me {
     id: String,
 }
@@ -160,7 +166,7 @@ impl Poller {
         saved: &[(String, u64)],
     ) -> Result<Self, String> {
         let client = Client::new(&settings, telemetry.clone())?;
-        telemetry.expect_requests(&["token", "activities", "project"]);
+        telemetry.expect_requests(&["token", "activities", "project", "organization"]);
         let mut progress = HashMap::new();
         for (name, value) in saved {
             if let Some(project) = name.strip_prefix("reconcile_since:")
@@ -331,21 +337,35 @@ impl Poller {
         Ok(polled)
     }
 
-    /// Shows the project's title, region and organization; an API that cannot say leaves what
-    /// was shown.
+    /// Shows the project's title, region and organization (its name, the console URL's first
+    /// segment, else its id); an API that cannot say leaves what was shown.
     async fn update_project_info(&self, project: &str) {
         let path = format!("/projects/{}", encode(project));
+        let value = |v: Option<String>| -> String {
+            v.map(|v| v.chars().filter(|c| !c.is_control()).take(200).collect())
+                .unwrap_or_default()
+        };
         match self.json::<Project>("project", &path).await {
             Ok(info) => {
-                let value = |v: Option<String>| -> String {
-                    v.map(|v| v.chars().filter(|c| !c.is_control()).take(200).collect())
-                        .unwrap_or_default()
-                };
-                let (title, region, organization) = (
+                let (title, region, id) = (
                     value(info.title),
                     value(info.region),
                     value(info.organization),
                 );
+                let organization = if id.is_empty() {
+                    id
+                } else {
+                    let path = format!("/organizations/{}", encode(&id));
+                    match self.json::<Organization>("organization", &path).await {
+                        Ok(org) => Some(value(org.name))
+                            .filter(|n| !n.is_empty())
+                            .unwrap_or(id),
+                        Err(e) => {
+                            tracing::debug!(project, error = %e, "cannot read the organization");
+                            id
+                        }
+                    }
+                };
                 self.telemetry
                     .project_info(project, &title, &region, &organization);
             }

@@ -622,6 +622,21 @@ async fn tables_show_project_titles(prometheus: &Prometheus) {
         titles.contains(&("abc123xyz".into(), "Shop <abc123xyz>".into())),
         "{titles:?}"
     );
+    // The environments table links each row to the console, by organization name.
+    let environments = queries(&dashboard)
+        .0
+        .into_iter()
+        .find(|q| q.starts_with("min by (project, environment)"))
+        .unwrap();
+    let rows = prometheus.query(&substitute(&environments)).await;
+    assert!(
+        rows.iter().any(|r| r["metric"]["organization"] == "acme"),
+        "{rows:?}"
+    );
+    let text = read("overview.json");
+    assert!(text.contains(
+        "${console}/${__data.fields.organization}/${__data.fields.project}/${__data.fields.environment}"
+    ));
     assert!(
         titles.contains(&("sx-this-is-an-example-value-hu".into(), String::new())),
         "{titles:?}"

@@ -89,6 +89,7 @@ impl ApiDouble {
             .route("/projects/{project}/activities", get(activities))
             .route("/projects/{project}", get(project))
             .route("/users/me", get(me))
+            .route("/organizations/{organization}", get(organization))
             .route("/users/{user}/extended-access", get(access))
             .with_state(Arc::clone(&inner));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -287,6 +288,22 @@ async fn project(
         "organization": "01ORGANIZATION",
     }))
     .into_response()
+}
+
+async fn organization(
+    State(inner): State<Shared>,
+    Path(organization): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let mut inner = inner.lock().unwrap();
+    inner
+        .seen
+        .requests
+        .push(format!("GET /organizations/{organization}"));
+    if !authorised(&mut inner, &headers) {
+        return unauthorised();
+    }
+    axum::Json(json!({"id": organization, "name": "acme", "label": "ACME Inc."})).into_response()
 }
 
 async fn me(State(inner): State<Shared>, headers: HeaderMap) -> Response {

@@ -119,7 +119,8 @@ async fn deliveries_withheld_from_the_webhook_are_found_by_the_next_poll_and_cou
                 ("project", PROJECT),
                 ("title", "Shop <abc123xyz>"),
                 ("region", "eu-3.platform.sh"),
-                ("organization", "01ORGANIZATION"),
+                // The organization's name (the console URL's first segment), not its id.
+                ("organization", "acme"),
             ]
         ),
         1.0
