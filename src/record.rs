@@ -15,7 +15,7 @@ use crate::activity::{Activity, ActivityState, ResultLabel, Source};
 use crate::dedup::Seen;
 use crate::labels::{Caps, Labels, Limits, OVERFLOW, OVERFLOWING};
 use crate::lead::LeadTimes;
-use crate::series::{ActivityFamilies, Histogram, LabelSet, RecorderFamilies, Series};
+use crate::series::{ActivityFamilies, Exemplar, Histogram, LabelSet, RecorderFamilies, Series};
 use crate::text::WriteText;
 
 /// Activity types counted as deployments unless `--deployment.types` says otherwise.
@@ -473,7 +473,18 @@ impl Recorder {
         match clock.span(activity.started_at, activity.completed_at) {
             Ok(d) => {
                 let values = [project, environment_type, kind, result];
-                observe(&mut h.duration[r], &mut m.activity_duration, &values, d);
+                let series = &mut m.activity_duration;
+                let position = *h.duration[r]
+                    .get_or_insert_with(|| series.position(&values, Histogram::default));
+                let at = activity
+                    .completed_at
+                    .map_or(clock.received_at, |t| clock.clamp(t));
+                let exemplar = Exemplar {
+                    id: activity.id.as_str().into(),
+                    value: d,
+                    at: seconds(at),
+                };
+                series.observe_at_with(position, d, exemplar);
             }
             Err(reason) => skip("activity_duration", reason),
         }
@@ -905,14 +916,30 @@ impl Recorder {
 /// families' text, reused until a delivery changes them, is copied out.
 impl WriteText for Mutex<Recorder> {
     fn write_text(&self, out: &mut String) {
-        let mut recorder = self
-            .lock()
-            .expect("the recorder lock is never poisoned: recording does not panic");
-        let now = Utc::now();
-        recorder.expire_unfinished(now);
-        recorder.forget_idle_environments(seconds(now));
+        let mut recorder = scraped(self);
         out.push_str(recorder.exposition());
     }
+
+    /// OpenMetrics carries the duration histograms' exemplars: written afresh at each such
+    /// scrape, not cached as the text is.
+    fn write_openmetrics(&self, out: &mut String) {
+        let recorder = scraped(self);
+        let mut text = String::new();
+        recorder.families.encode_with_exemplars(&mut text);
+        recorder.own.encode(&mut text);
+        out.push_str(&crate::text::to_openmetrics(&text));
+    }
+}
+
+/// The recorder, locked, with what a scrape no longer shows expired.
+fn scraped(recorder: &Mutex<Recorder>) -> std::sync::MutexGuard<'_, Recorder> {
+    let mut recorder = recorder
+        .lock()
+        .expect("the recorder lock is never poisoned: recording does not panic");
+    let now = Utc::now();
+    recorder.expire_unfinished(now);
+    recorder.forget_idle_environments(seconds(now));
+    recorder
 }
 
 /// Whether the labels name an environment of its own: not a project-level activity (no

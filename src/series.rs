@@ -98,9 +98,23 @@ impl ActivityFamilies {
 
     /// Appends every family that has a series, in the text exposition format.
     pub fn encode(&self, out: &mut String) {
+        self.encode_with(out, false);
+    }
+
+    /// As [`ActivityFamilies::encode`], with the duration histograms' exemplars (the sample
+    /// lines of OpenMetrics; its headers are [`crate::text::to_openmetrics`]'s).
+    pub fn encode_with_exemplars(&self, out: &mut String) {
+        self.encode_with(out, true);
+    }
+
+    fn encode_with(&self, out: &mut String, exemplars: bool) {
         self.activities.encode(out);
         self.activity_failures.encode(out);
-        self.activity_duration.encode(out);
+        if exemplars {
+            self.activity_duration.encode_with_exemplars(out);
+        } else {
+            self.activity_duration.encode(out);
+        }
         self.activity_wait.encode(out);
         self.activity_phase.encode(out);
         self.push_commits.encode(out);
@@ -366,6 +380,54 @@ impl Series<Histogram> {
         self.at(position).observe(bounds, v);
     }
 
+    /// Observes `v` as [`Series::observe_at`] does, and keeps `exemplar` as the latest of its
+    /// bucket.
+    pub fn observe_at_with(&mut self, position: usize, v: f64, exemplar: Exemplar) {
+        let bounds = self.family.buckets;
+        let histogram = self.at(position);
+        let bucket = histogram.observe(bounds, v);
+        if exemplar.id.chars().count() <= MAX_EXEMPLAR_ID {
+            histogram.exemplars.get_or_insert_with(Box::default)[bucket] = Some(exemplar);
+        }
+    }
+
+    /// As [`Series::encode`], with each bucket's exemplar after its line (OpenMetrics).
+    fn encode_with_exemplars(&self, out: &mut String) {
+        if self.is_empty() {
+            return;
+        }
+        let family = self.family;
+        crate::text::header(family.name, family.help, family.kind.as_str(), out);
+        let mut bounds: Vec<String> = family.buckets.iter().map(|&b| crate::text::le(b)).collect();
+        bounds.push("+Inf".to_owned());
+        let none: [Option<Exemplar>; MAX_BUCKETS + 1] = Default::default();
+        for (labels, h) in self.iter() {
+            let exemplars = h.exemplars.as_deref().unwrap_or(&none);
+            let mut cumulative = 0;
+            for (i, le) in bounds.iter().enumerate() {
+                cumulative += h
+                    .counts
+                    .get(i)
+                    .filter(|_| i < family.buckets.len())
+                    .copied()
+                    .unwrap_or(0);
+                let value = if i == family.buckets.len() {
+                    h.count
+                } else {
+                    cumulative
+                };
+                let exemplar = exemplars[i].as_ref().map(|e| crate::text::ExemplarText {
+                    id: &e.id,
+                    value: e.value,
+                    at: e.at,
+                });
+                crate::text::bucket_with_exemplar(out, family.name, labels, le, value, exemplar);
+            }
+            crate::text::sample(out, family.name, "_sum", labels, None, h.sum);
+            crate::text::sample(out, family.name, "_count", labels, None, h.count as f64);
+        }
+    }
+
     fn encode(&self, out: &mut String) {
         if self.is_empty() {
             return;
@@ -389,23 +451,42 @@ impl Series<Histogram> {
 /// reads each series' values without following a pointer.
 pub const MAX_BUCKETS: usize = 14;
 
-/// One histogram series: a count per bucket (not cumulative), the sum and the count.
+/// One histogram series: a count per bucket (not cumulative), the sum and the count, and for
+/// the families that keep them, the latest exemplar of each bucket.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Histogram {
     counts: [u64; MAX_BUCKETS],
     sum: f64,
     count: u64,
+    /// One slot per bucket and one for `+Inf`; allocated at the first exemplar only.
+    exemplars: Option<Box<[Option<Exemplar>; MAX_BUCKETS + 1]>>,
 }
+
+/// The observation behind a bucket, for OpenMetrics: which activity, its value and when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exemplar {
+    /// The activity id (OpenMetrics allows 128 characters of exemplar labels in all: longer
+    /// ids are not kept).
+    pub id: Box<str>,
+    pub value: f64,
+    /// Seconds since the epoch.
+    pub at: f64,
+}
+
+/// Longest activity id kept in an exemplar: `activity_id` and the id within 128 characters.
+const MAX_EXEMPLAR_ID: usize = 128 - "activity_id".len();
 
 impl Histogram {
     /// Counts `v` in the first bucket whose upper bound is at least `v`, as the `prometheus`
     /// crate does; past the last bound it is counted only in `+Inf` (the count).
-    fn observe(&mut self, bounds: &[f64], v: f64) {
-        if let Some(i) = bounds.iter().position(|&bound| v <= bound) {
+    fn observe(&mut self, bounds: &[f64], v: f64) -> usize {
+        let bucket = bounds.iter().position(|&bound| v <= bound);
+        if let Some(i) = bucket {
             self.counts[i] += 1;
         }
         self.sum += v;
         self.count += 1;
+        bucket.unwrap_or(bounds.len())
     }
 }
 

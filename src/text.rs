@@ -13,6 +13,13 @@ use prometheus::proto::{Bucket, LabelPair, MetricFamily, MetricType};
 pub trait WriteText {
     /// Appends this source's families to `out`.
     fn write_text(&self, out: &mut String);
+
+    /// Appends this source's families to `out` in OpenMetrics (without the final `# EOF`).
+    fn write_openmetrics(&self, out: &mut String) {
+        let mut text = String::new();
+        self.write_text(&mut text);
+        out.push_str(&to_openmetrics(&text));
+    }
 }
 
 /// Appends `families` to `out` in the Prometheus text format.
@@ -96,6 +103,36 @@ pub fn histogram<'a>(
     sample(out, name, "_count", labels, None, count as f64);
 }
 
+/// An exemplar as OpenMetrics writes it after a bucket: `# {activity_id="…"} value timestamp`.
+#[derive(Debug, Clone, Copy)]
+pub struct ExemplarText<'a> {
+    pub id: &'a str,
+    pub value: f64,
+    pub at: f64,
+}
+
+/// One `_bucket` line, with its exemplar if any.
+pub fn bucket_with_exemplar(
+    out: &mut String,
+    name: &str,
+    labels: &str,
+    le: &str,
+    cumulative: u64,
+    exemplar: Option<ExemplarText<'_>>,
+) {
+    sample(out, name, "_bucket", labels, Some(le), cumulative as f64);
+    if let Some(e) = exemplar {
+        out.pop(); // the newline
+        out.push_str(" # {activity_id=\"");
+        escape(e.id, true, out);
+        out.push_str("\"} ");
+        number(e.value, out);
+        out.push(' ');
+        number(e.at, out);
+        out.push('\n');
+    }
+}
+
 /// `a="1",b="2"`: the inside of a label set, escaped.
 fn label_set(pairs: &[LabelPair], out: &mut String) {
     for (i, pair) in pairs.iter().enumerate() {
@@ -147,8 +184,9 @@ pub fn number(v: f64, out: &mut String) {
 }
 
 /// The same families in the OpenMetrics text format: a counter family is named without its
-/// `_total` (its samples keep it), and the exposition ends with `# EOF`. Everything else this
-/// exporter writes (gauges, histograms with `le`, escaping, numbers) is the same in both.
+/// `_total` (its samples keep it). Everything else this exporter writes (gauges, histograms
+/// with `le`, escaping, numbers) is the same in both; the whole exposition then ends with
+/// `# EOF`, which the handler adds after every source.
 pub fn to_openmetrics(text: &str) -> String {
     // HELP comes before TYPE: the counters are known first, in one pass over the headers.
     let counters: std::collections::HashSet<&str> = text
@@ -174,7 +212,6 @@ pub fn to_openmetrics(text: &str) -> String {
         }
         out.push('\n');
     }
-    out.push_str("# EOF\n");
     out
 }
 
@@ -256,7 +293,7 @@ mod tests {
         assert_eq!(
             to_openmetrics(text),
             "# HELP a Things.\n# TYPE a counter\na_total{x=\"1\"} 2\n\
-             # HELP g A gauge.\n# TYPE g gauge\ng 1\n# EOF\n"
+             # HELP g A gauge.\n# TYPE g gauge\ng 1\n"
         );
     }
 }

@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
 
 use super::state::AppState;
-use crate::text::{self, WriteText};
+use crate::text::WriteText;
 
 /// The OpenMetrics content type, as Prometheus asks for it.
 pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -15,19 +15,20 @@ pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; char
 pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> impl IntoResponse {
     let sources: [&dyn WriteText; 2] = [&*state.recorder, &*state.telemetry];
     let mut body = String::new();
-    for source in sources {
-        source.write_text(&mut body);
-    }
     let accept = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     if prefers_openmetrics(accept) {
-        (
-            [(header::CONTENT_TYPE, OPENMETRICS)],
-            text::to_openmetrics(&body),
-        )
+        for source in sources {
+            source.write_openmetrics(&mut body);
+        }
+        body.push_str("# EOF\n");
+        ([(header::CONTENT_TYPE, OPENMETRICS)], body)
     } else {
+        for source in sources {
+            source.write_text(&mut body);
+        }
         ([(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)], body)
     }
 }

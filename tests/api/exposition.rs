@@ -37,9 +37,34 @@ async fn prometheus_gets_openmetrics_with_the_same_samples_and_others_the_text_f
     assert!(openmetrics.contains("# HELP platformsh_activities Finished"));
     assert!(openmetrics.contains("\nplatformsh_activities_total{"));
     assert!(!openmetrics.contains("# TYPE platformsh_activities_total"));
+    // The duration histograms carry, on the bucket of each observation, the activity it came
+    // from (the seed push: 128.372843 s, in the 300 s bucket, completed 1512643659.369741).
+    let exemplar = "le=\"300\"} 1 # {activity_id=\"774-this-is-an-example-valuexzs4no\"} \
+                    128.372843 1512643659.369741\n";
+    let with_exemplar: Vec<&str> = openmetrics.lines().filter(|l| l.contains(" # {")).collect();
+    assert!(
+        with_exemplar
+            .iter()
+            .any(|l| format!("{l}\n").ends_with(exemplar)
+                && l.starts_with("platformsh_activity_duration_seconds_bucket{")
+                && l.contains("project=\"sx-this-is-an-example-value-hu\"")),
+        "{with_exemplar:#?}"
+    );
+    assert!(
+        with_exemplar
+            .iter()
+            .all(|l| l.starts_with("platformsh_activity_duration_seconds_bucket{"))
+    );
+    assert!(!plain.contains(" # {"));
     // The same samples, whatever the format (process metrics move between the two scrapes).
     let samples = |text: &str| {
-        let text = text.replace("# EOF\n", "");
+        let mut plain = String::new();
+        for line in text.replace("# EOF\n", "").lines() {
+            // An exemplar is not a sample.
+            plain.push_str(line.split(" # {").next().unwrap());
+            plain.push('\n');
+        }
+        let text = plain;
         parse_exposition(&text)
             .into_iter()
             .filter(|(k, _)| !k.starts_with("process_"))
