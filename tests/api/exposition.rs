@@ -104,3 +104,78 @@ async fn metrics_are_gzipped_when_the_scraper_asks() {
         .unwrap();
     assert!(plain.headers().get("content-encoding").is_none());
 }
+
+/// An independent parser, the Python client's (Debian's python3-prometheus-client, installed
+/// by `.ci/run`), reads both formats, exemplars included.
+#[tokio::test]
+async fn the_python_client_s_parsers_read_both_formats() {
+    const PYTHON: &str = "/usr/bin/python3";
+    let available = std::process::Command::new(PYTHON)
+        .args(["-c", "import prometheus_client.openmetrics.parser"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !available {
+        eprintln!(
+            "SKIPPED: {PYTHON} has no prometheus_client (apt-get install python3-prometheus-client)"
+        );
+        return;
+    }
+    let app = spawn_app(&[]).await;
+    for name in VALID_FIXTURES {
+        app.post(fixture(name)).await;
+    }
+    let client = reqwest::Client::new();
+    for (accept, module) in [
+        (PROMETHEUS_ACCEPT, "prometheus_client.openmetrics.parser"),
+        ("text/plain", "prometheus_client.parser"),
+    ] {
+        let body = client
+            .get(app.url("/metrics"))
+            .header("accept", accept)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let script = format!(
+            "import sys\nfrom {module} import text_string_to_metric_families as parse\n\
+             families = list(parse(sys.stdin.read()))\n\
+             exemplars = sum(1 for f in families for s in f.samples if s.exemplar)\n\
+             print(len(families), exemplars)"
+        );
+        let output = tokio::task::spawn_blocking(move || {
+            use std::io::Write;
+            let mut child = std::process::Command::new(PYTHON)
+                .args(["-c", &script])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(body.as_bytes())
+                .unwrap();
+            child.wait_with_output().unwrap()
+        })
+        .await
+        .unwrap();
+        let said = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            output.status.success(),
+            "{module}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let (families, exemplars) = said.trim().split_once(' ').unwrap();
+        assert!(families.parse::<usize>().unwrap() > 15, "{module}: {said}");
+        let exemplars: usize = exemplars.parse().unwrap();
+        if module.contains("openmetrics") {
+            assert!(exemplars > 0, "{said}");
+        } else {
+            assert_eq!(exemplars, 0);
+        }
+    }
+}
