@@ -202,7 +202,8 @@ async fn expired_access_tokens_are_exchanged_again_and_server_errors_retried() {
 async fn a_restart_in_the_middle_of_a_backfill_resumes_without_counting_twice() {
     let double = ApiDouble::start(Behaviour {
         page_cap: 5,
-        delay: Duration::from_millis(60),
+        // 12 pages of 5, 0.2 s each: time to stop it in the middle, even on a slow machine.
+        delay: Duration::from_millis(200),
         ..Behaviour::default()
     })
     .await;
