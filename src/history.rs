@@ -154,25 +154,6 @@ impl Timeline {
     }
 }
 
-/// The time an activity is shown at: its latest timestamp, the receipt time when it has none
-/// or when it lies past the receipt time by more than `skew` (as the recorder clamps it).
-fn shown_at(
-    activity: &crate::activity::Activity,
-    received_at: DateTime<Utc>,
-    skew: Duration,
-) -> f64 {
-    let skew = chrono::Duration::from_std(skew).unwrap_or(chrono::Duration::MAX);
-    let latest = activity
-        .latest_timestamp()
-        .filter(|t| {
-            received_at
-                .checked_add_signed(skew)
-                .is_none_or(|limit| *t <= limit)
-        })
-        .unwrap_or(received_at);
-    latest.timestamp_micros() as f64 / 1e6
-}
-
 /// Writes the history of the store at `path` since `since` before `now`, ending with the state
 /// at `now` (what `/metrics` shows for the same store), to `out`.
 pub fn write(
@@ -196,7 +177,8 @@ pub fn write(
         next_step: step.map_or(f64::INFINITY, |s| (since / s).ceil() * s),
     };
     let activities = crate::store::read_in_time_order(path, |activity, received_at| {
-        let at = shown_at(&activity, received_at, skew);
+        let at =
+            crate::record::shown_at(&activity, received_at, skew).timestamp_micros() as f64 / 1e6;
         timeline.before(&mut recorder, at);
         recorder.record(&activity, received_at);
         timeline.after(&mut recorder, at);

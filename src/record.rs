@@ -348,11 +348,7 @@ impl Recorder {
         let clock = Clock::new(received_at, self.settings.max_clock_skew);
         // Real API data can have every timestamp null: the activity still happened, and was
         // received at a time the store keeps, so replay agrees.
-        let latest = seconds(
-            activity
-                .latest_timestamp()
-                .map_or(received_at, |t| clock.clamp(t)),
-        );
+        let latest = seconds(clock.at(activity.latest_timestamp()));
         // Before the caps admit anything: a forgotten environment frees its slot. Due by the
         // receipt time, so that replay forgets at the same points.
         self.forget_idle_environments(seconds(received_at));
@@ -476,13 +472,10 @@ impl Recorder {
                 let series = &mut m.activity_duration;
                 let position = *h.duration[r]
                     .get_or_insert_with(|| series.position(&values, Histogram::default));
-                let at = activity
-                    .completed_at
-                    .map_or(clock.received_at, |t| clock.clamp(t));
                 let exemplar = Exemplar {
                     id: activity.id.as_str().into(),
                     value: d,
-                    at: seconds(at),
+                    at: seconds(clock.at(activity.completed_at)),
                 };
                 series.observe_at_with(position, d, exemplar);
             }
@@ -520,11 +513,7 @@ impl Recorder {
         if self.settings.deployment_types.contains(&activity.kind) {
             let values = [project, environment, environment_type, result];
             *slot(&mut h.deployments[r], &mut m.deployments, &values, || 0.0) += 1.0;
-            let at = seconds(
-                activity
-                    .finished_at()
-                    .map_or(clock.received_at, |t| clock.clamp(t)),
-            );
+            let at = seconds(clock.at(activity.finished_at()));
             let recovery = [project, environment_type];
             match finished {
                 ResultLabel::Success => self.deployment_finished(labels, recovery, at, true),
@@ -547,10 +536,7 @@ impl Recorder {
     ) {
         let (project, environment) = (activity.project.as_str(), activity.environment.as_str());
         if !activity.commit_list.is_empty() {
-            let created = activity
-                .created_at
-                .map_or(clock.received_at, |t| clock.clamp(t))
-                .timestamp_micros();
+            let created = clock.at(activity.created_at).timestamp_micros();
             let forgotten = self.lead.seen(project, &activity.commit_list, created);
             if forgotten > 0 {
                 self.own.label_overflow.add(&["commit"], forgotten as f64);
@@ -575,10 +561,7 @@ impl Recorder {
         if delivered.is_empty() {
             return;
         }
-        let at = activity
-            .finished_at()
-            .map_or(clock.received_at, |t| clock.clamp(t))
-            .timestamp_micros();
+        let at = clock.at(activity.finished_at()).timestamp_micros();
         let (m, skipped) = (&mut self.families, &mut self.own.observations_skipped);
         let values = [labels.project.as_ref()];
         // Differences of microseconds, exact, as the activity durations are.
@@ -957,6 +940,12 @@ fn entry<'m, V: Default>(map: &'m mut HashMap<String, V>, key: &str) -> &'m mut 
     map.get_mut(key).expect("present or inserted above")
 }
 
+/// The time an activity is shown at, as the recorder takes it: its latest timestamp, or the
+/// receipt time when it has none or when it lies beyond `skew` past the receipt.
+pub fn shown_at(activity: &Activity, received_at: DateTime<Utc>, skew: Duration) -> DateTime<Utc> {
+    Clock::new(received_at, skew).at(activity.latest_timestamp())
+}
+
 /// The time an activity was received, and how far past it its timestamps are believed.
 ///
 /// A timestamp beyond the skew is clamped to the receipt time wherever it sets a "last" gauge
@@ -981,8 +970,13 @@ impl Clock {
         }
     }
 
-    fn clamp(self, t: DateTime<Utc>) -> DateTime<Utc> {
-        if t > self.latest { self.received_at } else { t }
+    /// The instant `t` stands for: itself, or the receipt time when it is absent or beyond the
+    /// skew.
+    fn at(self, t: Option<DateTime<Utc>>) -> DateTime<Utc> {
+        match t {
+            Some(t) if t <= self.latest => t,
+            _ => self.received_at,
+        }
     }
 
     /// `to − from` in seconds, or why it cannot be observed.
