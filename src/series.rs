@@ -226,10 +226,7 @@ impl<V> Series<V> {
             self.key.push('"');
         }
         let (labels, ends, hasher) = (&self.labels, &self.values, &self.hasher);
-        let label_set = |i: usize| {
-            let start = if i == 0 { 0 } else { ends[i - 1].0 };
-            &labels[start..ends[i].0]
-        };
+        let label_set = |i: usize| label_set_at(labels, ends, i);
         let hash = hasher.hash_one(self.key.as_str());
         let found = self.index.entry(
             hash,
@@ -274,10 +271,7 @@ impl<V> Series<V> {
         self.labels.shrink_to_fit();
         self.values.shrink_to_fit();
         let (labels, ends, hasher) = (&self.labels, &self.values, &self.hasher);
-        let label_set = |i: usize| {
-            let start = if i == 0 { 0 } else { ends[i - 1].0 };
-            &labels[start..ends[i].0]
-        };
+        let label_set = |i: usize| label_set_at(labels, ends, i);
         self.index.clear();
         self.index.shrink_to_fit(|&i| hasher.hash_one(label_set(i)));
         for i in 0..ends.len() {
@@ -287,6 +281,12 @@ impl<V> Series<V> {
         }
         removed
     }
+}
+
+/// The label set of the `i`-th series, out of the buffer and the ends of its sets.
+fn label_set_at<'a, V>(labels: &'a str, ends: &[(usize, V)], i: usize) -> &'a str {
+    let start = if i == 0 { 0 } else { ends[i - 1].0 };
+    &labels[start..ends[i].0]
 }
 
 /// One label set as [`Series`] writes it: `name="value"` pairs, escaped, comma-separated.
