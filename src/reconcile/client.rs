@@ -31,6 +31,9 @@ pub enum ApiError {
     Unreachable { url: String, message: String },
     #[error("{url}: the answer is not what was expected: {message}")]
     Invalid { url: String, message: String },
+    /// Not the API's fault: the store could not take an activity the API listed.
+    #[error("the activity store cannot take activities: {0}")]
+    Store(#[from] crate::store::StoreError),
 }
 
 #[derive(Deserialize)]

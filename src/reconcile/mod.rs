@@ -466,14 +466,7 @@ impl Walk<'_> {
                 Source::Reconciliation
             };
             let received_at = activity::stored_precision(Utc::now());
-            let recorded =
-                intake
-                    .accept(activity, received_at)
-                    .await
-                    .map_err(|e| ApiError::Unreachable {
-                        url: "the activity store".into(),
-                        message: e.to_string(),
-                    })?;
+            let recorded = intake.accept(activity, received_at).await?;
             if recorded == Recorded::Accepted {
                 self.polled.taken += 1;
             }

@@ -320,6 +320,7 @@ async fn the_exporters_counters_exist_at_zero_from_the_start() {
         "environment_type",
         "series",
         "unfinished",
+        "commit",
     ] {
         zero(
             "platformsh_exporter_label_overflow_total",

@@ -199,6 +199,18 @@ async fn token(State(inner): State<Shared>, headers: HeaderMap, body: Bytes) -> 
         .into_response()
 }
 
+/// Logs the request, then spends one use of its access token: the double's state, or `None`
+/// for a token that is unknown or used up (answer [`unauthorised`]).
+fn admit<'a>(
+    inner: &'a Shared,
+    headers: &HeaderMap,
+    request: String,
+) -> Option<std::sync::MutexGuard<'a, Inner>> {
+    let mut inner = inner.lock().unwrap();
+    inner.seen.requests.push(request);
+    authorised(&mut inner, headers).then_some(inner)
+}
+
 /// Spends one use of the request's access token; `false` if it has none left or is unknown.
 fn authorised(inner: &mut Inner, headers: &HeaderMap) -> bool {
     let Some(token) = headers
@@ -236,14 +248,10 @@ async fn activities(
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    let mut inner = inner.lock().unwrap();
-    inner
-        .seen
-        .requests
-        .push(format!("GET /projects/{project}/activities {query:?}"));
-    if !authorised(&mut inner, &headers) {
+    let request = format!("GET /projects/{project}/activities {query:?}");
+    let Some(mut inner) = admit(&inner, &headers, request) else {
         return unauthorised();
-    }
+    };
     inner.seen.listings += 1;
     let fail_every = inner.behaviour.fail_every;
     if fail_every > 0 && inner.seen.listings % fail_every == 0 {
@@ -276,9 +284,7 @@ async fn project(
     Path(project): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let mut inner = inner.lock().unwrap();
-    inner.seen.requests.push(format!("GET /projects/{project}"));
-    if !authorised(&mut inner, &headers) {
+    if admit(&inner, &headers, format!("GET /projects/{project}")).is_none() {
         return unauthorised();
     }
     axum::Json(json!({
@@ -295,21 +301,20 @@ async fn organization(
     Path(organization): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let mut inner = inner.lock().unwrap();
-    inner
-        .seen
-        .requests
-        .push(format!("GET /organizations/{organization}"));
-    if !authorised(&mut inner, &headers) {
+    if admit(
+        &inner,
+        &headers,
+        format!("GET /organizations/{organization}"),
+    )
+    .is_none()
+    {
         return unauthorised();
     }
     axum::Json(json!({"id": organization, "name": "acme", "label": "ACME Inc."})).into_response()
 }
 
 async fn me(State(inner): State<Shared>, headers: HeaderMap) -> Response {
-    let mut inner = inner.lock().unwrap();
-    inner.seen.requests.push("GET /users/me".into());
-    if !authorised(&mut inner, &headers) {
+    if admit(&inner, &headers, "GET /users/me".into()).is_none() {
         return unauthorised();
     }
     axum::Json(json!({"id": "user-1", "username": "dev"})).into_response()
@@ -320,14 +325,10 @@ async fn access(
     Path(user): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let mut inner = inner.lock().unwrap();
-    inner
-        .seen
-        .requests
-        .push(format!("GET /users/{user}/extended-access"));
-    if !authorised(&mut inner, &headers) {
+    let request = format!("GET /users/{user}/extended-access");
+    let Some(inner) = admit(&inner, &headers, request) else {
         return unauthorised();
-    }
+    };
     let items: Vec<Value> = inner
         .behaviour
         .activities
