@@ -96,6 +96,17 @@ pub struct Config {
     )]
     pub body_memory_bytes: usize,
 
+    /// Most bytes of `/metrics` answers held for scrapers at once. Scrapes of the same state
+    /// share one copy, so this bounds what scrapers that read slowly, or never, can make the
+    /// exporter hold; past it a scrape waits (until the request timeout), then gets 503.
+    #[arg(
+        long = "web.scrape-memory-bytes",
+        help_heading = "Web",
+        env = "PLATFORMSH_EXPORTER_WEB_SCRAPE_MEMORY_BYTES",
+        default_value_t = 256 * 1024 * 1024
+    )]
+    pub scrape_memory_bytes: usize,
+
     /// Exporter-toolkit web configuration file; its `basic_auth_users` protect every path but
     /// the webhook.
     #[arg(

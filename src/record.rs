@@ -4,7 +4,6 @@
 //! A live delivery and a stored one replayed at start go through [`Recorder::record`], so the
 //! same activities in the same order always rebuild the same metrics.
 
-use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -16,7 +15,6 @@ use crate::dedup::Seen;
 use crate::labels::{Caps, Labels, Limits, OVERFLOW, OVERFLOWING};
 use crate::lead::LeadTimes;
 use crate::series::{ActivityFamilies, Exemplar, Histogram, LabelSet, RecorderFamilies, Series};
-use crate::text::WriteText;
 
 /// Activity types counted as deployments unless `--deployment.types` says otherwise.
 pub const DEFAULT_DEPLOYMENT_TYPES: &[&str] = &[
@@ -207,9 +205,13 @@ pub struct Recorder {
     families: ActivityFamilies,
     /// The exporter's own counters that replay rebuilds: label overflow, skipped observations.
     own: RecorderFamilies,
-    /// The activity families' exposition text, reused by scrapes until a change.
+    /// The activity families' exposition text as of `text_generation`.
     text: String,
-    /// Whether `text` is older than the families.
+    text_generation: u64,
+    /// Counts the changes that scrapes can see: a scrape reuses what it wrote for the same
+    /// generation.
+    generation: u64,
+    /// Whether the families changed since `generation` was last read.
     changed: bool,
     settings: Settings,
     caps: Caps,
@@ -247,6 +249,8 @@ impl Recorder {
             families: ActivityFamilies::new(),
             own,
             text: String::new(),
+            text_generation: 0,
+            generation: 0,
             changed: true,
             caps: Caps::new(settings.limits),
             seen: Seen::new(settings.dedup_capacity),
@@ -331,13 +335,34 @@ impl Recorder {
     /// The activity families in the text exposition format. Deliveries are rare next to
     /// scrapes, so the text is written again only after a change.
     pub fn exposition(&mut self) -> &str {
-        if self.changed {
+        let generation = self.generation();
+        if self.text_generation != generation {
             self.text.clear();
             self.families.encode(&mut self.text);
             self.own.encode(&mut self.text);
-            self.changed = false;
+            self.text_generation = generation;
         }
         &self.text
+    }
+
+    /// A number that changes whenever what the families show does (never 0).
+    pub fn generation(&mut self) -> u64 {
+        if self.changed {
+            self.generation += 1;
+            self.changed = false;
+        }
+        self.generation
+    }
+
+    /// A copy of what the families show now, to be written without the recorder's lock:
+    /// copying the series is a fraction of writing them as text (BENCHMARKS.md, `/metrics`),
+    /// so deliveries wait that much less behind a scrape.
+    pub fn snapshot(&mut self) -> Snapshot {
+        Snapshot {
+            generation: self.generation(),
+            families: self.families.clone(),
+            own: self.own.clone(),
+        }
     }
 
     /// Records one activity received at `received_at`. A duplicate changes nothing.
@@ -894,35 +919,39 @@ impl Recorder {
     }
 }
 
-/// The recorder behind its lock, as `/metrics` reads it: stale unfinished activities and idle
-/// environments are expired here rather than per delivery (the scans are O(tracked)), then the
-/// families' text, reused until a delivery changes them, is copied out.
-impl WriteText for Mutex<Recorder> {
-    fn write_text(&self, out: &mut String) {
-        let mut recorder = scraped(self);
-        out.push_str(recorder.exposition());
+/// The recorder's families as they were at one generation, written outside its lock.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub generation: u64,
+    families: ActivityFamilies,
+    own: RecorderFamilies,
+}
+
+impl Snapshot {
+    /// The families in the Prometheus text format.
+    pub fn text(&self) -> String {
+        let mut text = String::new();
+        self.families.encode(&mut text);
+        self.own.encode(&mut text);
+        text
     }
 
-    /// OpenMetrics carries the duration histograms' exemplars: written afresh at each such
-    /// scrape, not cached as the text is.
-    fn write_openmetrics(&self, out: &mut String) {
-        let recorder = scraped(self);
+    /// The families in OpenMetrics (without the final `# EOF`), with the duration histograms'
+    /// exemplars.
+    pub fn openmetrics(&self) -> String {
         let mut text = String::new();
-        recorder.families.encode_with_exemplars(&mut text);
-        recorder.own.encode(&mut text);
-        out.push_str(&crate::text::to_openmetrics(&text));
+        self.families.encode_with_exemplars(&mut text);
+        self.own.encode(&mut text);
+        crate::text::to_openmetrics(&text)
     }
 }
 
-/// The recorder, locked, with what a scrape no longer shows expired.
-fn scraped(recorder: &Mutex<Recorder>) -> std::sync::MutexGuard<'_, Recorder> {
-    let mut recorder = recorder
-        .lock()
-        .expect("the recorder lock is never poisoned: recording does not panic");
+/// Expires what a scrape no longer shows: stale unfinished activities and idle environments
+/// are dropped here rather than per delivery (the scans are O(tracked)).
+pub fn expire(recorder: &mut Recorder) {
     let now = Utc::now();
     recorder.expire_unfinished(now);
     recorder.forget_idle_environments(seconds(now));
-    recorder
 }
 
 /// Whether the labels name an environment of its own: not a project-level activity (no

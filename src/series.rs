@@ -17,7 +17,7 @@ use crate::catalogue::{
 
 /// The exporter's own counters that replay rebuilds with the activities: kept by the recorder
 /// beside the activity families, written after them.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct RecorderFamilies {
     pub label_overflow: Series<f64>,
     pub delivered: Series<f64>,
@@ -54,7 +54,7 @@ impl Default for RecorderFamilies {
 }
 
 /// The activity families: one [`Series`] map per family, written only by the recorder.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ActivityFamilies {
     pub activities: Series<f64>,
     pub activity_failures: Series<f64>,
@@ -146,7 +146,7 @@ impl Default for ActivityFamilies {
 /// back and writes text, at the same cost per series whatever their number. Series are
 /// written in the order they appeared (the text format does not ask for any order). The
 /// recorder is the only writer and already holds a lock, so the values need no atomics.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Series<V> {
     family: &'static Family,
     /// Positions of the family's labels sorted by name: label pairs are written in that

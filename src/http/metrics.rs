@@ -1,36 +1,341 @@
-//! The `/metrics` endpoint: it joins sources of text ([`WriteText`]) without knowing their
-//! insides, in the format the scraper asks for (gzip, when asked, is a layer of the route).
+//! The `/metrics` endpoint: the recorder's families (the bulk: megabytes at the caps), then the
+//! process's own, in the format and encoding the scraper asks for.
+//!
+//! Scrapes share their work. The recorder's part is written once per generation (a change of
+//! the families) and per format, from a snapshot taken under the recorder's lock and written
+//! outside it, then gzipped once if a scraper asks for gzip; every scrape of that generation
+//! sends the same bytes. Only the exporter's own metrics (kilobytes, changing at every scrape)
+//! are written per scrape. What the written generations hold counts against
+//! `--web.scrape-memory-bytes`: scrapers that never read their answers cannot make the
+//! exporter hold a copy each (the send timeout in [`super::deadline`] then cuts them off).
 
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use std::io::Write as _;
+
+use flate2::Compression;
+use flate2::write::DeflateEncoder;
+use http_body::{Frame, SizeHint};
+use tokio::sync::{OnceCell, OwnedSemaphorePermit, Semaphore};
 
 use super::state::AppState;
-use crate::text::WriteText;
+use crate::record::{self, Snapshot};
 
 /// The OpenMetrics content type, as Prometheus asks for it.
 pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-/// `GET` handler for the telemetry path: the recorder's families, then the process's.
-pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> impl IntoResponse {
-    let sources: [&dyn WriteText; 2] = [&*state.recorder, &*state.telemetry];
-    let mut body = String::new();
-    let accept = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    if prefers_openmetrics(accept) {
-        for source in sources {
-            source.write_openmetrics(&mut body);
+/// The unit of the scrape memory budget.
+const UNIT: usize = 1024;
+
+/// The two formats a scraper can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Text,
+    OpenMetrics,
+}
+
+/// The latest generation written, shared by the scrapes of that generation.
+#[derive(Debug)]
+pub struct Scrapes {
+    latest: Mutex<Option<Arc<Rendering>>>,
+    budget: Arc<Semaphore>,
+    /// The budget's size in units: a rendering larger than the whole budget takes all of it.
+    units: u32,
+    /// How long a scrape waits for room in the budget before it is answered 503.
+    wait: Duration,
+}
+
+impl Scrapes {
+    pub fn new(memory_bytes: usize, wait: Duration) -> Self {
+        let units = u32::try_from(memory_bytes.div_ceil(UNIT))
+            .unwrap_or(u32::MAX)
+            .clamp(1, Semaphore::MAX_PERMITS as u32);
+        Self {
+            latest: Mutex::new(None),
+            budget: Arc::new(Semaphore::new(units as usize)),
+            units,
+            wait,
         }
-        body.push_str("# EOF\n");
-        ([(header::CONTENT_TYPE, OPENMETRICS)], body)
-    } else {
-        for source in sources {
-            source.write_text(&mut body);
-        }
-        ([(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)], body)
     }
+
+    /// The rendering of `snapshot`'s generation, made if the latest is of another.
+    fn rendering(&self, generation: u64, snapshot: impl FnOnce() -> Snapshot) -> Arc<Rendering> {
+        let mut latest = self.latest.lock().expect("never poisoned: no panic inside");
+        match &*latest {
+            Some(rendering) if rendering.generation == generation => Arc::clone(rendering),
+            _ => {
+                let rendering = Arc::new(Rendering {
+                    generation,
+                    snapshot: Mutex::new(Some(Arc::new(snapshot()))),
+                    formats: [Rendered::default(), Rendered::default()],
+                    held: Mutex::new(Vec::new()),
+                });
+                *latest = Some(Arc::clone(&rendering));
+                rendering
+            }
+        }
+    }
+
+    /// Takes room for `bytes` in the budget, for as long as `rendering` lives.
+    async fn hold(&self, rendering: &Rendering, bytes: usize) -> Result<(), Busy> {
+        let units = u32::try_from(bytes.div_ceil(UNIT))
+            .unwrap_or(u32::MAX)
+            .min(self.units);
+        let permit = tokio::time::timeout(
+            self.wait,
+            Arc::clone(&self.budget).acquire_many_owned(units),
+        )
+        .await
+        .map_err(|_| Busy)?
+        .expect("the scrape budget is never closed");
+        rendering
+            .held
+            .lock()
+            .expect("never poisoned: no panic inside")
+            .push(permit);
+        Ok(())
+    }
+}
+
+/// The budget had no room for a new rendering in time.
+#[derive(Debug)]
+struct Busy;
+
+/// One generation of the recorder's families, written in each format when first asked for.
+#[derive(Debug)]
+struct Rendering {
+    generation: u64,
+    /// What the formats are written from; dropped once both are written.
+    snapshot: Mutex<Option<Arc<Snapshot>>>,
+    formats: [Rendered; 2],
+    /// Room in the budget for what is written here, given back when the last scrape that
+    /// sends it is done.
+    held: Mutex<Vec<OwnedSemaphorePermit>>,
+}
+
+/// One format of a rendering: the text, and its gzip body (without header and trailer) when
+/// asked for.
+#[derive(Debug, Default)]
+struct Rendered {
+    text: OnceCell<Bytes>,
+    gzip: OnceCell<Deflated>,
+}
+
+/// A raw deflate stream (see [`deflate`]), with the CRC-32 and length of what it holds, for
+/// the gzip trailer.
+#[derive(Debug, Clone)]
+struct Deflated {
+    body: Bytes,
+    crc: u32,
+    len: u32,
+}
+
+impl Rendering {
+    /// The rendering in `format`, written the first time (by one scrape; the others wait).
+    async fn text(&self, format: Format, scrapes: &Scrapes) -> Result<Bytes, Busy> {
+        let text = self.formats[format as usize]
+            .text
+            .get_or_try_init(|| async {
+                let snapshot = self
+                    .snapshot
+                    .lock()
+                    .expect("never poisoned: no panic inside")
+                    .clone()
+                    .expect("the snapshot is kept until both formats are written");
+                let text = tokio::task::spawn_blocking(move || {
+                    Bytes::from(match format {
+                        Format::Text => snapshot.text(),
+                        Format::OpenMetrics => snapshot.openmetrics(),
+                    })
+                })
+                .await
+                .expect("writing text does not panic");
+                scrapes.hold(self, text.len()).await?;
+                Ok(text)
+            })
+            .await
+            .cloned()?;
+        if self.formats.iter().all(|f| f.text.initialized()) {
+            self.snapshot.lock().expect("never poisoned").take();
+        }
+        Ok(text)
+    }
+
+    async fn gzip(&self, format: Format, text: Bytes, scrapes: &Scrapes) -> Result<Deflated, Busy> {
+        self.formats[format as usize]
+            .gzip
+            .get_or_try_init(|| async {
+                let deflated = tokio::task::spawn_blocking(move || deflate(&text, false))
+                    .await
+                    .expect("deflate does not panic");
+                scrapes.hold(self, deflated.body.len()).await?;
+                Ok(deflated)
+            })
+            .await
+            .cloned()
+    }
+}
+
+/// Deflates `data` as a raw stream: ended by a sync flush (byte-aligned, not final), or by
+/// the final block if `last`.
+///
+/// Deflate streams written this way can be joined: a stream that follows starts a compressor
+/// of its own and never refers back past its start, so the cached head of a generation and the
+/// tail of each scrape make one gzip member (as pigz joins its blocks), which every client
+/// reads, not a multi-member file that some read only the first member of.
+fn deflate(data: &[u8], last: bool) -> Deflated {
+    // The fastest level: Prometheus text is repetitive enough that it still shrinks more than
+    // tenfold, and a scrape at the caps is tens of megabytes.
+    let mut encoder =
+        DeflateEncoder::new(Vec::with_capacity(data.len() / 8 + 64), Compression::fast());
+    let body = (|| {
+        encoder.write_all(data)?;
+        if last {
+            encoder.try_finish()?;
+        } else {
+            encoder.flush()?;
+        }
+        std::io::Result::Ok(std::mem::take(encoder.get_mut()))
+    })()
+    .expect("deflate into memory cannot fail");
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(data);
+    Deflated {
+        body: Bytes::from(body),
+        crc: crc.finalize(),
+        // The gzip trailer keeps the length modulo 2^32.
+        len: data.len() as u32,
+    }
+}
+
+/// The one gzip member of `head` (deflated already) followed by `tail`, in pieces.
+fn gzip(head: &Deflated, tail: &[u8]) -> Vec<Bytes> {
+    let end = deflate(tail, true);
+    // The CRC-32 of the whole: the head's, carried on over the tail.
+    let mut crc = crc32fast::Hasher::new_with_initial(head.crc);
+    crc.update(tail);
+    // Header: magic, deflate, no flags, no time, no extra flags, OS unknown.
+    let header = Bytes::from_static(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255]);
+    let mut trailer = Vec::with_capacity(8);
+    trailer.extend_from_slice(&crc.finalize().to_le_bytes());
+    trailer.extend_from_slice(&head.len.wrapping_add(end.len).to_le_bytes());
+    vec![header, head.body.clone(), end.body, Bytes::from(trailer)]
+}
+
+/// `GET` handler for the telemetry path.
+pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let header = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+            .unwrap_or_default()
+    };
+    let format = if prefers_openmetrics(header(header::ACCEPT)) {
+        Format::OpenMetrics
+    } else {
+        Format::Text
+    };
+    let gzip = accepts_gzip(header(header::ACCEPT_ENCODING));
+    match answer(&state, format, gzip).await {
+        Ok(response) => response,
+        Err(Busy) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "1")],
+            "Too many scrape answers are waiting to be read (--web.scrape-memory-bytes); \
+             try again\n",
+        )
+            .into_response(),
+    }
+}
+
+async fn answer(state: &AppState, format: Format, gzipped: bool) -> Result<Response, Busy> {
+    let rendering = {
+        let mut recorder = state
+            .recorder
+            .lock()
+            .expect("the recorder lock is never poisoned: recording does not panic");
+        record::expire(&mut recorder);
+        let generation = recorder.generation();
+        state.scrapes.rendering(generation, || recorder.snapshot())
+    };
+    let head = rendering.text(format, &state.scrapes).await?;
+    let mut tail = String::new();
+    state.telemetry.encode(&mut tail);
+    let tail = match format {
+        Format::Text => tail,
+        Format::OpenMetrics => crate::text::to_openmetrics(&tail) + "# EOF\n",
+    };
+    let content_type = match format {
+        Format::Text => prometheus::TEXT_FORMAT,
+        Format::OpenMetrics => OPENMETRICS,
+    };
+    let (parts, encoding) = if gzipped {
+        let deflated = rendering.gzip(format, head, &state.scrapes).await?;
+        (gzip(&deflated, tail.as_bytes()), Some("gzip"))
+    } else {
+        (vec![head, Bytes::from(tail)], None)
+    };
+    let body = Body::new(Chunks {
+        parts: parts.into(),
+        _rendering: rendering,
+    });
+    let mut response = Response::new(body);
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    if let Some(encoding) = encoding {
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding));
+    }
+    Ok(response)
+}
+
+/// A body of a few shared pieces, which keeps its rendering (and its room in the budget)
+/// until it is sent or dropped.
+#[derive(Debug)]
+struct Chunks {
+    parts: VecDeque<Bytes>,
+    _rendering: Arc<Rendering>,
+}
+
+impl http_body::Body for Chunks {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        Poll::Ready(self.parts.pop_front().map(|part| Ok(Frame::data(part))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.parts.is_empty()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.parts.iter().map(|p| p.len() as u64).sum())
+    }
+}
+
+/// Whether `Accept-Encoding` admits gzip (`gzip`, `x-gzip` or `*`, with a q-value above 0).
+fn accepts_gzip(accept_encoding: &str) -> bool {
+    accept_encoding.split(',').any(|coding| {
+        let mut parts = coding.split(';').map(str::trim);
+        let name = parts.next().unwrap_or_default().to_ascii_lowercase();
+        let q = parts
+            .filter_map(|p| p.strip_prefix("q="))
+            .find_map(|q| q.parse::<f64>().ok())
+            .unwrap_or(1.0);
+        matches!(name.as_str(), "gzip" | "x-gzip" | "*") && q > 0.0
+    })
 }
 
 /// Whether `Accept` ranks OpenMetrics above the text format (Prometheus sends
@@ -56,7 +361,10 @@ fn prefers_openmetrics(accept: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::prefers_openmetrics;
+    use std::fmt::Write as _;
+    use std::io::Read;
+
+    use super::*;
 
     #[test]
     fn the_scraper_s_preference_decides_the_format() {
@@ -70,5 +378,67 @@ mod tests {
             "text/plain,application/openmetrics-text;q=0.5"
         ));
         assert!(!prefers_openmetrics("application/openmetrics-text;q=0"));
+    }
+
+    #[test]
+    fn gzip_is_sent_when_the_scraper_admits_it() {
+        assert!(accepts_gzip("gzip"));
+        assert!(accepts_gzip("deflate, gzip;q=0.5"));
+        assert!(accepts_gzip("*"));
+        assert!(!accepts_gzip(""));
+        assert!(!accepts_gzip("identity"));
+        assert!(!accepts_gzip("gzip;q=0"));
+    }
+
+    /// A cached head and a fresh tail make one gzip member that any single-member reader
+    /// (flate2's `GzDecoder` reads only the first member) decodes to the two joined.
+    #[test]
+    fn a_shared_head_and_a_fresh_tail_make_one_gzip_member() {
+        let mut head = String::new();
+        for i in 0..20_000 {
+            writeln!(head, "platformsh_x{{project=\"p{}\"}} {i}", i % 97).unwrap();
+        }
+        for tail in ["", "# EOF\n", "process_cpu_seconds_total 1.5\n# EOF\n"] {
+            let parts = gzip(&deflate(head.as_bytes(), false), tail.as_bytes());
+            let body: Vec<u8> = parts.iter().flat_map(|p| p.iter().copied()).collect();
+            let mut decoded = String::new();
+            flate2::read::GzDecoder::new(&body[..])
+                .read_to_string(&mut decoded)
+                .unwrap();
+            assert_eq!(decoded, format!("{head}{tail}"));
+            assert!(body.len() < head.len() / 5, "{} bytes", body.len());
+        }
+    }
+
+    fn snapshot() -> Snapshot {
+        crate::record::Recorder::new(crate::record::Settings::default()).snapshot()
+    }
+
+    #[test]
+    fn scrapes_of_one_generation_share_one_rendering() {
+        let scrapes = Scrapes::new(1 << 20, Duration::from_secs(1));
+        let first = scrapes.rendering(1, snapshot);
+        let second = scrapes.rendering(1, || unreachable!("the first snapshot is shared"));
+        assert!(Arc::ptr_eq(&first, &second));
+        let third = scrapes.rendering(2, snapshot);
+        assert!(!Arc::ptr_eq(&first, &third));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_rendering_waits_for_room_then_gives_up_and_room_comes_back_when_it_is_dropped() {
+        let scrapes = Scrapes::new(10 * UNIT, Duration::from_secs(30));
+        let held = scrapes.rendering(1, snapshot);
+        scrapes.hold(&held, 8 * UNIT).await.unwrap();
+        let next = scrapes.rendering(2, snapshot);
+        let started = tokio::time::Instant::now();
+        assert!(scrapes.hold(&next, 4 * UNIT).await.is_err());
+        assert_eq!(started.elapsed(), Duration::from_secs(30));
+        // The scrape that sent the first one is done, and the cache moved on: its room is back.
+        drop(held);
+        scrapes.hold(&next, 4 * UNIT).await.unwrap();
+        // Larger than the whole budget: takes all of it rather than never fitting.
+        let last = scrapes.rendering(3, snapshot);
+        drop(next);
+        scrapes.hold(&last, 100 * UNIT).await.unwrap();
     }
 }

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod auth;
 pub mod budget;
+pub mod deadline;
 pub mod error;
 pub mod metrics;
 pub mod receive;

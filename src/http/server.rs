@@ -15,9 +15,9 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
-use tower_http::compression::CompressionLayer;
 
 use super::auth::{self, BasicAuth};
+use super::deadline::SendDeadline;
 use super::state::{AppState, StartError, retention_cutoff};
 use super::{api, metrics, receive, status};
 use crate::config::Config;
@@ -90,10 +90,7 @@ fn check_paths_and_sizes(config: &Config) -> Result<(), String> {
 pub fn app(state: AppState, config: &Config, auth: Option<BasicAuth>) -> Router {
     let mut pages = Router::new()
         .route("/", get(status::page))
-        .route(
-            &config.telemetry_path,
-            get(metrics::metrics).layer(CompressionLayer::new().gzip(true)),
-        )
+        .route(&config.telemetry_path, get(metrics::metrics))
         .route("/api/v1/activities", get(api::activities))
         .route("/-/healthy", get(|| async { "Healthy\n" }))
         .route("/-/ready", get(ready));
@@ -175,6 +172,7 @@ pub async fn run(
             () = &mut shutdown => break,
         };
         let service = TowerToHyperService::new(router.clone());
+        let stream = SendDeadline::new(stream, config.request_timeout);
         let connection = builder.serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {

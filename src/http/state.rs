@@ -63,6 +63,9 @@ pub struct Shared {
     pub saved_counters: Vec<(String, u64)>,
     /// Where the metrics are served, for the status page's link.
     pub telemetry_path: String,
+    /// The latest rendering of the recorder's families, shared by scrapes, and the memory
+    /// budget of what scrapes hold.
+    pub scrapes: super::metrics::Scrapes,
     /// Refused deliveries logged this minute (see `receive::report`).
     pub refusals: Mutex<super::receive::RefusalLog>,
 }
@@ -110,6 +113,10 @@ impl AppState {
             intake,
             saved_counters,
             refusals: Mutex::default(),
+            scrapes: super::metrics::Scrapes::new(
+                config.scrape_memory_bytes,
+                config.request_timeout,
+            ),
             telemetry_path: config.telemetry_path.clone(),
             recorder,
             telemetry,

@@ -366,3 +366,96 @@ async fn a_body_that_stops_arriving_is_cut_off_at_the_gap_timeout() {
         started.elapsed()
     );
 }
+
+/// Fills the families with `n` label sets of long names (a project and type each, so every
+/// histogram gets a series of its own: about 12 KB of exposition each), 16 senders at once.
+async fn label_sets(app: &TestApp, n: usize) {
+    let base: serde_json::Value =
+        serde_json::from_slice(&fixture("push-success-seed.json")).unwrap();
+    let mut tasks = Vec::new();
+    for sender in 0..16 {
+        let (client, url, base) = (app.client.clone(), app.url("/webhook"), base.clone());
+        tasks.push(tokio::spawn(async move {
+            for i in (sender..n).step_by(16) {
+                let mut body = base.clone();
+                body["id"] = json!(format!("big-{i}"));
+                let long = "x".repeat(100);
+                body["project"] = json!(format!("project-{i}-{long}"));
+                body["type"] = json!(format!("environment.kind-{i}-{long}"));
+                let sent = client.post(&url).body(body.to_string()).send().await;
+                assert_eq!(sent.unwrap().status(), 202);
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+}
+
+/// A scrape whose client never reads: a socket with the smallest receive buffer, so the
+/// server's writes stall as soon as its own send buffer is full.
+async fn unread_scrape(app: &TestApp) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stream = socket.connect(app.addr).await.unwrap();
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    stream
+}
+
+#[tokio::test]
+async fn scrapes_that_are_never_read_are_cut_off_and_hold_no_slot() {
+    let app = spawn_app(&[
+        "--storage.in-memory",
+        "--web.request-timeout",
+        "2s",
+        "--web.max-connections",
+        "4",
+        "--limits.projects",
+        "5000",
+        "--limits.types",
+        "5000",
+    ])
+    .await;
+    label_sets(&app, 800).await;
+    let size = app.exposition().await.len();
+    assert!(size > 8_000_000, "the exposition is {size} bytes");
+
+    let mut unread = Vec::new();
+    for _ in 0..4 {
+        unread.push(unread_scrape(&app).await);
+    }
+    // Every slot is held by a scrape nobody reads: a delivery gets in once the send timeout
+    // has closed them, not never.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let started = Instant::now();
+    let answer = tokio::time::timeout(
+        Duration::from_secs(10),
+        app.post(fixture("push-failure-development.json")),
+    )
+    .await
+    .expect("a delivery is answered once the stalled scrapes are cut off");
+    assert_eq!(answer.status, 202);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    // Each stalled answer was cut off before its end.
+    for mut stream in unread {
+        let received = read_until_closed(&mut stream, Duration::from_secs(5)).await;
+        assert!(
+            received.starts_with("HTTP/1.1 200"),
+            "{}",
+            &received[..40.min(received.len())]
+        );
+        assert!(
+            received.len() < size,
+            "{} of {size} bytes sent",
+            received.len()
+        );
+    }
+    still_answers(&app).await;
+}
