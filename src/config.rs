@@ -416,9 +416,13 @@ pub enum Command {
         /// How far back to write (the state at that time, then every change).
         #[arg(long, default_value = "90d", value_parser = duration)]
         since: Duration,
-        /// File to write; standard output if absent.
+        /// File to write; standard output if absent. Never the store; written in full beside
+        /// it, then moved in place.
         #[arg(long)]
         output: Option<PathBuf>,
+        /// Replace --output if it exists (a symlink is replaced, not followed).
+        #[arg(long)]
+        overwrite: bool,
         /// Also write every metric at each multiple of this (e.g. 15m), not only when it
         /// changes: instant queries and short ranges then find a sample (Prometheus looks
         /// back 5 minutes). Each step costs a line per series.

@@ -33,6 +33,7 @@ async fn main() -> ExitCode {
         since,
         output,
         step,
+        overwrite,
     }) = &config.command
     {
         let options = history::Options {
@@ -40,7 +41,7 @@ async fn main() -> ExitCode {
             step: *step,
             now: chrono::Utc::now(),
         };
-        return write_history(&config, &options, output.as_deref());
+        return write_history(&config, &options, output.as_deref(), *overwrite);
     }
     if let Some(Command::Healthcheck { url }) = &config.command {
         return healthcheck(&config, url.as_deref()).await;
@@ -111,24 +112,24 @@ fn write_history(
     config: &Config,
     options: &history::Options,
     output: Option<&std::path::Path>,
+    overwrite: bool,
 ) -> ExitCode {
-    let mut out: Box<dyn std::io::Write> = if let Some(path) = output {
-        match std::fs::File::create(path) {
-            Ok(file) => Box::new(std::io::BufWriter::new(file)),
-            Err(e) => {
-                tracing::error!("cannot create {}: {e}", path.display());
-                return ExitCode::FAILURE;
-            }
-        }
+    let settings = config.settings();
+    let store = &config.storage_path;
+    let written = if let Some(path) = output {
+        history::Output::create(path, store, overwrite).and_then(|mut file| {
+            let written = history::write(store, settings, options, &mut file)?;
+            file.finish()?;
+            Ok(written)
+        })
     } else {
-        Box::new(std::io::BufWriter::new(std::io::stdout().lock()))
-    };
-    let written = history::write(&config.storage_path, config.settings(), options, &mut out)
-        .and_then(|written| {
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        history::write(store, settings, options, &mut out).and_then(|written| {
             out.flush()
                 .map_err(|e| format!("cannot write the history: {e}"))?;
             Ok(written)
-        });
+        })
+    };
     match written {
         Ok(written) => {
             tracing::info!(

@@ -13,7 +13,14 @@ use crate::telemetry::StoreErrorReason;
 pub(super) struct Identity {
     path: PathBuf,
     file: Option<(u64, u64)>,
+    /// The file opened, read again at each check: truncated or overwritten in place (an
+    /// operator's `>`, a tool told to write its output there), it keeps its inode but no
+    /// longer starts as a SQLite database does.
+    opened: Option<std::fs::File>,
 }
+
+/// The first bytes of every SQLite database file.
+const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
 
 /// An exclusive lock on the database, held by the writer until it stops: a second exporter
 /// on the same database refuses to start instead of overwriting this one's saved counters.
@@ -52,6 +59,7 @@ impl Identity {
         Self {
             path: path.to_owned(),
             file: Self::of(path),
+            opened: std::fs::File::open(path).ok(),
         }
     }
 
@@ -60,20 +68,40 @@ impl Identity {
         std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
     }
 
-    /// An error unless the path still names the file that was opened.
+    /// An error unless the path still names the file that was opened, and that file is
+    /// still a SQLite database.
     pub(super) fn check(&self) -> Result<(), StoreError> {
-        if self.file.is_some() && Self::of(&self.path) == self.file {
-            Ok(())
-        } else {
-            Err(StoreError {
+        if self.file.is_none() || Self::of(&self.path) != self.file {
+            return Err(StoreError {
                 reason: StoreErrorReason::Replaced,
                 message: format!(
                     "the database {} was deleted or replaced while the exporter ran; restart \
                      it to open the file now there",
                     self.path.display()
                 ),
-            })
+            });
         }
+        if !self.starts_as_sqlite() {
+            return Err(StoreError {
+                reason: StoreErrorReason::Replaced,
+                message: format!(
+                    "the database {} was truncated or overwritten while the exporter ran; \
+                     nothing more is written to it: restore it from a backup, then restart",
+                    self.path.display()
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    fn starts_as_sqlite(&self) -> bool {
+        use std::os::unix::fs::FileExt;
+        let Some(file) = &self.opened else {
+            return false;
+        };
+        let mut header = [0; 16];
+        // One pread per commit, next to the fsync.
+        file.read_exact_at(&mut header, 0).is_ok() && &header == SQLITE_HEADER
     }
 }
 

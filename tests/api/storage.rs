@@ -595,3 +595,59 @@ async fn a_database_replaced_by_another_file_answers_503() {
     assert_eq!(refused.status, 503, "{}", refused.body);
     assert_eq!(app.get("/-/ready").await.status, 503);
 }
+
+#[tokio::test]
+async fn a_database_truncated_in_place_answers_503_and_reports_not_ready() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = path_arg(&dir);
+    let app = spawn_app(&["--storage.path", &path]).await;
+    assert_eq!(app.post(fixture("cron-success.json")).await.status, 202);
+    // What `> store.db` or a tool writing its output there does: same inode, no database.
+    std::fs::File::create(&path).unwrap();
+    let refused = app.post(fixture("redeploy-success-production.json")).await;
+    assert_eq!(refused.status, 503, "{}", refused.body);
+    let ready = app.get("/-/ready").await;
+    assert_eq!(ready.status, 503);
+    assert!(
+        ready.body.contains("truncated or overwritten"),
+        "{}",
+        ready.body
+    );
+}
+
+#[tokio::test]
+async fn history_refuses_to_write_over_the_live_store_which_keeps_every_activity() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = path_arg(&dir);
+    let app = spawn_app(&["--storage.path", &path]).await;
+    assert_eq!(app.post(fixture("cron-success.json")).await.status, 202);
+    let before = std::fs::metadata(&path).unwrap().len();
+    for output in [path.clone(), format!("{path}-wal"), format!("{path}.lock")] {
+        for overwrite in [false, true] {
+            let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_platformsh-exporter"));
+            command.args(["--storage.path", &path, "history", "--output", &output]);
+            if overwrite {
+                command.arg("--overwrite");
+            }
+            let run = command.output().unwrap();
+            assert!(!run.status.success());
+            let stderr = String::from_utf8_lossy(&run.stderr);
+            assert!(stderr.contains("is part of the store"), "{stderr}");
+        }
+    }
+    assert!(std::fs::metadata(&path).unwrap().len() >= before);
+    assert_eq!(app.get("/-/ready").await.status, 200);
+    assert_eq!(
+        app.post(fixture("push-failure-development.json"))
+            .await
+            .status,
+        202
+    );
+    app.stop().await.unwrap();
+    let again = spawn_app(&["--storage.path", &path]).await;
+    assert_eq!(
+        total_activities(&again.scrape().await),
+        2.0,
+        "both replayed"
+    );
+}

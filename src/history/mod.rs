@@ -14,7 +14,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::catalogue::{FAMILIES, Family, Kind};
+
+mod output;
 use crate::record::{Recorder, Settings};
+pub use output::Output;
 
 /// What to write.
 #[derive(Debug, Clone, Copy)]
