@@ -218,7 +218,7 @@ pub const BACKFILLED: Family = Family {
 };
 pub const OBSERVATIONS_SKIPPED: Family = Family {
     name: "platformsh_exporter_observations_skipped_total",
-    help: "Durations not observed because a timestamp was missing or the duration was negative.",
+    help: "Observations not made: a timestamp missing or not believable (clock_skew), a negative duration, or commits past --limits.commits-per-push (commit_limit).",
     kind: Kind::Counter,
     labels: &["metric", "reason"],
     buckets: &[],

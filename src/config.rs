@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::activity::MAX_COMMITS_PER_PUSH;
 use crate::labels::Limits;
 use crate::reconcile::{self, ApiToken};
 use crate::record::{DEFAULT_DEPLOYMENT_TYPES, Settings};
@@ -269,6 +270,17 @@ pub struct Config {
         default_value_t = Limits::default().commits
     )]
     pub max_commits: usize,
+
+    /// Most commits of one push taken in for lead time (stored, remembered); the rest are
+    /// counted as skipped observations. At most 10000.
+    #[arg(
+        long = "limits.commits-per-push",
+        help_heading = "Limits",
+        env = "PLATFORMSH_EXPORTER_LIMITS_COMMITS_PER_PUSH",
+        default_value_t = 1000,
+        value_parser = commits_per_push
+    )]
+    pub commits_per_push: usize,
 
     /// Forget an environment with no activity for this long (e.g. 90d), as if it had been
     /// deleted: for environments whose `environment.delete` never reached the exporter. Unset
@@ -541,6 +553,15 @@ fn route_path(s: &str) -> Result<String, String> {
             "{s:?} must start with '/' and contain no '?', '#', '{{', '}}' or '*'"
         ))
     }
+}
+
+/// `--limits.commits-per-push`: the parser keeps no more than [`MAX_COMMITS_PER_PUSH`].
+fn commits_per_push(s: &str) -> Result<usize, String> {
+    let n: usize = s.parse().map_err(|e| format!("{e}"))?;
+    if n > MAX_COMMITS_PER_PUSH {
+        return Err(format!("at most {MAX_COMMITS_PER_PUSH}"));
+    }
+    Ok(n)
 }
 
 #[cfg(test)]

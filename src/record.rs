@@ -36,7 +36,7 @@ pub const DEFAULT_DEPLOYMENT_TYPES: &[&str] = &[
 ];
 
 /// Every (metric, reason) of `platformsh_exporter_observations_skipped_total` that can happen.
-const SKIPPABLE: [(&str, &str); 10] = [
+const SKIPPABLE: [(&str, &str); 12] = [
     ("activity_duration", "missing_timestamp"),
     ("activity_duration", "negative"),
     ("activity_duration", "clock_skew"),
@@ -45,8 +45,10 @@ const SKIPPABLE: [(&str, &str); 10] = [
     ("activity_wait", "clock_skew"),
     ("activity_phase", "negative"),
     ("change_lead_time", "negative"),
+    ("change_lead_time", "commit_limit"),
     ("commit_lead_time", "missing_timestamp"),
     ("commit_lead_time", "negative"),
+    ("commit_lead_time", "clock_skew"),
 ];
 
 /// How long a staged deployment stays unfinished without news (at least the TTL).
@@ -130,6 +132,9 @@ struct Environment {
     /// so that a deleted environment does not come back; a later one means a new environment
     /// of the same name.
     deleted: bool,
+    /// Among deletions, the how-manyth this was: ties of `ended_at` are broken by it when the
+    /// oldest tombstones are dropped.
+    deletion: u64,
     /// The latest time of any of its activities, for `--environments.forget-after`.
     seen_at: f64,
     /// Where the environment's last-deployment timestamp, success and last-success timestamp
@@ -221,6 +226,8 @@ pub struct Recorder {
     environments: HashMap<String, HashMap<String, Environment>>,
     /// How many of `environments` are deleted ones, kept only to refuse their late activities.
     deleted: usize,
+    /// Deletions recorded so far (see [`Environment::deletion`]).
+    deletions: u64,
     /// No environment is forgettable before this time (seconds): a lower bound, so that idle
     /// environments are looked for only when one may be due.
     next_forget: f64,
@@ -258,6 +265,7 @@ impl Recorder {
             settings,
             environments: HashMap::new(),
             deleted: 0,
+            deletions: 0,
             next_forget: f64::INFINITY,
             unfinished: HashMap::new(),
             handles: HashMap::new(),
@@ -560,6 +568,13 @@ impl Recorder {
         clock: Clock,
     ) {
         let (project, environment) = (activity.project.as_str(), activity.environment.as_str());
+        if activity.commits_dropped > 0 {
+            let skipped = &mut self.own.observations_skipped;
+            skipped.add(
+                &["change_lead_time", "commit_limit"],
+                activity.commits_dropped as f64,
+            );
+        }
         if !activity.commit_list.is_empty() {
             let created = clock.at(activity.created_at).timestamp_micros();
             let forgotten = self.lead.seen(project, &activity.commit_list, created);
@@ -599,6 +614,11 @@ impl Recorder {
                 skipped.inc(&["change_lead_time", "negative"]);
             }
             match delivery.author_date.map(since) {
+                // Authored before the Unix epoch: a wrong clock or a forgery, not a commit
+                // that waited decades (a year-1 date added 2 000 years to the sum).
+                Some(_) if delivery.author_date.is_some_and(|t| t < 0) => {
+                    skipped.inc(&["commit_lead_time", "clock_skew"]);
+                }
                 Some(lead) if lead >= 0.0 => m.commit_lead_time.observe(&values, lead),
                 Some(_) => skipped.inc(&["commit_lead_time", "negative"]),
                 None => skipped.inc(&["commit_lead_time", "missing_timestamp"]),
@@ -714,36 +734,47 @@ impl Recorder {
         let gone = HashMap::from([(project.to_owned(), HashSet::from([environment.to_owned()]))]);
         self.remove_environments(&gone);
         let env = entry(entry(&mut self.environments, project), environment);
+        self.deletions += 1;
         *env = Environment {
             ended_at: Some(at),
             deleted: true,
+            deletion: self.deletions,
             seen_at: at,
             ..Environment::default()
         };
         self.deleted += 1;
         // Deleted environments are remembered only as long as there is room for as many as
-        // the live ones: past that, the oldest half are forgotten.
+        // the live ones: past that, the older half are forgotten, by count whatever their
+        // times (a flood of deletions dated the same instant must shrink too), so the scan
+        // this costs is paid once per half the limit of deletions.
         if self.deleted > self.settings.limits.environments {
-            let mut ends: Vec<f64> = self
-                .environments
-                .values()
-                .flat_map(HashMap::values)
-                .filter(|env| env.deleted)
-                .filter_map(|env| env.ended_at)
-                .collect();
-            let middle = ends.len() / 2;
-            let (_, &mut median, _) = ends.select_nth_unstable_by(middle, f64::total_cmp);
-            let mut dropped = 0;
-            for envs in self.environments.values_mut() {
-                envs.retain(|_, env| {
-                    let drop = env.deleted && env.ended_at.is_some_and(|end| end < median);
-                    dropped += usize::from(drop);
-                    !drop
-                });
-            }
-            self.environments.retain(|_, envs| !envs.is_empty());
-            self.deleted -= dropped;
+            self.forget_oldest_tombstones();
         }
+    }
+
+    /// Forgets the older half of the deleted environments: by deletion time, then order.
+    fn forget_oldest_tombstones(&mut self) {
+        let mut tombstones: Vec<(f64, u64)> = self
+            .environments
+            .values()
+            .flat_map(HashMap::values)
+            .filter(|env| env.deleted)
+            .map(|env| (env.ended_at.unwrap_or(f64::NEG_INFINITY), env.deletion))
+            .collect();
+        let middle = tombstones.len() / 2;
+        let order = |a: &(f64, u64), b: &(f64, u64)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
+        let (_, &mut keep_from, _) = tombstones.select_nth_unstable_by(middle, order);
+        let mut dropped = 0;
+        for envs in self.environments.values_mut() {
+            envs.retain(|_, env| {
+                let key = (env.ended_at.unwrap_or(f64::NEG_INFINITY), env.deletion);
+                let drop = env.deleted && order(&key, &keep_from).is_lt();
+                dropped += usize::from(drop);
+                !drop
+            });
+        }
+        self.environments.retain(|_, envs| !envs.is_empty());
+        self.deleted -= dropped;
     }
 
     /// Removes every series that carries one of the `gone` environments (project, then
@@ -1320,6 +1351,38 @@ mod tests {
             now,
         );
         assert_eq!(sample(r.exposition(), last), Some(0.0));
+    }
+
+    #[test]
+    fn tombstones_are_bounded_by_count_even_when_every_deletion_is_dated_the_same() {
+        let settings = Settings {
+            limits: Limits {
+                environments: 10,
+                ..Limits::default()
+            },
+            ..Settings::default()
+        };
+        let mut r = Recorder::new(settings);
+        let now = Utc::now();
+        for i in 0..1000 {
+            let delete = on(
+                &format!("pr-{i}"),
+                DELETE,
+                &format!("d{i}"),
+                ActivityResult::Success,
+                2000,
+            );
+            r.record(&delete, now);
+            assert!(r.deleted <= 10, "{} tombstones after {i}", r.deleted);
+        }
+        let tombstones: usize = r.environments.values().map(HashMap::len).sum();
+        assert_eq!(tombstones, r.deleted);
+        // The newest are the ones kept: a late activity of the last one deleted stays out.
+        r.record(
+            &on("pr-999", PUSH, "late", ActivityResult::Failure, 1000),
+            now,
+        );
+        assert_eq!(env_series(r.exposition(), "pr-999"), Vec::<String>::new());
     }
 
     #[test]

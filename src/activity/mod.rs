@@ -206,6 +206,11 @@ pub struct Commit {
 /// Longest commit id kept (SHA-256 in hex).
 pub const MAX_SHA_BYTES: usize = 64;
 
+/// Most commits of one push the parser keeps, whatever the body lists: a 16 MiB body can list a
+/// million, and each kept one costs memory in the parse, a line in the store and a replay.
+/// `--limits.commits-per-push` can lower it, not raise it.
+pub const MAX_COMMITS_PER_PUSH: usize = 10_000;
+
 /// One normalised activity: the few fields the metrics need, already validated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Activity {
@@ -227,8 +232,12 @@ pub struct Activity {
     pub timings: Timings,
     /// Commits of a push: `payload.commits_count`, else the length of `payload.commits`.
     pub commits: Option<u64>,
-    /// The commits `payload.commits` lists (those with a usable `sha`), for lead time.
+    /// The commits `payload.commits` lists (those with a usable `sha`), for lead time: at most
+    /// [`MAX_COMMITS_PER_PUSH`] from the parser, at most `--limits.commits-per-push` once taken
+    /// in.
     pub commit_list: Vec<Commit>,
+    /// Commits with a usable `sha` left out of `commit_list` by those limits.
+    pub commits_dropped: u64,
     /// `failure_reason`: `Error`, `Shell`, `Unknown` (another value) or `None` (null, absent).
     pub failure_reason: Option<FailureReason>,
     /// How many of `commands` exited non-zero.
@@ -241,6 +250,14 @@ pub struct Activity {
 }
 
 impl Activity {
+    /// Keeps at most `limit` commits in `commit_list`, counting the rest as dropped.
+    pub fn limit_commits(&mut self, limit: usize) {
+        if self.commit_list.len() > limit {
+            self.commits_dropped += (self.commit_list.len() - limit) as u64;
+            self.commit_list.truncate(limit);
+        }
+    }
+
     /// The `result` label, for a finished activity only. A success with a failed command is a
     /// failure, as the vendor's CLI shows it: its deploy hook did not do its work.
     pub fn finished(&self) -> Option<ResultLabel> {

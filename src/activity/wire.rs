@@ -10,8 +10,8 @@ use serde::de::value::MapAccessDeserializer;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::{
-    Activity, ActivityResult, ActivityState, Commit, FailureReason, MAX_ID_BYTES, MAX_LABEL_BYTES,
-    MAX_SHA_BYTES, OVERFLOW, Timings, stored_precision,
+    Activity, ActivityResult, ActivityState, Commit, FailureReason, MAX_COMMITS_PER_PUSH,
+    MAX_ID_BYTES, MAX_LABEL_BYTES, MAX_SHA_BYTES, OVERFLOW, Timings, stored_precision,
 };
 
 /// Why a body is not an activity, and where.
@@ -465,6 +465,8 @@ impl<'de: 'a, 'a> Deserialize<'de> for FirstOf<'a> {
 struct Commits {
     listed: u64,
     kept: Vec<Commit>,
+    /// Usable ones past [`MAX_COMMITS_PER_PUSH`].
+    dropped: u64,
 }
 
 #[derive(Deserialize)]
@@ -549,6 +551,7 @@ impl<'de> Deserialize<'de> for Commits {
                 let mut commits = Commits {
                     listed: 0,
                     kept: Vec::new(),
+                    dropped: 0,
                 };
                 while let Some(commit) = seq.next_element::<ObjectOr<WireCommit<'de>>>()? {
                     commits.listed += 1;
@@ -556,6 +559,10 @@ impl<'de> Deserialize<'de> for Commits {
                     let Some(sha) = commit.sha.0.filter(|s| usable_sha(s)) else {
                         continue;
                     };
+                    if commits.kept.len() >= MAX_COMMITS_PER_PUSH {
+                        commits.dropped += 1;
+                        continue;
+                    }
                     let author_date = commit.author.0.and_then(|a| a.date.0).map(stored_precision);
                     commits.kept.push(Commit {
                         sha: sha.into_owned(),
@@ -652,6 +659,11 @@ impl Wire<'_> {
                 format!("is larger than {}, the most accepted", i64::MAX),
             ));
         }
+        let listed = self.payload.0.and_then(|p| p.commits).unwrap_or(Commits {
+            listed: 0,
+            kept: Vec::new(),
+            dropped: 0,
+        });
         let utc = |t: Option<Timestamp>| t.map(|t| stored_precision(t.0));
         Ok(Activity {
             id: self.id.into_owned(),
@@ -668,12 +680,8 @@ impl Wire<'_> {
             updated_at: utc(self.updated_at),
             timings: self.timings.0.unwrap_or_default(),
             commits,
-            commit_list: self
-                .payload
-                .0
-                .and_then(|p| p.commits)
-                .map(|c| c.kept)
-                .unwrap_or_default(),
+            commits_dropped: listed.dropped,
+            commit_list: listed.kept,
             failure_reason: self.failure_reason.0.as_deref().and_then(|r| match r {
                 "" => None,
                 "error" => Some(FailureReason::Error),
@@ -1090,6 +1098,29 @@ mod tests {
         assert_eq!(
             (a.environment.as_str(), a.merged_child.as_deref()),
             ("feature-x", None)
+        );
+    }
+
+    #[test]
+    fn the_parser_keeps_at_most_the_commit_ceiling_and_counts_the_rest() {
+        let commits: Vec<String> = (0..MAX_COMMITS_PER_PUSH + 5)
+            .map(|i| format!("{{\"sha\":\"{i:040x}\"}}"))
+            .chain(["{\"sha\":\"not a sha\"}".to_owned()])
+            .collect();
+        let body = format!(
+            "{{\"id\":\"a\",\"type\":\"environment.push\",\"project\":\"p\",\
+             \"state\":\"complete\",\"result\":\"success\",\
+             \"payload\":{{\"commits\":[{}]}}}}",
+            commits.join(",")
+        );
+        let mut a = parse(body.as_bytes()).unwrap();
+        assert_eq!(a.commits, Some(MAX_COMMITS_PER_PUSH as u64 + 6));
+        assert_eq!(a.commit_list.len(), MAX_COMMITS_PER_PUSH);
+        assert_eq!(a.commits_dropped, 5);
+        a.limit_commits(10);
+        assert_eq!(
+            (a.commit_list.len(), a.commits_dropped),
+            (10, MAX_COMMITS_PER_PUSH as u64 - 5)
         );
     }
 }

@@ -108,6 +108,7 @@ impl AppState {
         let intake = Intake {
             recorder: Arc::clone(&recorder),
             store: store.clone(),
+            commits_per_push: config.commits_per_push,
         };
         Ok(Self(Arc::new(Shared {
             intake,

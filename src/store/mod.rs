@@ -130,6 +130,8 @@ pub struct Intake {
     pub recorder: Arc<Mutex<Recorder>>,
     /// Absent with `--storage.in-memory`.
     pub store: Option<Store>,
+    /// `--limits.commits-per-push`: commits past it are neither stored nor followed.
+    pub commits_per_push: usize,
 }
 
 impl Intake {
@@ -137,9 +139,10 @@ impl Intake {
     /// (id, state) was recorded before. An error means nothing was stored or recorded.
     pub async fn accept(
         &self,
-        activity: Activity,
+        mut activity: Activity,
         received_at: DateTime<Utc>,
     ) -> Result<Recorded, StoreError> {
+        activity.limit_commits(self.commits_per_push);
         match &self.store {
             Some(store) => store.insert(activity, received_at).await,
             None => Ok(self

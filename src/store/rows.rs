@@ -58,14 +58,15 @@ pub(super) fn insert(
         (a.failed_commands > 0).then_some(a.failed_commands),
         a.merged_child,
         (a.source != Source::Webhook).then_some(a.source.as_str()),
-        encode_commits(&a.commit_list),
+        encode_commits(&a.commit_list, a.commits_dropped),
     ])?;
     Ok(changed == 1)
 }
 
-/// The `commit_list` column: a line per commit, its sha and author date in microseconds.
-fn encode_commits(commits: &[Commit]) -> Option<String> {
-    if commits.is_empty() {
+/// The `commit_list` column: a line per commit, its sha and author date in microseconds; then,
+/// if commits were dropped by the limits, a line `+N` (no sha starts with `+`).
+fn encode_commits(commits: &[Commit], dropped: u64) -> Option<String> {
+    if commits.is_empty() && dropped == 0 {
         return None;
     }
     let mut text = String::with_capacity(commits.len() * 58);
@@ -80,11 +81,24 @@ fn encode_commits(commits: &[Commit]) -> Option<String> {
         }
         text.push('\n');
     }
+    if dropped > 0 {
+        text.push('+');
+        text.push_str(&dropped.to_string());
+        text.push('\n');
+    }
     Some(text)
 }
 
-fn decode_commits(text: Option<&str>) -> Vec<Commit> {
-    text.unwrap_or_default()
+/// The commits of a `commit_list` column, and how many were dropped.
+fn decode_commits(text: Option<&str>) -> (Vec<Commit>, u64) {
+    let text = text.unwrap_or_default();
+    let dropped = text
+        .lines()
+        .last()
+        .and_then(|l| l.strip_prefix('+'))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let commits = text
         .lines()
         .filter_map(|line| {
             let (sha, date) = line.split_once(' ')?;
@@ -93,7 +107,8 @@ fn decode_commits(text: Option<&str>) -> Vec<Commit> {
                 author_date: date.parse().ok().and_then(DateTime::from_timestamp_micros),
             })
         })
-        .collect()
+        .collect();
+    (commits, dropped)
 }
 
 /// Deletes the activities received before `before`.
@@ -171,6 +186,7 @@ pub(super) fn read_activity(
         return Ok(None);
     };
     let result: Option<String> = r.get(6)?;
+    let (commit_list, commits_dropped) = decode_commits(r.get::<_, Option<String>>(22)?.as_deref());
     let activity = Activity {
         id: r.get(0)?,
         state,
@@ -206,7 +222,8 @@ pub(super) fn read_activity(
             .as_deref()
             .and_then(Source::parse)
             .unwrap_or_default(),
-        commit_list: decode_commits(r.get::<_, Option<String>>(22)?.as_deref()),
+        commit_list,
+        commits_dropped,
     };
     let received_at = from_micros(Some(r.get(17)?)).unwrap_or_default();
     Ok(Some((activity, received_at)))

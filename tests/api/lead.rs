@@ -143,3 +143,59 @@ async fn commits_past_the_limit_are_forgotten_oldest_first_and_counted() {
     // b and c are delivered; a was forgotten.
     assert_eq!(observed(&samples, CHANGE), (2.0, 4200.0 + 4200.0));
 }
+
+/// The push-to-production fixture listing `n` commits, the first authored in year 1.
+fn push_of(n: usize) -> String {
+    let mut push: Value = serde_json::from_str(&scenario("push-to-production")[0]).unwrap();
+    let commits: Vec<Value> = (0..n)
+        .map(|i| {
+            let date = if i == 0 {
+                -62_135_596_800_i64
+            } else {
+                1_794_301_200
+            };
+            serde_json::json!({"sha": format!("{i:040x}"), "author": {"date": date}})
+        })
+        .collect();
+    push["payload"]["commits"] = Value::from(commits);
+    push["payload"]["commits_count"] = Value::from(n);
+    push.to_string()
+}
+
+#[tokio::test]
+async fn commits_past_the_per_push_limit_are_skipped_and_a_year_one_author_date_is_not_believed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store.db").to_str().unwrap().to_owned();
+    let flags = ["--storage.path", &store, "--limits.commits-per-push", "300"];
+    let app = spawn_app(&flags).await;
+    post_all(&app, &[push_of(1000)]).await;
+    let check = |samples: &Samples| {
+        let skipped = |metric, reason| {
+            value(
+                samples,
+                "platformsh_exporter_observations_skipped_total",
+                &[("metric", metric), ("reason", reason)],
+            )
+        };
+        assert_eq!(skipped("change_lead_time", "commit_limit"), 700.0);
+        assert_eq!(skipped("commit_lead_time", "clock_skew"), 1.0);
+        // 300 followed, each first seen 10:00 and delivered 10:05.
+        assert_eq!(observed(samples, CHANGE), (300.0, 300.0 * 300.0));
+        // 299 authored 09:00 (3 900 s before 10:05): the year-1 one adds nothing.
+        assert_eq!(observed(samples, COMMIT), (299.0, 299.0 * 3900.0));
+    };
+    check(&app.scrape().await);
+    app.stop().await.unwrap();
+    // The store kept 300 commits and the count of the rest: replay agrees.
+    let stored: i64 = rusqlite::Connection::open(&store)
+        .unwrap()
+        .query_row(
+            "SELECT length(commit_list) - length(replace(commit_list, char(10), '')) FROM activities",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(stored, 301, "300 commits and the +700 line");
+    let again = spawn_app(&flags).await;
+    check(&again.scrape().await);
+}
