@@ -468,16 +468,21 @@ impl Config {
             (None, Some(token)) => token.clone(),
             (None, None) => return Ok(None),
         };
+        let projects: Vec<String> = self
+            .projects
+            .iter()
+            .map(|p| p.trim().to_owned())
+            .filter(|p| !p.is_empty())
+            .collect();
+        for project in &projects {
+            crate::activity::check_project_id("--platformsh.projects", project)
+                .map_err(|e| format!("{e} ({project:?})"))?;
+        }
         Ok(Some(reconcile::Settings {
             token,
             api_url: self.api_url.clone(),
             auth_url: self.auth_url.clone(),
-            projects: self
-                .projects
-                .iter()
-                .map(|p| p.trim().to_owned())
-                .filter(|p| !p.is_empty())
-                .collect(),
+            projects,
             poll_interval: self.poll_interval,
             backfill: self.backfill,
             timeout: Duration::from_secs(30),

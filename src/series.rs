@@ -386,7 +386,7 @@ impl Series<Histogram> {
         let bounds = self.family.buckets;
         let histogram = self.at(position);
         let bucket = histogram.observe(bounds, v);
-        if exemplar.id.chars().count() <= MAX_EXEMPLAR_ID {
+        if exemplar_id_is_plain(&exemplar.id) {
             histogram.exemplars.get_or_insert_with(Box::default)[bucket] = Some(exemplar);
         }
     }
@@ -471,6 +471,17 @@ pub struct Exemplar {
     pub value: f64,
     /// Seconds since the epoch.
     pub at: f64,
+}
+
+/// Whether an activity id can stand in an exemplar: within OpenMetrics' length, and printable
+/// ASCII with nothing to escape. An id with `"` or `\\` is escaped per the specification, but
+/// some strict parsers then reject the whole scrape: such an id loses its exemplar, never the
+/// scrape.
+fn exemplar_id_is_plain(id: &str) -> bool {
+    id.len() <= MAX_EXEMPLAR_ID
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
 }
 
 /// Longest activity id kept in an exemplar: `activity_id` and the id within 128 characters.
@@ -636,5 +647,25 @@ mod tests {
                 family.name
             );
         }
+    }
+
+    #[test]
+    fn an_id_a_strict_parser_cannot_read_loses_its_exemplar() {
+        let mut series = Series::<Histogram>::new(&crate::catalogue::ACTIVITY_DURATION);
+        let values = ["p", "production", "environment.push", "success"];
+        let position = series.position(&values, Histogram::default);
+        for id in ["plain-id", "quote\"d", "back\\slash", "new\nline"] {
+            let exemplar = Exemplar {
+                id: id.into(),
+                value: 1.0,
+                at: 2.0,
+            };
+            series.observe_at_with(position, 1.0, exemplar);
+        }
+        let mut out = String::new();
+        series.encode_with_exemplars(&mut out);
+        let exemplars: Vec<&str> = out.lines().filter(|l| l.contains(" # {")).collect();
+        assert_eq!(exemplars.len(), 1, "{out}");
+        assert!(exemplars[0].contains("activity_id=\"plain-id\""), "{out}");
     }
 }

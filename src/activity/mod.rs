@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 mod wire;
 
-pub use wire::{ParseError, parse};
+pub use wire::{ParseError, check_project_id, parse};
 
 /// Longest accepted label value (project, environment, type), in bytes. Platform.sh ids and
 /// branch names are far shorter; anything longer is not a real delivery.

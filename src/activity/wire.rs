@@ -696,6 +696,23 @@ impl Wire<'_> {
 }
 
 /// Label values must be short and printable: they end up in every scrape.
+/// A project id that did not come in an activity (the API's access list, a flag): checked as a
+/// delivery's `project` is, and of the shape Platform.sh gives project ids (letters, digits,
+/// `-` and `_`), since it also goes into API paths: `" "` or `../../etc` is nobody's project.
+pub fn check_project_id(path: &str, id: &str) -> Result<(), ParseError> {
+    check_value(path, id, MAX_LABEL_BYTES, false)?;
+    if !id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(ParseError::new(
+            path,
+            "is not a project id: only letters, digits, - and _",
+        ));
+    }
+    Ok(())
+}
+
 fn check_value(path: &str, value: &str, max: usize, may_be_empty: bool) -> Result<(), ParseError> {
     if value.is_empty() && !may_be_empty {
         return Err(ParseError::new(path, "must not be empty"));

@@ -73,6 +73,7 @@ impl Client {
             .connect_timeout(Duration::from_secs(10))
             .timeout(settings.timeout)
             .user_agent(concat!("platformsh-exporter/", env!("CARGO_PKG_VERSION")))
+            .redirect(same_origin_redirects())
             .build()
             .map_err(|e| format!("cannot build the API client: {e}"))?;
         Ok(Self {
@@ -275,4 +276,27 @@ async fn read(mut answer: reqwest::Response, url: &str) -> Result<Vec<u8>, ApiEr
 fn snippet(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(&body[..body.len().min(200)]);
     text.chars().filter(|c| !c.is_control()).collect()
+}
+
+/// Redirects are followed within the origin (scheme, host and port) of the first request only,
+/// five at most. The token exchange posts the API token and every other request carries the
+/// access token: a redirect to another host, or from https to http, would hand them over
+/// (reqwest keeps `Authorization` across an https → http redirect, and re-posts a 307's body).
+/// A redirect not followed is answered as the 3xx it is, an error like any other.
+fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let Some(first) = attempt.previous().first() else {
+            return attempt.stop();
+        };
+        let same = |a: &reqwest::Url, b: &reqwest::Url| {
+            a.scheme() == b.scheme()
+                && a.host_str() == b.host_str()
+                && a.port_or_known_default() == b.port_or_known_default()
+        };
+        if attempt.previous().len() > 5 || !same(first, attempt.url()) {
+            attempt.stop()
+        } else {
+            attempt.follow()
+        }
+    })
 }

@@ -234,7 +234,17 @@ impl Poller {
         let access = match list {
             AccessList::Items { items } | AccessList::Bare(items) => items,
         };
-        let mut projects: Vec<String> = access.into_iter().map(|a| a.resource_id).collect();
+        let mut projects: Vec<String> = access
+            .into_iter()
+            .map(|a| a.resource_id)
+            .filter(|id| match activity::check_project_id("resource_id", id) {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::warn!(error = %e, "the Platform.sh API listed a project id the exporter does not poll");
+                    false
+                }
+            })
+            .collect();
         projects.sort();
         projects.dedup();
         Ok(projects)

@@ -137,7 +137,8 @@ async fn json_lines_carry_one_accepted_delivery_each() {
         .iter()
         .filter(|l| l["fields"]["message"] == "webhook delivery")
         .collect();
-    assert_eq!(deliveries.len(), 2, "{log}");
+    // The duplicate changed nothing: logged at debug only.
+    assert_eq!(deliveries.len(), 1, "{log}");
     let fields = &deliveries[0]["fields"];
     assert_eq!(fields["outcome"], "accepted");
     assert_eq!(fields["id"], "ujzde8gxd6ncf10epf91dhodzd");
@@ -145,7 +146,19 @@ async fn json_lines_carry_one_accepted_delivery_each() {
     assert_eq!(fields["project"], "abc123xyz");
     assert_eq!(fields["environment"], "feature-login");
     assert_eq!(fields["result"], "failure");
-    assert_eq!(deliveries[1]["fields"]["outcome"], "duplicate");
     assert!(lines.iter().any(|l| l["fields"]["message"]
         == "reconciliation with the Platform.sh API is off (see --platformsh.api-token-file)"));
+
+    let exporter = Exporter::start(&["--log.format", "json", "--log.level", "debug"]).await;
+    for status in [202, 200] {
+        let body = fixture("push-failure-development.json");
+        assert_eq!(exporter.post(body).await, status);
+    }
+    let log = exporter.log();
+    let duplicate = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|l| l["fields"]["outcome"] == "duplicate")
+        .unwrap_or_else(|| panic!("{log}"));
+    assert_eq!(duplicate["level"], "DEBUG");
 }

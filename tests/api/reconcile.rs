@@ -286,6 +286,10 @@ async fn without_a_project_list_every_project_the_token_sees_is_polled() {
     let mut other = old("o", 1);
     other[0]["project"] = json!("other-project");
     double.add("other-project", other);
+    // Ids no project has: never polled, never a label value.
+    for hostile in ["", " ", "../../etc"] {
+        double.add(hostile, Vec::new());
+    }
     let flags = double.flags("");
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     let app = spawn_app(&flags).await;
@@ -295,6 +299,22 @@ async fn without_a_project_list_every_project_the_token_sees_is_polled() {
     })
     .await;
     assert_eq!(redeploys(&samples), 2.0);
+    for hostile in ["project=\"\"", "project=\" \"", "project=\"../../etc\""] {
+        assert!(
+            !samples.keys().any(|k| k.contains(hostile)),
+            "{hostile}: {samples:#?}"
+        );
+    }
+    double.seen(|seen| {
+        assert!(
+            !seen
+                .requests
+                .iter()
+                .any(|r| r.contains("/projects/%20") || r.contains("etc")),
+            "{:?}",
+            seen.requests
+        );
+    });
 }
 
 #[tokio::test]
@@ -367,4 +387,59 @@ fn the_api_token_never_shows_in_help_or_in_the_configuration_s_debug_output() {
         "very-secret-token",
     ]);
     assert!(!format!("{config:?}").contains("very-secret-token"));
+}
+
+/// A server on its own loopback port that counts the requests it gets and answers `answer`.
+async fn counting_server(
+    answer: impl Fn() -> axum::response::Response + Clone + Send + Sync + 'static,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = std::sync::Arc::clone(&hits);
+    let router = axum::Router::new().fallback(move || {
+        let answer = answer.clone();
+        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async move { answer() }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (url, hits)
+}
+
+#[tokio::test]
+async fn the_api_token_does_not_follow_a_redirect_to_another_origin() {
+    use axum::response::IntoResponse;
+    let double = ApiDouble::start(Behaviour::default()).await;
+    let (thief, stolen) = counting_server(|| axum::http::StatusCode::OK.into_response()).await;
+    for status in [307_u16, 308, 302] {
+        let to = format!("{thief}/oauth2/token");
+        let (auth, redirected) = counting_server(move || {
+            let status = axum::http::StatusCode::from_u16(status).unwrap();
+            (status, [(axum::http::header::LOCATION, to.clone())]).into_response()
+        })
+        .await;
+        let mut flags = double.flags(PROJECT);
+        let at = flags
+            .iter()
+            .position(|f| f == "--platformsh.auth-url")
+            .unwrap();
+        flags[at + 1] = auth;
+        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+        let app = spawn_app(&flags).await;
+        let code = status.to_string();
+        until(&app, "a refused redirect", |s| {
+            value(
+                s,
+                "platformsh_exporter_api_requests_total",
+                &[("endpoint", "token"), ("code", &code)],
+            ) >= 1.0
+        })
+        .await;
+        assert!(redirected.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+        assert_eq!(
+            stolen.load(std::sync::atomic::Ordering::SeqCst),
+            0,
+            "{status}"
+        );
+    }
 }

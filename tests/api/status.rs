@@ -1,14 +1,14 @@
 //! The status page at `/`, rendered by a real browser: headless Chromium loads it from a live
 //! exporter, and the DOM it built is checked (a failing environment shown as failing and
 //! first, a hostile project name shown as text); a screenshot is kept in
-//! `target/status-page.png`.
+//! `status-page.png` in Cargo's `CARGO_TARGET_TMPDIR` (`target/tmp/` by default).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::json;
 
-use crate::helpers::fixture;
+use crate::helpers::{fixture, spawn_app};
 
 /// A project name that would run as a script if the page did not escape it.
 const HOSTILE: &str = "<script>document.title='pwned'</script><b>x</b>";
@@ -102,7 +102,8 @@ async fn a_real_browser_shows_the_failing_environment_first_and_the_hostile_name
     assert!(dom.contains("id=\"deliveries\""), "{dom}");
     assert!(dom.contains("Webhook signatures are not required"), "{dom}");
 
-    let screenshot: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/status-page.png");
+    // Cargo's folder for integration tests' files, wherever CARGO_TARGET_DIR puts it.
+    let screenshot: PathBuf = Path::new(env!("CARGO_TARGET_TMPDIR")).join("status-page.png");
     let _ = std::fs::remove_file(&screenshot);
     browse(
         browser,
@@ -115,6 +116,23 @@ async fn a_real_browser_shows_the_failing_environment_first_and_the_hostile_name
     .await;
     let size = std::fs::metadata(&screenshot).map_or(0, |m| m.len());
     assert!(size > 1000, "no screenshot at {}", screenshot.display());
+}
+
+#[tokio::test]
+async fn the_status_page_forbids_scripts_frames_and_type_sniffing() {
+    let app = spawn_app(&["--storage.in-memory"]).await;
+    let response = app.client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let header = |name: &str| response.headers()[name].to_str().unwrap().to_owned();
+    let policy = header("content-security-policy");
+    assert!(
+        policy.starts_with("default-src 'none'; style-src 'unsafe-inline'"),
+        "{policy}"
+    );
+    assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+    assert_eq!(header("x-content-type-options"), "nosniff");
+    assert_eq!(header("x-frame-options"), "DENY");
+    assert!(header("content-type").starts_with("text/html"));
 }
 
 #[tokio::test]
