@@ -267,6 +267,13 @@ pub const API_LAST_SUCCESS: Family = Family {
     labels: &["project"],
     buckets: &[],
 };
+pub const API_UNREAD: Family = Family {
+    name: "platformsh_exporter_api_unread_seconds",
+    help: "Span of creation time whose activities reconciliation has not proven read yet (a poll cut short, a backfill under way).",
+    kind: Kind::Gauge,
+    labels: &["project"],
+    buckets: &[],
+};
 pub const PROJECT_INFO: Family = Family {
     name: "platformsh_project_info",
     help: "Always 1 for each project polled in the Platform.sh API: its title, region and organization name (its id if the name cannot be read), for dashboards to show.",
@@ -310,6 +317,7 @@ pub const FAMILIES: &[&Family] = &[
     &STORE_COMMIT_BATCH,
     &API_REQUESTS,
     &API_LAST_SUCCESS,
+    &API_UNREAD,
     &PROJECT_INFO,
     &BUILD_INFO,
 ];

@@ -392,6 +392,17 @@ pub struct Config {
     )]
     pub backfill: Duration,
 
+    /// Most pages of activities read per project and poll; a walk cut there goes on where it
+    /// stopped at the next poll (and after a restart).
+    #[arg(
+        long = "platformsh.max-pages-per-poll",
+        help_heading = "Reconciliation with the Platform.sh API",
+        env = "PLATFORMSH_EXPORTER_PLATFORMSH_MAX_PAGES_PER_POLL",
+        default_value_t = 2000,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub max_pages_per_poll: u32,
+
     /// Log format on standard error: logfmt (key=value, as Prometheus tools write) or json.
     #[arg(
         long = "log.format",
@@ -487,6 +498,7 @@ impl Config {
             backfill: self.backfill,
             timeout: Duration::from_secs(30),
             backoff: Duration::from_secs(1),
+            max_pages: self.max_pages_per_poll as usize,
         }))
     }
 

@@ -243,6 +243,11 @@ fn seconds(t: DateTime<Utc>) -> f64 {
 }
 
 impl Recorder {
+    /// How far past its receipt an activity's timestamp may be before it is not believed.
+    pub fn max_clock_skew(&self) -> Duration {
+        self.settings.max_clock_skew
+    }
+
     pub fn new(settings: Settings) -> Self {
         let mut own = RecorderFamilies::new();
         // At 0 from the start, so that `increase()` and alerts see the first one.

@@ -12,8 +12,8 @@ use prometheus::core::Collector;
 use prometheus::{HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry};
 
 use crate::catalogue::{
-    API_LAST_SUCCESS, API_REQUESTS, BUILD_INFO, Family, PROJECT_INFO, STORE_COMMIT_BATCH,
-    STORE_COMMIT_DURATION, STORE_ERRORS, WEBHOOKS,
+    API_LAST_SUCCESS, API_REQUESTS, API_UNREAD, BUILD_INFO, Family, PROJECT_INFO,
+    STORE_COMMIT_BATCH, STORE_COMMIT_DURATION, STORE_ERRORS, WEBHOOKS,
 };
 
 /// What became of a webhook delivery: the `outcome` label of
@@ -126,7 +126,28 @@ pub struct Telemetry {
 pub struct ApiTelemetry {
     requests: IntCounterVec,
     last_success: prometheus::GaugeVec,
+    unread: prometheus::GaugeVec,
     project_info: IntGaugeVec,
+}
+
+/// The value of each series of a gauge labelled by project, sorted by project.
+fn by_project(gauge: &prometheus::GaugeVec) -> Vec<(String, f64)> {
+    let mut values: Vec<(String, f64)> = gauge
+        .collect()
+        .iter()
+        .flat_map(|family| family.get_metric().iter())
+        .map(|m| {
+            let project = m
+                .get_label()
+                .iter()
+                .find(|l| l.name() == "project")
+                .map(|l| l.value().to_owned())
+                .unwrap_or_default();
+            (project, m.get_gauge().value())
+        })
+        .collect();
+    values.sort_by(|a, b| a.0.cmp(&b.0));
+    values
 }
 
 impl ApiTelemetry {
@@ -144,25 +165,19 @@ impl ApiTelemetry {
         }
     }
 
+    /// How much creation time of `project` is not proven read, in seconds.
+    pub fn unread(&self, project: &str, seconds: f64) {
+        self.unread.with_label_values(&[project]).set(seconds);
+    }
+
+    /// Each project's unread span (seconds), by project.
+    pub fn unread_by_project(&self) -> Vec<(String, f64)> {
+        by_project(&self.unread)
+    }
+
     /// When each project's last complete poll ended (seconds), by project.
     pub fn last_polls(&self) -> Vec<(String, f64)> {
-        let mut polls: Vec<(String, f64)> = self
-            .last_success
-            .collect()
-            .iter()
-            .flat_map(|family| family.get_metric().iter())
-            .map(|m| {
-                let project = m
-                    .get_label()
-                    .iter()
-                    .find(|l| l.name() == "project")
-                    .map(|l| l.value().to_owned())
-                    .unwrap_or_default();
-                (project, m.get_gauge().value())
-            })
-            .collect();
-        polls.sort_by(|a, b| a.0.cmp(&b.0));
-        polls
+        by_project(&self.last_success)
     }
 
     pub fn polled(&self, project: &str, at: f64) {
@@ -295,6 +310,11 @@ impl Telemetry {
             last_success: registered(
                 &self.registry,
                 prometheus::GaugeVec::new(opts(&API_LAST_SUCCESS), API_LAST_SUCCESS.labels)
+                    .expect("valid gauge family"),
+            ),
+            unread: registered(
+                &self.registry,
+                prometheus::GaugeVec::new(opts(&API_UNREAD), API_UNREAD.labels)
                     .expect("valid gauge family"),
             ),
             project_info: registered(

@@ -45,12 +45,16 @@ fn escaped(text: &str) -> String {
 
 /// "3 min ago", "2 h ago", "5 days ago".
 fn ago(seconds: f64, now: f64) -> String {
-    let age = (now - seconds).max(0.0);
-    match age {
-        a if a < 90.0 => format!("{a:.0} s ago"),
-        a if a < 5400.0 => format!("{:.0} min ago", a / 60.0),
-        a if a < 172_800.0 => format!("{:.0} h ago", a / 3600.0),
-        a => format!("{:.0} days ago", a / 86_400.0),
+    format!("{} ago", span((now - seconds).max(0.0)))
+}
+
+/// A length of time, in the unit a person reads it in.
+fn span(seconds: f64) -> String {
+    match seconds {
+        a if a < 90.0 => format!("{a:.0} s"),
+        a if a < 5400.0 => format!("{:.0} min", a / 60.0),
+        a if a < 172_800.0 => format!("{:.0} h", a / 3600.0),
+        a => format!("{:.0} days", a / 86_400.0),
     }
 }
 
@@ -167,13 +171,27 @@ fn exporter_section(state: &AppState, now: f64, html: &mut String) {
                      completed yet.</li>\n",
                 );
             }
+            let unread = api.unread_by_project();
             for (project, at) in polls {
                 // Behind by more than three poll intervals' worth of a default 5 min: stale.
-                let class = if now - at > 900.0 { "bad" } else { "ok" };
+                let mut class = if now - at > 900.0 { "bad" } else { "ok" };
+                let behind = unread
+                    .iter()
+                    .find(|(p, _)| *p == project)
+                    .map_or(0.0, |(_, s)| *s);
+                let behind = if behind > 0.0 {
+                    class = if class == "ok" { "warn" } else { class };
+                    format!(
+                        "; {} of activity history not read yet (the next polls go on)",
+                        span(behind)
+                    )
+                } else {
+                    String::new()
+                };
                 let _ = writeln!(
                     html,
                     "<li id=\"reconciliation\" class=\"{class}\">Reconciliation of {}: last \
-                     complete poll {}.</li>",
+                     complete poll {}{behind}.</li>",
                     escaped(&project),
                     ago(at, now)
                 );

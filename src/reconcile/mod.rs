@@ -18,21 +18,22 @@ use crate::store::Intake;
 use crate::telemetry::ApiTelemetry;
 
 mod client;
+pub mod gaps;
+
+use gaps::{Gaps, Listed, Step};
 
 pub use client::{ApiError, Client};
 
 /// Activities asked for per page; the API may answer with fewer (its own cap), and the poller
 /// pages by what it gets.
 const PAGE_SIZE: usize = 100;
-/// Most pages read per project and poll: a bound on one poll's work whatever the API answers.
-const MAX_PAGES: usize = 2000;
 /// How far before the previous poll's start the next one reaches again: activities the API
 /// lists a little late, and clocks that disagree, are not missed.
 const OVERLAP: Duration = Duration::from_secs(600);
 /// Longest the webhook is given to deliver an activity before the API's copy of it is taken
 /// in (a recent one is left to the next poll, so a delivery on its way is not counted as
 /// missed).
-const MAX_GRACE: Duration = Duration::from_secs(60);
+const MAX_GAPS_GRACE: Duration = Duration::from_secs(60);
 
 /// A Platform.sh API token. Its `Debug` never shows it, so it cannot leak through a log.
 #[derive(Clone, PartialEq, Eq)]
@@ -82,16 +83,21 @@ pub struct Settings {
     pub timeout: Duration,
     /// First wait after a failed request (doubled at each attempt).
     pub backoff: Duration,
+    /// Most pages read per project and poll: a bound on one poll's work whatever the API
+    /// answers; a walk cut there goes on at the next poll.
+    pub max_pages: usize,
 }
 
 /// How far a project's polls have come. Kept in the store's counters, so a restart carries on.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Progress {
     /// When reconciliation first polled the project: what the API lists from before is
     /// history (backfill), from after a missed delivery (reconciliation).
     since: DateTime<Utc>,
-    /// The next poll reads activities created at or after this.
-    horizon: DateTime<Utc>,
+    /// When the last poll began: the next one reads what was created since (less the overlap).
+    top: Option<DateTime<Utc>>,
+    /// What is not proven read yet.
+    gaps: Gaps,
 }
 
 fn micros(t: DateTime<Utc>) -> u64 {
@@ -172,12 +178,18 @@ impl Poller {
             if let Some(project) = name.strip_prefix("reconcile_since:")
                 && let Some(since) = from_micros(*value)
             {
-                let horizon = saved
-                    .iter()
-                    .find(|(n, _)| n.strip_prefix("reconcile_horizon:") == Some(project))
-                    .and_then(|(_, v)| from_micros(*v))
-                    .unwrap_or(since);
-                progress.insert(project.to_owned(), Progress { since, horizon });
+                let find = |prefix: &str| {
+                    saved
+                        .iter()
+                        .find(|(n, _)| n.strip_prefix(prefix) == Some(project))
+                        .and_then(|(_, v)| from_micros(*v))
+                };
+                // A store of an earlier version kept a horizon: the next poll read down to
+                // it, as it now reads down to the last start less the overlap.
+                let top = find("reconcile_top:")
+                    .or_else(|| find("reconcile_horizon:").map(|h| h + chrono_duration(OVERLAP)));
+                let gaps = Gaps::from_counters(project, saved).unwrap_or_default();
+                progress.insert(project.to_owned(), Progress { since, top, gaps });
             }
         }
         Ok(Self {
@@ -263,88 +275,137 @@ impl Poller {
     }
 
     /// The project's progress, starting it (and its backfill) at the first poll.
-    async fn progress(&mut self, project: &str, start: DateTime<Utc>) -> Progress {
-        if let Some(progress) = self.progress.get(project) {
-            return *progress;
-        }
-        let progress = Progress {
-            since: start,
-            horizon: start - chrono_duration(self.settings.backfill),
-        };
-        self.progress.insert(project.to_owned(), progress);
-        self.save(project, progress).await;
-        progress
+    fn progress(&mut self, project: &str, start: DateTime<Utc>) -> &mut Progress {
+        self.progress
+            .entry(project.to_owned())
+            .or_insert_with(|| Progress {
+                since: start,
+                top: None,
+                gaps: Gaps::default(),
+            })
     }
 
-    /// Reads the project's activities newest first, down to its horizon, and takes in every
-    /// one not recorded yet.
+    /// Reads the project's activities that are not proven read yet (see [`gaps`]), newest
+    /// first, and takes in every one not recorded yet.
     pub async fn poll_project(&mut self, project: &str) -> Result<Polled, ApiError> {
         let start = Utc::now();
-        let progress = self.progress(project, start).await;
-        self.intake
-            .recorder
-            .lock()
-            .expect("the recorder lock is never poisoned: recording does not panic")
-            .expect_project(project);
+        let backfill_limit = start - chrono_duration(self.settings.backfill);
+        {
+            let progress = self.progress(project, start);
+            let from = progress
+                .top
+                .map_or(backfill_limit, |top| top - chrono_duration(OVERLAP));
+            progress.gaps.add(from, None);
+            progress.gaps.clip(backfill_limit);
+            progress.top = Some(start);
+        }
+        let skew = {
+            let mut recorder = self
+                .intake
+                .recorder
+                .lock()
+                .expect("the recorder lock is never poisoned: recording does not panic");
+            recorder.expect_project(project);
+            recorder.max_clock_skew()
+        };
         self.update_project_info(project).await;
 
-        let grace = chrono_duration(MAX_GRACE.min(self.settings.poll_interval / 2));
+        let grace = chrono_duration(MAX_GAPS_GRACE.min(self.settings.poll_interval / 2));
+        let since = self.progress[project].since;
         let mut walk = Walk {
             project,
-            progress,
+            since,
             settled_before: start - grace,
+            skewed_after: start + chrono_duration(skew),
             polled: Polled::default(),
             seen: HashSet::new(),
-            unsettled: None,
+            fullest: 0,
+            unsettled: Vec::new(),
         };
-        let mut starts_at: Option<DateTime<Utc>> = None;
+        let walked = self.walk(project, start, &mut walk).await;
+        let progress = self.progress.get_mut(project).expect("inserted above");
+        for created in walk.unsettled.drain(..) {
+            progress.gaps.add_micros(created, created);
+        }
+        progress.gaps.clip(backfill_limit);
+        let unread = progress.gaps.unread_seconds(Utc::now());
+        self.save(project).await;
+        self.telemetry.unread(project, unread);
+        walked?;
+        self.telemetry
+            .polled(project, Utc::now().timestamp_micros() as f64 / 1e6);
+        Ok(walk.polled)
+    }
+
+    /// Walks the project's gaps, newest first, within the page limit; what it read is taken
+    /// out of the gaps as it goes, so an error keeps what was done.
+    async fn walk(
+        &mut self,
+        project: &str,
+        start: DateTime<Utc>,
+        walk: &mut Walk<'_>,
+    ) -> Result<(), ApiError> {
+        let ceiling = start.timestamp_micros();
         let encoded = encode(project);
-        loop {
-            let mut path = format!("/projects/{encoded}/activities?count={PAGE_SIZE}");
-            if let Some(before) = starts_at {
-                path.push_str("&starts_at=");
-                path.push_str(&encode(
-                    &before.to_rfc3339_opts(chrono::SecondsFormat::Micros, false),
-                ));
-            }
-            let body = self.client.get("activities", &path).await?;
-            let page: Vec<&RawValue> =
-                serde_json::from_slice(&body).map_err(|e| ApiError::Invalid {
-                    url: format!("{}{path}", self.client.api_url()),
-                    message: format!("expected a JSON array of activities: {e}"),
-                })?;
-            let page = walk.page(&self.intake, &page).await?;
-            // Newest first: a page whose oldest activity is past the horizon ends the walk;
-            // so does one that brought nothing new (the boundary activity comes back), or
-            // activities without a creation time (the API cannot page past them).
-            let done = page.oldest.is_none_or(|oldest| oldest < progress.horizon);
-            if done || page.new == 0 || page.undated || walk.polled.pages >= MAX_PAGES {
-                if walk.polled.pages >= MAX_PAGES {
+        while let Some(gap) = self.progress[project].gaps.first() {
+            let mut cursor = gap.hi;
+            let mut confirmed_end = false;
+            loop {
+                if walk.polled.pages >= self.settings.max_pages {
                     tracing::warn!(
                         project,
                         pages = walk.polled.pages,
-                        "stopped a poll at the page limit"
+                        "stopped a poll at the page limit; the next poll goes on from there"
                     );
+                    return Ok(());
                 }
-                break;
+                let mut path = format!("/projects/{encoded}/activities?count={PAGE_SIZE}");
+                if cursor < i64::MAX {
+                    let at = DateTime::from_timestamp_micros(cursor).unwrap_or(start);
+                    path.push_str("&starts_at=");
+                    path.push_str(&encode(
+                        &at.to_rfc3339_opts(chrono::SecondsFormat::Micros, false),
+                    ));
+                }
+                let body = self.client.get("activities", &path).await?;
+                let page: Vec<&RawValue> =
+                    serde_json::from_slice(&body).map_err(|e| ApiError::Invalid {
+                        url: format!("{}{path}", self.client.api_url()),
+                        message: format!("expected a JSON array of activities: {e}"),
+                    })?;
+                let read = walk.page(&self.intake, &page, gap.lo).await?;
+                let listed = Listed {
+                    oldest: read.oldest,
+                    new: read.new > 0,
+                    short: page.len() < walk.fullest,
+                };
+                walk.fullest = walk.fullest.max(page.len());
+                let gaps = &mut self.progress.get_mut(project).expect("present").gaps;
+                match gaps::step(gap, cursor, listed, ceiling) {
+                    // An empty page is asked for again before it is believed: one answered
+                    // empty in error would otherwise end the walk with the rest unread.
+                    Step::Done if page.is_empty() && !confirmed_end => confirmed_end = true,
+                    Step::Done => {
+                        gaps.read_newest_down_to(None);
+                        break;
+                    }
+                    Step::Next(next) => {
+                        gaps.read_newest_down_to(Some(next));
+                        cursor = next;
+                        confirmed_end = false;
+                    }
+                    Step::Stuck => {
+                        tracing::warn!(
+                            project,
+                            "the Platform.sh API listed a page the poll cannot page past \
+                             (no creation time older than the last); the next poll tries again"
+                        );
+                        return Ok(());
+                    }
+                }
             }
-            starts_at = page.oldest;
         }
-
-        let backfill_limit = start - chrono_duration(self.settings.backfill);
-        let next = (start - chrono_duration(OVERLAP))
-            .min(walk.unsettled.unwrap_or(start))
-            .max(backfill_limit);
-        let polled = walk.polled;
-        let progress = Progress {
-            since: progress.since,
-            horizon: next,
-        };
-        self.progress.insert(project.to_owned(), progress);
-        self.save(project, progress).await;
-        self.telemetry
-            .polled(project, Utc::now().timestamp_micros() as f64 / 1e6);
-        Ok(polled)
+        Ok(())
     }
 
     /// Shows the project's title, region and organization (its name, the console URL's first
@@ -384,17 +445,15 @@ impl Poller {
     }
 
     /// Keeps the project's progress in the store, for the next start.
-    async fn save(&self, project: &str, progress: Progress) {
-        let Some(store) = &self.intake.store else {
+    async fn save(&self, project: &str) {
+        let (Some(store), Some(progress)) = (&self.intake.store, self.progress.get(project)) else {
             return;
         };
-        let counters = vec![
-            (format!("reconcile_since:{project}"), micros(progress.since)),
-            (
-                format!("reconcile_horizon:{project}"),
-                micros(progress.horizon),
-            ),
-        ];
+        let mut counters = vec![(format!("reconcile_since:{project}"), micros(progress.since))];
+        if let Some(top) = progress.top {
+            counters.push((format!("reconcile_top:{project}"), micros(top)));
+        }
+        counters.extend(progress.gaps.to_counters(project));
         if let Err(e) = store.save_counters(counters).await {
             tracing::warn!(project, error = %e, "cannot save the reconciliation progress");
         }
@@ -404,33 +463,45 @@ impl Poller {
 /// One poll of one project, page after page.
 struct Walk<'a> {
     project: &'a str,
-    progress: Progress,
-    /// Activities last touched after this are left to the webhook for now.
+    /// When reconciliation first polled the project.
+    since: DateTime<Utc>,
+    /// Activities last touched after this are left to the webhook for now…
     settled_before: DateTime<Utc>,
+    /// …unless after this: a time from a wrong clock (the year 9999), never settled by
+    /// waiting. Taken in, the recorder clamps it as it clamps a delivery's.
+    skewed_after: DateTime<Utc>,
     polled: Polled,
     /// Ids listed so far: the boundary activity of a page comes back on the next.
     seen: HashSet<String>,
-    /// The oldest creation time of an activity this poll could not settle (unfinished, or too
-    /// recent): the next poll must reach back to it.
-    unsettled: Option<DateTime<Utc>>,
+    /// Most activities a page of this poll held: the API's page size, which it does not tell.
+    fullest: usize,
+    /// Creation times (µs) of activities this poll could not settle (unfinished, or touched
+    /// too recently): the next poll reads each of those places again.
+    unsettled: Vec<i64>,
 }
 
 /// What one page held.
 struct Page {
+    /// Activities not listed before in this poll.
     new: usize,
-    oldest: Option<DateTime<Utc>>,
-    undated: bool,
+    /// The oldest creation time on the page (µs).
+    oldest: Option<i64>,
 }
 
 impl Walk<'_> {
-    /// Takes in the page's activities that are due, through `intake`.
-    async fn page(&mut self, intake: &Intake, page: &[&RawValue]) -> Result<Page, ApiError> {
+    /// Takes in the page's activities that are due, through `intake`; those created before
+    /// `floor` (the gap's bottom) belong to another gap, or were read already.
+    async fn page(
+        &mut self,
+        intake: &Intake,
+        page: &[&RawValue],
+        floor: i64,
+    ) -> Result<Page, ApiError> {
         let project = self.project;
         self.polled.pages += 1;
         let mut result = Page {
             new: 0,
             oldest: None,
-            undated: false,
         };
         for raw in page {
             self.polled.listed += 1;
@@ -455,22 +526,24 @@ impl Walk<'_> {
                 continue;
             }
             result.new += 1;
-            let Some(created) = activity.created_at else {
-                result.undated = true;
-                continue;
-            };
-            result.oldest = Some(result.oldest.map_or(created, |o| o.min(created)));
-            if created < self.progress.horizon {
+            // An activity without a creation time does not move the walk, but is taken in.
+            let created = activity.created_at.map(|c| c.timestamp_micros());
+            if let Some(created) = created {
+                result.oldest = Some(result.oldest.map_or(created, |o| o.min(created)));
+                if created < floor {
+                    continue;
+                }
+            }
+            let latest = activity
+                .latest_timestamp()
+                .or(activity.created_at)
+                .unwrap_or(self.settled_before);
+            let recent = latest > self.settled_before && latest <= self.skewed_after;
+            if activity.finished().is_none() || recent {
+                self.unsettled.extend(created);
                 continue;
             }
-            let latest = activity.latest_timestamp().unwrap_or(created);
-            if activity.finished().is_none() || latest > self.settled_before {
-                self.unsettled = Some(self.unsettled.map_or(created, |u| u.min(created)));
-            }
-            if latest > self.settled_before {
-                continue;
-            }
-            activity.source = if created < self.progress.since {
+            activity.source = if activity.created_at.is_some_and(|c| c < self.since) {
                 Source::Backfill
             } else {
                 Source::Reconciliation

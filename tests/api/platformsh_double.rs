@@ -32,6 +32,9 @@ pub struct Behaviour {
     pub fail_every: usize,
     /// Time taken by each activity listing.
     pub delay: Duration,
+    /// Activity listings (counted from 1) answered with an empty page, as an API having a
+    /// bad moment might.
+    pub empty_listings: Vec<usize>,
 }
 
 impl Default for Behaviour {
@@ -42,6 +45,7 @@ impl Default for Behaviour {
             token_uses: 1000,
             fail_every: 0,
             delay: Duration::ZERO,
+            empty_listings: Vec::new(),
         }
     }
 }
@@ -113,6 +117,18 @@ impl ApiDouble {
             .entry(project.to_owned())
             .or_default()
             .extend(activities);
+    }
+
+    /// Replaces the listed activity with the same id (it changed: finished, say).
+    pub fn replace(&self, project: &str, activity: Value) {
+        let mut inner = self.inner.lock().unwrap();
+        let listed = inner
+            .behaviour
+            .activities
+            .entry(project.to_owned())
+            .or_default();
+        listed.retain(|a| a["id"] != activity["id"]);
+        listed.push(activity);
     }
 
     pub fn seen<T>(&self, f: impl FnOnce(&Seen) -> T) -> T {
@@ -257,6 +273,13 @@ async fn activities(
     if fail_every > 0 && inner.seen.listings % fail_every == 0 {
         return (StatusCode::INTERNAL_SERVER_ERROR, "upstream timed out").into_response();
     }
+    if inner
+        .behaviour
+        .empty_listings
+        .contains(&inner.seen.listings)
+    {
+        return axum::Json(json!([])).into_response();
+    }
     let count: usize = query
         .get("count")
         .and_then(|c| c.parse().ok())
@@ -274,7 +297,11 @@ async fn activities(
         // Inclusive: the boundary activity comes back.
         .filter(|a| before.is_none_or(|b| created_at(a).is_some_and(|c| c <= b)))
         .collect();
-    listed.sort_by_key(|a| std::cmp::Reverse(created_at(a)));
+    // Newest first; one without a creation time (just created?) before every other, where it
+    // stops a client that pages by creation time.
+    listed.sort_by_key(|a| {
+        std::cmp::Reverse(created_at(a).map_or(i64::MAX, |c| c.timestamp_micros()))
+    });
     listed.truncate(count.min(inner.behaviour.page_cap));
     axum::Json(Value::Array(listed)).into_response()
 }

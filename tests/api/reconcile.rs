@@ -443,3 +443,154 @@ async fn the_api_token_does_not_follow_a_redirect_to_another_origin() {
         );
     }
 }
+
+const UNREAD: &str = "platformsh_exporter_api_unread_seconds";
+
+/// Whether every one of `n` redeploys was taken in, and none twice (`backfilled` of them as
+/// history), with nothing left unread.
+fn exactly_once(samples: &Samples, n: f64, backfilled: f64) -> bool {
+    redeploys(samples) == n
+        && counter(samples, BACKFILLED) == backfilled
+        && counter(samples, RECONCILED) == n - backfilled
+        && counter(samples, UNREAD) == 0.0
+}
+
+/// Waits for two more polls, then checks that they changed nothing.
+async fn settled(app: &TestApp, double: &ApiDouble, n: f64, backfilled: f64) {
+    let listings = double.seen(|s| s.listings);
+    until(app, "two more polls", |_| {
+        double.seen(|s| s.listings) >= listings + 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let samples = app.scrape().await;
+    assert!(exactly_once(&samples, n, backfilled), "{samples:#?}");
+}
+
+#[tokio::test]
+async fn a_backfill_past_the_page_limit_goes_on_at_the_next_polls_and_after_a_restart() {
+    let double = ApiDouble::start(Behaviour {
+        page_cap: 5,
+        ..Behaviour::default()
+    })
+    .await;
+    double.add(PROJECT, old("h", 60));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db").to_str().unwrap().to_owned();
+    let flags = [
+        "--storage.path",
+        &path,
+        "--platformsh.max-pages-per-poll",
+        "3",
+    ];
+    let app = spawn(&double, &flags).await;
+    // Each poll reads three pages: the first is cut at the limit, and says so.
+    let partial = until(&app, "part of the backfill", |s| {
+        counter(s, BACKFILLED) >= 5.0
+    })
+    .await;
+    assert!(counter(&partial, BACKFILLED) < 60.0, "{partial:#?}");
+    assert!(counter(&partial, UNREAD) > 86_400.0, "{partial:#?}");
+    let page = app.get("/").await.body;
+    assert!(
+        page.contains("days of activity history not read yet"),
+        "{page}"
+    );
+    app.stop().await.unwrap();
+
+    let app = spawn(&double, &flags).await;
+    until(&app, "the whole backfill", |s| exactly_once(s, 60.0, 60.0)).await;
+    settled(&app, &double, 60.0, 60.0).await;
+}
+
+#[tokio::test]
+async fn an_empty_page_from_the_api_does_not_end_a_walk() {
+    let double = ApiDouble::start(Behaviour {
+        page_cap: 10,
+        empty_listings: vec![2],
+        ..Behaviour::default()
+    })
+    .await;
+    double.add(PROJECT, old("h", 100));
+    let app = spawn(&double, &[]).await;
+    until(&app, "the whole backfill", |s| {
+        exactly_once(s, 100.0, 100.0)
+    })
+    .await;
+    settled(&app, &double, 100.0, 100.0).await;
+}
+
+#[tokio::test]
+async fn far_future_and_missing_creation_times_do_not_end_a_walk() {
+    let double = ApiDouble::start(Behaviour {
+        page_cap: 10,
+        ..Behaviour::default()
+    })
+    .await;
+    // Newest first, the first page holds an activity without a creation time and nine from
+    // the year 9999, and only then comes the history.
+    let mut undated = redeploy("undated", chrono::Utc::now() - chrono::Duration::days(2));
+    undated["created_at"] = Value::Null;
+    let far: chrono::DateTime<chrono::Utc> = "9999-01-01T00:00:00Z".parse().unwrap();
+    let future =
+        (0..9).map(|i| redeploy(&format!("future-{i}"), far - chrono::Duration::minutes(i)));
+    double.add(PROJECT, [undated]);
+    double.add(PROJECT, future);
+    double.add(PROJECT, old("h", 50));
+    let app = spawn(&double, &[]).await;
+    // The ten without a believable creation time are not history: counted as reconciled.
+    until(&app, "every activity", |s| exactly_once(s, 60.0, 50.0)).await;
+    settled(&app, &double, 60.0, 50.0).await;
+}
+
+#[tokio::test]
+async fn an_activity_unfinished_for_days_is_read_again_alone_not_with_the_window_since() {
+    let double = ApiDouble::start(Behaviour {
+        page_cap: 10,
+        ..Behaviour::default()
+    })
+    .await;
+    let mut stuck = redeploy("stuck", chrono::Utc::now() - chrono::Duration::days(4));
+    stuck["state"] = json!("in_progress");
+    stuck["result"] = Value::Null;
+    stuck["completed_at"] = Value::Null;
+    double.add(PROJECT, [stuck.clone()]);
+    // 50 finished ones created since: five pages.
+    double.add(PROJECT, old("h", 50));
+    let app = spawn(&double, &[]).await;
+    until(&app, "the backfill", |s| counter(s, BACKFILLED) == 50.0).await;
+
+    // Each later poll reads its own top (one page) and the stuck activity's place (one page),
+    // not the five pages since it was created.
+    let before = double.seen(|s| s.requests.len());
+    until(&app, "three more polls", |_| {
+        double.seen(|s| {
+            s.requests[before..]
+                .iter()
+                .filter(|r| r.contains("/activities") && !r.contains("starts_at"))
+                .count()
+                >= 3
+        })
+    })
+    .await;
+    let (polls, listings) = double.seen(|s| {
+        let listings: Vec<&String> = s.requests[before..]
+            .iter()
+            .filter(|r| r.contains("/activities"))
+            .collect();
+        let polls = listings.iter().filter(|r| !r.contains("starts_at")).count();
+        (polls, listings.len())
+    });
+    assert!(
+        listings <= 2 * polls + 2,
+        "{listings} listings in {polls} polls"
+    );
+
+    // Once it finishes, the next poll takes it in.
+    stuck["state"] = json!("complete");
+    stuck["result"] = json!("success");
+    stuck["completed_at"] = stuck["updated_at"].clone();
+    double.replace(PROJECT, stuck);
+    until(&app, "the finished one", |s| exactly_once(s, 51.0, 51.0)).await;
+    settled(&app, &double, 51.0, 51.0).await;
+}
