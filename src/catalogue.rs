@@ -223,6 +223,13 @@ pub const OBSERVATIONS_SKIPPED: Family = Family {
     labels: &["metric", "reason"],
     buckets: &[],
 };
+pub const UNORDERED_ACTIVITIES: Family = Family {
+    name: "platformsh_exporter_unordered_activities_total",
+    help: "Finished activities whose part in lead time and time to recover was applied in arrival order, not in time order: more than --activities.settle after they finished (late), or too many waiting (capacity).",
+    kind: Kind::Counter,
+    labels: &["reason"],
+    buckets: &[],
+};
 pub const STORE_ERRORS: Family = Family {
     name: "platformsh_exporter_store_errors_total",
     help: "Commits to the activity store that failed, by reason; their deliveries were answered 503.",
@@ -312,6 +319,7 @@ pub const FAMILIES: &[&Family] = &[
     &RECONCILED,
     &BACKFILLED,
     &OBSERVATIONS_SKIPPED,
+    &UNORDERED_ACTIVITIES,
     &STORE_ERRORS,
     &STORE_COMMIT_DURATION,
     &STORE_COMMIT_BATCH,

@@ -316,6 +316,19 @@ pub struct Config {
     )]
     pub max_clock_skew: Duration,
 
+    /// How long lead time's and time to recover's facts wait before they are applied, in time
+    /// order whatever order they arrived in (a push delivered after its merge, a failure after
+    /// its fix). Their observations show this much later; the counters and gauges do not wait.
+    /// 0 applies each as it arrives.
+    #[arg(
+        long = "activities.settle",
+        help_heading = "Activities",
+        env = "PLATFORMSH_EXPORTER_ACTIVITIES_SETTLE",
+        default_value = "10m",
+        value_parser = duration
+    )]
+    pub settle: Duration,
+
     /// Most unfinished activities tracked at once.
     #[arg(
         long = "activities.unfinished-capacity",
@@ -536,6 +549,7 @@ impl Config {
             unfinished_ttl: self.unfinished_ttl,
             max_clock_skew: self.max_clock_skew,
             forget_after: self.forget_after,
+            settle: self.settle,
         }
     }
 }

@@ -8,7 +8,8 @@
 //!    series the recorder keeps), [`text`] (the text exposition format) and [`record`] (the
 //!    recorder: the one function that turns an activity into metric updates, with the state that
 //!    spans activities), [`lead`] (commits waiting for production, for lead time) and
-//!    [`dedup`] (which deliveries were recorded already).
+//!    [`dedup`] (which deliveries were recorded already), [`settle`] (facts applied in time
+//!    order, whatever order they arrive in).
 //! 2. [`verify`] (the JWS signature check, pure) and [`telemetry`] (the process-lifetime
 //!    instruments in the `prometheus` crate's registry). The rule: what replay rebuilds from
 //!    stored activities is the recorder's; what describes this process is telemetry's.
@@ -34,6 +35,7 @@ pub mod lead;
 pub mod reconcile;
 pub mod record;
 pub mod series;
+pub mod settle;
 pub mod store;
 pub mod telemetry;
 pub mod text;

@@ -15,6 +15,7 @@ use crate::dedup::Seen;
 use crate::labels::{Caps, Labels, Limits, OVERFLOW, OVERFLOWING};
 use crate::lead::LeadTimes;
 use crate::series::{ActivityFamilies, Exemplar, Histogram, LabelSet, RecorderFamilies, Series};
+use crate::settle::{Offer, Settling};
 
 /// Activity types counted as deployments unless `--deployment.types` says otherwise.
 pub const DEFAULT_DEPLOYMENT_TYPES: &[&str] = &[
@@ -50,6 +51,13 @@ const SKIPPABLE: [(&str, &str); 12] = [
     ("commit_lead_time", "negative"),
     ("commit_lead_time", "clock_skew"),
 ];
+
+/// Every `reason` of `platformsh_exporter_unordered_activities_total`.
+const UNORDERED: [&str; 2] = ["late", "capacity"];
+
+/// Most weight of facts waiting to be applied in time order (one per activity, plus one per
+/// commit it lists): a few tens of MB at most. Past it the oldest are applied early.
+const SETTLING_CAPACITY: usize = 50_000;
 
 /// How long a staged deployment stays unfinished without news (at least the TTL).
 const STAGED_TTL: chrono::Duration = chrono::Duration::days(30);
@@ -90,6 +98,9 @@ pub struct Settings {
     /// An environment with no activity for this long is forgotten as if deleted (for those
     /// whose delete was never delivered); `None` keeps every environment.
     pub forget_after: Option<Duration>,
+    /// How long the facts whose order matters (lead time, time to recover) wait before they
+    /// are applied, in time order (see [`crate::settle`]). Zero applies them as they come.
+    pub settle: Duration,
 }
 
 impl Default for Settings {
@@ -105,6 +116,7 @@ impl Default for Settings {
             unfinished_ttl: Duration::from_secs(24 * 3600),
             max_clock_skew: Duration::from_secs(300),
             forget_after: None,
+            settle: Duration::ZERO,
         }
     }
 }
@@ -236,6 +248,51 @@ pub struct Recorder {
     handles: HashMap<HandlesKey, Handles>,
     /// Commits pending production and delivered, for lead time.
     lead: LeadTimes,
+    /// Lead time's and time to recover's facts, waiting to be applied in time order.
+    settling: Settling<Fact>,
+    /// Each environment's failures and successes as time to recover sees them: in time
+    /// order, so apart from [`Environment`]'s, which follow arrival for the gauges.
+    recovering: HashMap<String, HashMap<String, Recovering>>,
+}
+
+/// An environment's deployments, in time order, for time to recover.
+#[derive(Debug, Default)]
+struct Recovering {
+    last_success: Option<f64>,
+    /// The first failure since the last success.
+    failing_since: Option<f64>,
+    /// Deactivated, paused or deleted at: what finished before belongs to its past.
+    ended_at: Option<f64>,
+}
+
+/// A fact whose effect depends on order, applied when its turn comes.
+#[derive(Debug)]
+enum Fact {
+    /// A finished activity's part in lead time, and a deployment's in time to recover.
+    Finished {
+        activity: Box<Activity>,
+        labels: Labels<'static>,
+        finished: ResultLabel,
+        clock: Clock,
+        deployment: Option<Deployment>,
+    },
+    /// The environment was deactivated, paused or deleted at `at`.
+    Ended {
+        project: String,
+        environment: String,
+        at: f64,
+        deleted: bool,
+    },
+}
+
+/// A finished deployment, for time to recover.
+#[derive(Debug)]
+struct Deployment {
+    /// `project`, `environment_type`: the recovery histogram's labels (folded past the series
+    /// cap).
+    values: [String; 2],
+    at: f64,
+    succeeded: bool,
 }
 
 fn seconds(t: DateTime<Utc>) -> f64 {
@@ -257,6 +314,9 @@ impl Recorder {
         for (metric, reason) in SKIPPABLE {
             own.observations_skipped.add(&[metric, reason], 0.0);
         }
+        for reason in UNORDERED {
+            own.unordered.add(&[reason], 0.0);
+        }
         Self {
             families: ActivityFamilies::new(),
             own,
@@ -267,6 +327,8 @@ impl Recorder {
             caps: Caps::new(settings.limits),
             seen: Seen::new(settings.dedup_capacity),
             lead: LeadTimes::new(settings.limits.commits),
+            settling: Settling::new(settings.settle, SETTLING_CAPACITY),
+            recovering: HashMap::new(),
             settings,
             environments: HashMap::new(),
             deleted: 0,
@@ -384,6 +446,8 @@ impl Recorder {
             return Recorded::Duplicate;
         }
         let clock = Clock::new(received_at, self.settings.max_clock_skew);
+        // What waited long enough first: replay moves the watermark at the same points.
+        self.settle(received_at);
         // Real API data can have every timestamp null: the activity still happened, and was
         // received at a time the store keeps, so replay agrees.
         let latest = seconds(clock.at(activity.latest_timestamp()));
@@ -411,17 +475,43 @@ impl Recorder {
         match finished {
             Some(finished) => {
                 self.forget_unfinished(&activity.id);
-                self.record_finished(activity, &labels, finished, clock);
-                self.lead_time(activity, &labels, finished, clock);
+                let deployment = self.record_finished(activity, &labels, finished, clock);
+                let matters = deployment.is_some()
+                    || !activity.commit_list.is_empty()
+                    || activity.commits_dropped > 0
+                    || activity.merged_child.is_some();
+                if matters {
+                    let at = clock.at(activity.finished_at()).timestamp_micros();
+                    let weight = 1 + activity.commit_list.len();
+                    let fact = Fact::Finished {
+                        activity: Box::new(activity.clone()),
+                        labels: owned(&labels),
+                        finished,
+                        clock,
+                        deployment,
+                    };
+                    self.order(at, &activity.id, weight, fact);
+                }
             }
             None => self.track_unfinished(activity, &labels, received_at),
         }
         if finished == Some(ResultLabel::Success) && has_own_labels(&labels) {
             let (project, environment) = (&labels.project, &labels.environment);
-            if activity.kind == DELETE {
+            let deleted = activity.kind == DELETE;
+            if deleted {
                 self.delete_environment(project, environment, latest);
             } else if DEACTIVATIONS.contains(&activity.kind.as_str()) {
                 self.deactivate_environment(project, environment, latest);
+            }
+            if deleted || DEACTIVATIONS.contains(&activity.kind.as_str()) {
+                let fact = Fact::Ended {
+                    project: project.to_string(),
+                    environment: environment.to_string(),
+                    at: latest,
+                    deleted,
+                };
+                let at = clock.at(activity.latest_timestamp()).timestamp_micros();
+                self.order(at, &activity.id, 1, fact);
             }
         }
         self.changed = true;
@@ -471,7 +561,7 @@ impl Recorder {
         labels: &Labels<'_>,
         finished: ResultLabel,
         clock: Clock,
-    ) {
+    ) -> Option<Deployment> {
         let mut key = HandlesKeyRef(
             labels.project.as_ref(),
             labels.environment.as_ref(),
@@ -552,14 +642,21 @@ impl Recorder {
             let values = [project, environment, environment_type, result];
             *slot(&mut h.deployments[r], &mut m.deployments, &values, || 0.0) += 1.0;
             let at = seconds(clock.at(activity.finished_at()));
-            let recovery = [project, environment_type];
-            match finished {
-                ResultLabel::Success => self.deployment_finished(labels, recovery, at, true),
-                ResultLabel::Failure => self.deployment_finished(labels, recovery, at, false),
+            let values = [project.to_owned(), environment_type.to_owned()];
+            let succeeded = match finished {
+                ResultLabel::Success => true,
+                ResultLabel::Failure => false,
                 // A cancelled deployment leaves the environment as it was.
-                ResultLabel::Cancelled => {}
-            }
+                ResultLabel::Cancelled => return None,
+            };
+            self.deployment_finished(labels, at, succeeded);
+            return Some(Deployment {
+                values,
+                at,
+                succeeded,
+            });
         }
+        None
     }
 
     /// Lead time: the commits the activity lists are seen, a push makes them pending in its
@@ -632,14 +729,8 @@ impl Recorder {
     }
 
     /// Updates the environment's deployment history with a success or a failure finished at
-    /// `at`, and the gauges and the recovery histogram (labelled `recovery`) that show it.
-    fn deployment_finished(
-        &mut self,
-        labels: &Labels<'_>,
-        recovery: [&str; 2],
-        at: f64,
-        succeeded: bool,
-    ) {
+    /// `at`, and the gauges that show it (time to recover waits its turn: [`Self::recover`]).
+    fn deployment_finished(&mut self, labels: &Labels<'_>, at: f64, succeeded: bool) {
         let values = [labels.project.as_ref(), labels.environment.as_ref()];
         let m = &mut self.families;
         let env = entry(
@@ -659,9 +750,8 @@ impl Recorder {
             if env.last_success_at.is_none_or(|last| at > last) {
                 env.last_success_at = Some(at);
             }
-            if let Some(since) = env.failing_since.filter(|&since| at >= since) {
+            if env.failing_since.is_some_and(|since| at >= since) {
                 env.failing_since = None;
-                m.deployment_recovery.observe(&recovery, at - since);
             }
         } else {
             // The first failure after the last success starts the time to recover.
@@ -690,6 +780,108 @@ impl Recorder {
         if let Some(last) = env.last_success_at {
             let gauge = &mut m.last_successful_deployment_timestamp;
             *slot(last_success_gauge, gauge, &values, || 0.0) = last;
+        }
+    }
+
+    /// Applies what waited its turn up to `now` (less the settle window).
+    pub fn settle(&mut self, now: DateTime<Utc>) {
+        let due = self.settling.advance(now.timestamp_micros());
+        if !due.is_empty() {
+            self.changed = true;
+        }
+        for fact in due {
+            self.apply(fact);
+        }
+    }
+
+    /// Lets `fact`, dated `at` (µs), wait its turn, or applies it now if it came too late to.
+    fn order(&mut self, at: i64, id: &str, weight: usize, fact: Fact) {
+        let ordering = self.settling.is_ordering();
+        let (now, reason) = match self.settling.offer(at, id, weight, fact) {
+            Offer::Waiting => return,
+            Offer::Late(fact) => (vec![fact], "late"),
+            Offer::Full(facts) => (facts, "capacity"),
+        };
+        for fact in now {
+            if ordering && matches!(fact, Fact::Finished { .. }) {
+                self.own.unordered.inc(&[reason]);
+            }
+            self.apply(fact);
+        }
+    }
+
+    fn apply(&mut self, fact: Fact) {
+        match fact {
+            Fact::Finished {
+                activity,
+                labels,
+                finished,
+                clock,
+                deployment,
+            } => {
+                self.lead_time(&activity, &labels, finished, clock);
+                if let Some(deployment) = deployment
+                    && has_own_labels(&labels)
+                {
+                    self.recover(&labels, &deployment);
+                }
+            }
+            Fact::Ended {
+                project,
+                environment,
+                at,
+                deleted,
+            } => {
+                if deleted {
+                    self.lead.forget_environment(&project, &environment);
+                    if let Some(envs) = self.recovering.get_mut(&project) {
+                        envs.remove(&environment);
+                    }
+                    return;
+                }
+                let r = entry(entry(&mut self.recovering, &project), &environment);
+                if r.ended_at.is_none_or(|end| at > end) {
+                    *r = Recovering {
+                        ended_at: Some(at),
+                        ..Recovering::default()
+                    };
+                }
+            }
+        }
+    }
+
+    /// Time to recover: the first failure after the last success starts it, the next success
+    /// ends it. In time order, but a late fact is still placed as well as it can be.
+    fn recover(&mut self, labels: &Labels<'_>, deployment: &Deployment) {
+        let r = entry(
+            entry(&mut self.recovering, &labels.project),
+            &labels.environment,
+        );
+        let Deployment {
+            values,
+            at,
+            succeeded,
+        } = deployment;
+        let at = *at;
+        if r.ended_at.is_some_and(|end| at <= end) {
+            return;
+        }
+        if *succeeded {
+            if let Some(since) = r.failing_since.filter(|&since| at >= since) {
+                r.failing_since = None;
+                let values = [values[0].as_str(), values[1].as_str()];
+                self.families
+                    .deployment_recovery
+                    .observe(&values, at - since);
+            }
+            if r.last_success.is_none_or(|last| at > last) {
+                r.last_success = Some(at);
+            }
+        } else {
+            let after_last_success = r.last_success.is_none_or(|s| at > s);
+            if after_last_success && r.failing_since.is_none_or(|since| at < since) {
+                r.failing_since = Some(at);
+            }
         }
     }
 
@@ -814,6 +1006,9 @@ impl Recorder {
             for environment in environments {
                 self.caps.forget_environment(project, environment);
                 self.lead.forget_environment(project, environment);
+                if let Some(envs) = self.recovering.get_mut(project.as_str()) {
+                    envs.remove(environment.as_str());
+                }
             }
             if let Some(envs) = self.environments.get_mut(project) {
                 envs.retain(|environment, env| {
@@ -986,8 +1181,19 @@ impl Snapshot {
 /// are dropped here rather than per delivery (the scans are O(tracked)).
 pub fn expire(recorder: &mut Recorder) {
     let now = Utc::now();
+    recorder.settle(now);
     recorder.expire_unfinished(now);
     recorder.forget_idle_environments(seconds(now));
+}
+
+/// The labels, owning their text, for a fact that waits.
+fn owned(labels: &Labels<'_>) -> Labels<'static> {
+    Labels {
+        project: labels.project.clone().into_owned().into(),
+        environment: labels.environment.clone().into_owned().into(),
+        environment_type: labels.environment_type.clone().into_owned().into(),
+        kind: labels.kind.clone().into_owned().into(),
+    }
 }
 
 /// Whether the labels name an environment of its own: not a project-level activity (no
@@ -1136,6 +1342,31 @@ mod tests {
     const RECOVERY: &str = "platformsh_deployment_recovery_seconds";
     const ENV_TYPE: &str =
         "{environment_type=\"production\",project=\"sx-this-is-an-example-value-hu\"}";
+
+    #[test]
+    fn within_the_settle_window_a_failure_delivered_after_its_fix_is_paired_with_it() {
+        use ActivityResult::{Failure, Success};
+        let at = |t: i64| DateTime::from_timestamp(t, 0).unwrap();
+        let count = format!("{RECOVERY}_count{ENV_TYPE}");
+        let sum = format!("{RECOVERY}_sum{ENV_TYPE}");
+        for (settle, expected) in [(0, None), (600, Some(200.0))] {
+            let settings = Settings {
+                settle: Duration::from_secs(settle),
+                ..Settings::default()
+            };
+            let mut r = Recorder::new(settings);
+            // The fix arrives first, then the failure it fixed.
+            let fix = deployment("s1", ActivityState::Complete, Success, 2000);
+            r.record(&fix, at(2100));
+            r.record(&deployment("f1", ActivityState::Complete, Failure, 1800), at(2100));
+            if settle > 0 {
+                // Waiting its turn: not observed yet.
+                assert_eq!(sample(r.exposition(), &count), None);
+            }
+            r.settle(at(2700));
+            assert_eq!(sample(r.exposition(), &sum), expected, "settle {settle}");
+        }
+    }
 
     #[test]
     fn a_success_after_failures_observes_the_time_from_the_first_failure() {

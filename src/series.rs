@@ -12,7 +12,7 @@ use crate::catalogue::{
     ACTIVITY_WAIT, BACKFILLED, CHANGE_LEAD_TIME, COMMIT_LEAD_TIME, DELIVERED, DEPLOYMENT_RECOVERY,
     DEPLOYMENTS, Family, LABEL_OVERFLOW, LAST_ACTIVITY_TIMESTAMP, LAST_DEPLOYMENT_SUCCESS,
     LAST_DEPLOYMENT_TIMESTAMP, LAST_SUCCESSFUL_DEPLOYMENT_TIMESTAMP, OBSERVATIONS_SKIPPED,
-    PUSH_COMMITS, RECONCILED,
+    PUSH_COMMITS, RECONCILED, UNORDERED_ACTIVITIES,
 };
 
 /// The exporter's own counters that replay rebuilds with the activities: kept by the recorder
@@ -24,6 +24,7 @@ pub struct RecorderFamilies {
     pub reconciled: Series<f64>,
     pub backfilled: Series<f64>,
     pub observations_skipped: Series<f64>,
+    pub unordered: Series<f64>,
 }
 
 impl RecorderFamilies {
@@ -34,6 +35,7 @@ impl RecorderFamilies {
             reconciled: Series::new(&RECONCILED),
             backfilled: Series::new(&BACKFILLED),
             observations_skipped: Series::new(&OBSERVATIONS_SKIPPED),
+            unordered: Series::new(&UNORDERED_ACTIVITIES),
         }
     }
 
@@ -44,6 +46,7 @@ impl RecorderFamilies {
         self.reconciled.encode(out);
         self.backfilled.encode(out);
         self.observations_skipped.encode(out);
+        self.unordered.encode(out);
     }
 }
 

@@ -18,6 +18,7 @@ const LAYERS: &[(&str, u8, &[&str])] = &[
             "text",
             "dedup",
             "lead",
+            "settle",
             "record",
         ],
     ),

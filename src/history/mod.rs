@@ -187,7 +187,9 @@ pub fn write(
         timeline.after(&mut recorder, at);
     })?;
     timeline.before(&mut recorder, now);
-    // What a scrape now shows: unfinished activities past their TTL and idle environments gone.
+    // What a scrape now shows: what waited its turn applied, unfinished activities past their
+    // TTL and idle environments gone.
+    recorder.settle(options.now);
     recorder.expire_unfinished(options.now);
     recorder.forget_idle_environments(now);
     timeline.take(&mut recorder, now, true);

@@ -16,6 +16,7 @@ mod lead;
 mod lifecycle;
 mod logs;
 mod monitoring;
+mod order;
 mod packaging;
 mod platformsh_double;
 mod promtool;
