@@ -6,7 +6,8 @@ reports them.
     cargo build --release --bin platformsh-exporter --example h2_attack
     python3 scripts/hostile.py [attack ...]
 
-Attacks: idle, http2, stalled, bcrypt, combinations, brim, amplify (default: all).
+Attacks: idle, http2, stalled, bcrypt, combinations, brim, amplify, unread, tombstones,
+commits, contention (default: all).
 """
 import base64
 import http.client
@@ -177,17 +178,19 @@ def stalled():
     e.stop()
 
 
+def timed_post(c, body):
+    """Seconds for one delivery on connection `c`, which must be accepted."""
+    started = time.monotonic()
+    c.request("POST", "/webhook", body)
+    r = c.getresponse()
+    r.read()
+    assert r.status in (200, 202), r.status
+    return time.monotonic() - started
+
+
 def latencies(n, body_of):
-    times = []
     c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=60)
-    for i in range(n):
-        started = time.monotonic()
-        c.request("POST", "/webhook", body_of(i))
-        r = c.getresponse()
-        r.read()
-        assert r.status in (200, 202), r.status
-        times.append(time.monotonic() - started)
-    times.sort()
+    times = sorted(timed_post(c, body_of(i)) for i in range(n))
     return times[len(times) // 2] * 1000, times[int(len(times) * 0.99)] * 1000
 
 
@@ -277,12 +280,8 @@ def combinations():
     e.stop()
 
 
-def brim():
-    """Every cap filled to the brim with the default flags: 2 000 label sets each with a
-    success, a failure and a cancellation carrying all four phase timings, a deployment on each
-    of 5 000 environments, and 10 000 unfinished activities in every state. The most series
-    the defaults allow."""
-    e = Exporter()
+def fill_brim():
+    """Fills every default cap (see brim); returns the number of deliveries."""
     template = json.dumps(dict(SEED, id="@ID@", project="@P@", type="@T@", state="@S@",
                                result="@R@", timings={"wait": 1, "build": 20, "deploy": 30,
                                                       "execute": 2},
@@ -314,12 +313,22 @@ def brim():
     threads = [threading.Thread(target=flood, args=(t,)) for t in range(8)]
     [t.start() for t in threads]
     [t.join() for t in threads]
+    return len(bodies)
+
+
+def brim():
+    """Every cap filled to the brim with the default flags: 2 000 label sets each with a
+    success, a failure and a cancellation carrying all four phase timings, a deployment on each
+    of 5 000 environments, and 10 000 unfinished activities in every state. The most series
+    the defaults allow."""
+    e = Exporter()
+    delivered = fill_brim()
     scrapes = sorted(request("GET", "/metrics") for _ in range(11))
     text = scrapes[0][1]
     times = sorted(s[2] for s in scrapes)
     activity = [line for line in text.split(b"\n")
                 if line.startswith(b"platformsh_") and not line.startswith(b"platformsh_exp")]
-    print(f"brim: {len(bodies)} deliveries filling every default cap; /metrics "
+    print(f"brim: {delivered} deliveries filling every default cap; /metrics "
           f"{len(text) / 1e6:.1f} MB, {len(activity)} activity sample lines, median "
           f"{times[5] * 1000:.0f} ms; RSS after {e.status('VmRSS'):.1f} MB, peak "
           f"{e.status('VmHWM'):.1f} MB")
@@ -346,8 +355,184 @@ def amplify():
     e.stop()
 
 
+def closed_unread(sockets, seconds):
+    """When (seconds from now, plus the 2 s already waited) the server let go of each of
+    `sockets`, sorted, without reading them: from the server side's TCP state (`ss`), which
+    leaves ESTABLISHED when the exporter closes or resets it (a FIN behind an unread answer
+    never reaches the client, so the client's side cannot tell)."""
+    started = time.monotonic()
+    ports = {s.getsockname()[1]: i for i, s in enumerate(sockets)}
+    times = {}
+    while len(times) < len(sockets) and time.monotonic() - started < seconds:
+        listed = subprocess.run(["ss", "-tnH", "state", "established", f"( sport = :{PORT} )"],
+                                capture_output=True, text=True).stdout
+        open_ports = {int(line.split()[-1].rsplit(":", 1)[1]) for line in listed.splitlines()}
+        for port, i in ports.items():
+            if i not in times and port not in open_ports:
+                times[i] = time.monotonic() - started + 2
+        time.sleep(0.1)
+    return sorted(times.values())
+
+
+def unread():
+    """At the caps (brim), 100 scrapes whose client sends the request and never reads the
+    answer (a 4 KiB receive buffer), `--web.request-timeout=10s`; a delivery sent 2 s in."""
+    e = Exporter("--web.request-timeout=10s")
+    fill_brim()
+    before = e.status("VmRSS")
+    held = []
+    for n in range(100):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(("127.0.0.1", PORT))
+        encoding = "gzip" if n % 2 else "identity"
+        s.sendall(f"GET /metrics HTTP/1.1\r\nHost: x\r\nAccept-Encoding: {encoding}\r\n\r\n"
+                  .encode())
+        held.append(s)
+    time.sleep(2)
+    status, _, seconds = request("POST", "/webhook", delivery("unread"))
+    closed = closed_unread(held, 58)
+    scrape = request("GET", "/metrics")
+    print(f"unread: 100 unread scrapes at the caps (half gzip; request timeout 10 s); a delivery "
+          f"2 s in got {status} after {seconds * 1000:.1f} ms; {len(closed)}/100 closed by the "
+          f"server, the first after {closed[0] if closed else float('nan'):.1f} s, the median "
+          f"{closed[len(closed) // 2] if closed else float('nan'):.1f} s, the last "
+          f"{closed[-1] if closed else float('nan'):.1f} s; RSS before "
+          f"{before:.1f} MB, peak {e.status('VmHWM'):.1f} MB, after {e.status('VmRSS'):.1f} MB; "
+          f"a scrape after them {scrape[0]} in {scrape[2] * 1000:.0f} ms")
+    e.stop()
+
+
+def tombstones():
+    """30 000 deletions of new environments, all dated the same instant: the time per
+    delivery for the first and the last thousand (each delete scanned every tombstone)."""
+    e = Exporter()
+    total = 30_000
+    at = "2026-11-29T10:00:00Z"
+
+    def body(i):
+        return json.dumps({"id": f"del-{i}", "type": "environment.delete", "project": "p",
+                           "state": "complete", "result": "success", "created_at": at,
+                           "started_at": at, "completed_at": at, "updated_at": at,
+                           "payload": {"environment": {"name": f"gone-{i}",
+                                                       "type": "development"}}})
+    c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=60)
+    times = [timed_post(c, body(i)) for i in range(total)]
+
+    def median(xs):
+        return sorted(xs)[len(xs) // 2] * 1000
+    print(f"tombstones: {total} deletions dated the same instant, one sender; median per "
+          f"delivery {median(times[:1000]):.2f} ms for the first thousand, "
+          f"{median(times[-1000:]):.2f} ms for the last; peak RSS {e.status('VmHWM'):.1f} MB")
+    e.stop()
+
+
+def commits():
+    """Pushes of 16 MiB listing as many commits as fit (about 290 000, one authored in the
+    year 1): one, then 8 at once."""
+    e = Exporter()
+    size = 16 * 1024 * 1024 - 1
+    # author.date is epoch seconds: 2026-11-29 09:00, and 0001-01-01 for one of them.
+    entry = '{"sha":"%040x","author":{"date":1796288400}}'
+    year_one = '{"sha":"%040x","author":{"date":-62135596800}}' % 0
+
+    def body(n):
+        head = json.dumps(dict(SEED, id=f"commits-{n}-{time.monotonic_ns()}",
+                               payload=dict(SEED["payload"], commits=[])))
+        head, tail = head.split('"commits": []')
+        parts = [head, '"commits": [', year_one]
+        length = sum(map(len, parts)) + len(tail) + 2
+        i = 1
+        while length + len(entry % i) + 1 < size:
+            piece = "," + entry % (n * 10_000_000 + i)
+            parts.append(piece)
+            length += len(piece)
+            i += 1
+        parts += ["]", tail]
+        return "".join(parts).encode(), i
+
+    one, listed = body(0)
+    status, _, seconds = request("POST", "/webhook", one)
+    single = e.status("VmHWM")
+    bodies = [body(n)[0] for n in range(1, 9)]
+    statuses = []
+
+    def post(b):
+        statuses.append(request("POST", "/webhook", b)[0])
+    threads = [threading.Thread(target=post, args=(b,)) for b in bodies]
+    started = time.monotonic()
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    eight = time.monotonic() - started
+    text = request("GET", "/metrics")[1].decode()
+    skipped = {}
+    for line in text.splitlines():
+        if line.startswith("platformsh_exporter_observations_skipped_total{") and (
+                "lead_time" in line) and not line.endswith(" 0"):
+            skipped[line.split("{")[1].split("}")[0]] = float(line.split()[-1])
+    stored = subprocess.run(["sqlite3", f"{e.dir}/store.db",
+                             "select sum(length(commit_list)) from activities"],
+                            capture_output=True, text=True).stdout.strip() or "(no sqlite3)"
+    print(f"commits: a {len(one) / 1e6:.1f} MB push listing {listed} commits got {status} in "
+          f"{seconds:.2f} s, peak RSS {single:.1f} MB; 8 more at once {sorted(set(statuses))} in "
+          f"{eight:.1f} s, peak RSS {e.status('VmHWM'):.1f} MB; skipped {skipped}; bytes of "
+          f"commit lists stored {stored}")
+    e.stop()
+
+
+def contention():
+    """At the caps (brim), 16 senders post while 16 scrapers loop over text, gzip and
+    OpenMetrics: the senders' latency against the same senders with no scraper."""
+    e = Exporter()
+    fill_brim()
+    senders, per_sender = 16, 150
+
+    def timed(tag):
+        times = []
+        lock = threading.Lock()
+
+        def send(t):
+            c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=120)
+            mine = [timed_post(c, delivery(f"{tag}-{t}-{i}")) for i in range(per_sender)]
+            with lock:
+                times.extend(mine)
+        threads = [threading.Thread(target=send, args=(t,)) for t in range(senders)]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        times.sort()
+        return times[len(times) // 2] * 1000, times[int(len(times) * 0.99)] * 1000
+
+    quiet = timed("quiet")
+    stop = threading.Event()
+    scraped = [0, 0]
+
+    def scrape(n):
+        headers = [{}, {"Accept-Encoding": "gzip"},
+                   {"Accept": "application/openmetrics-text; version=1.0.0"}][n % 3]
+        c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=120)
+        while not stop.is_set():
+            c.request("GET", "/metrics", headers=headers)
+            r = c.getresponse()
+            data = r.read()
+            scraped[0] += 1
+            scraped[1] += len(data)
+    scrapers = [threading.Thread(target=scrape, args=(n,)) for n in range(16)]
+    [t.start() for t in scrapers]
+    time.sleep(1)
+    loud = timed("loud")
+    stop.set()
+    [t.join() for t in scrapers]
+    print(f"contention: at the caps, {senders} senders x {per_sender} deliveries: webhook "
+          f"p50/p99 {quiet[0]:.1f}/{quiet[1]:.1f} ms alone, {loud[0]:.1f}/{loud[1]:.1f} ms "
+          f"under 16 scrapers (text, gzip, OpenMetrics; {scraped[0]} scrapes, "
+          f"{scraped[1] / 1e6:.0f} MB); p99 ratio {loud[1] / quiet[1]:.1f}; peak RSS "
+          f"{e.status('VmHWM'):.1f} MB")
+    e.stop()
+
+
 ATTACKS = {"idle": idle, "http2": http2, "stalled": stalled, "bcrypt": basic_auth,
-           "combinations": combinations, "brim": brim, "amplify": amplify}
+           "combinations": combinations, "brim": brim, "amplify": amplify, "unread": unread,
+           "tombstones": tombstones, "commits": commits, "contention": contention}
 
 if __name__ == "__main__":
     for name in sys.argv[1:] or ATTACKS:

@@ -1358,7 +1358,10 @@ mod tests {
             // The fix arrives first, then the failure it fixed.
             let fix = deployment("s1", ActivityState::Complete, Success, 2000);
             r.record(&fix, at(2100));
-            r.record(&deployment("f1", ActivityState::Complete, Failure, 1800), at(2100));
+            r.record(
+                &deployment("f1", ActivityState::Complete, Failure, 1800),
+                at(2100),
+            );
             if settle > 0 {
                 // Waiting its turn: not observed yet.
                 assert_eq!(sample(r.exposition(), &count), None);

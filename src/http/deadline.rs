@@ -4,7 +4,10 @@
 //! never reads would hold the answer (megabytes at the caps), its connection slot and its task
 //! for as long as it likes. As nginx's `send_timeout`, the limit is on the pause between two
 //! writes that make progress, not on the whole answer: a slow but live reader of a large scrape
-//! is not cut off, a stalled one is, after `--web.request-timeout`.
+//! is not cut off, a stalled one is, after `--web.request-timeout`. As nginx's
+//! `reset_timedout_connection`, a connection cut off this way is reset, not closed: the answer
+//! left in the kernel's send buffer (megabytes) is dropped at once rather than kept until the
+//! kernel gives up on a peer that never opens its window.
 
 use std::future::Future as _;
 use std::io;
@@ -23,6 +26,8 @@ pub struct SendDeadline<S> {
     timeout: Duration,
     /// Armed while a write waits for the client; disarmed by any progress.
     stalled: Option<Pin<Box<Sleep>>>,
+    /// Makes closing the stream reset it (a TCP RST): called when the deadline passes.
+    reset: fn(&S),
 }
 
 impl<S> SendDeadline<S> {
@@ -31,7 +36,14 @@ impl<S> SendDeadline<S> {
             inner,
             timeout,
             stalled: None,
+            reset: |_| {},
         }
+    }
+
+    /// On a timeout, `reset` makes the stream's close a reset.
+    #[must_use]
+    pub fn resetting(self, reset: fn(&S)) -> Self {
+        Self { reset, ..self }
     }
 
     /// After a write that is still pending: whether the stall has lasted `timeout`.
@@ -53,10 +65,13 @@ impl<S> SendDeadline<S> {
                 self.stalled = None;
                 Poll::Ready(result)
             }
-            Poll::Pending if self.expired(cx) => Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "the client took none of the answer within the request timeout",
-            ))),
+            Poll::Pending if self.expired(cx) => Poll::Ready(Err({
+                (self.reset)(&self.inner);
+                io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the client took none of the answer within the request timeout",
+                )
+            })),
             Poll::Pending => Poll::Pending,
         }
     }

@@ -8,12 +8,17 @@
 //! are written per scrape. What the written generations hold counts against
 //! `--web.scrape-memory-bytes`: scrapers that never read their answers cannot make the
 //! exporter hold a copy each (the send timeout in [`super::deadline`] then cuts them off).
+//!
+//! One rendering is written at a time, and a scrape that waited for another's is answered from
+//! it if it was taken after the scrape arrived: many scrapers at once, each seeing a new
+//! generation (deliveries keep coming), cost one core at most, not one each, and deliveries
+//! keep the rest (a delivery's p99 under 16 scrapers at the caps: BENCHMARKS.md).
 
 use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -24,7 +29,7 @@ use std::io::Write as _;
 use flate2::Compression;
 use flate2::write::DeflateEncoder;
 use http_body::{Frame, SizeHint};
-use tokio::sync::{OnceCell, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Mutex as AsyncMutex, OnceCell, OwnedSemaphorePermit, Semaphore};
 
 use super::state::AppState;
 use crate::record::{self, Snapshot};
@@ -51,6 +56,8 @@ pub struct Scrapes {
     units: u32,
     /// How long a scrape waits for room in the budget before it is answered 503.
     wait: Duration,
+    /// Held while a rendering is taken and written: one at a time.
+    writer: AsyncMutex<()>,
 }
 
 impl Scrapes {
@@ -63,7 +70,18 @@ impl Scrapes {
             budget: Arc::new(Semaphore::new(units as usize)),
             units,
             wait,
+            writer: AsyncMutex::new(()),
         }
+    }
+
+    /// The latest rendering, if it was taken at or after `arrived`: as fresh as a scrape that
+    /// arrived then can ask for.
+    fn taken_since(&self, arrived: Instant) -> Option<Arc<Rendering>> {
+        let latest = self.latest.lock().expect("never poisoned: no panic inside");
+        latest
+            .as_ref()
+            .filter(|rendering| rendering.taken_at >= arrived)
+            .map(Arc::clone)
     }
 
     /// The rendering of `snapshot`'s generation, made if the latest is of another.
@@ -74,6 +92,7 @@ impl Scrapes {
             _ => {
                 let rendering = Arc::new(Rendering {
                     generation,
+                    taken_at: Instant::now(),
                     snapshot: Mutex::new(Some(Arc::new(snapshot()))),
                     formats: [Rendered::default(), Rendered::default()],
                     held: Mutex::new(Vec::new()),
@@ -113,6 +132,8 @@ struct Busy;
 #[derive(Debug)]
 struct Rendering {
     generation: u64,
+    /// When its snapshot was taken.
+    taken_at: Instant,
     /// What the formats are written from; dropped once both are written.
     snapshot: Mutex<Option<Arc<Snapshot>>>,
     formats: [Rendered; 2],
@@ -257,7 +278,16 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
 }
 
 async fn answer(state: &AppState, format: Format, gzipped: bool) -> Result<Response, Busy> {
-    let rendering = {
+    let arrived = Instant::now();
+    // Bounded as the wait for budget is: scrapes queued behind one that waits for room give up
+    // as it does.
+    let writer = tokio::time::timeout(state.scrapes.wait, state.scrapes.writer.lock())
+        .await
+        .map_err(|_| Busy)?;
+    // Written by the scrape this one waited for, or taken now.
+    let rendering = if let Some(rendering) = state.scrapes.taken_since(arrived) {
+        rendering
+    } else {
         let mut recorder = state
             .recorder
             .lock()
@@ -267,6 +297,12 @@ async fn answer(state: &AppState, format: Format, gzipped: bool) -> Result<Respo
         state.scrapes.rendering(generation, || recorder.snapshot())
     };
     let head = rendering.text(format, &state.scrapes).await?;
+    let deflated = if gzipped {
+        Some(rendering.gzip(format, head.clone(), &state.scrapes).await?)
+    } else {
+        None
+    };
+    drop(writer);
     let mut tail = String::new();
     state.telemetry.encode(&mut tail);
     let tail = match format {
@@ -277,11 +313,9 @@ async fn answer(state: &AppState, format: Format, gzipped: bool) -> Result<Respo
         Format::Text => prometheus::TEXT_FORMAT,
         Format::OpenMetrics => OPENMETRICS,
     };
-    let (parts, encoding) = if gzipped {
-        let deflated = rendering.gzip(format, head, &state.scrapes).await?;
-        (gzip(&deflated, tail.as_bytes()), Some("gzip"))
-    } else {
-        (vec![head, Bytes::from(tail)], None)
+    let (parts, encoding) = match deflated {
+        Some(deflated) => (gzip(&deflated, tail.as_bytes()), Some("gzip")),
+        None => (vec![head, Bytes::from(tail)], None),
     };
     let body = Body::new(Chunks {
         parts: parts.into(),
@@ -422,6 +456,18 @@ mod tests {
         assert!(Arc::ptr_eq(&first, &second));
         let third = scrapes.rendering(2, snapshot);
         assert!(!Arc::ptr_eq(&first, &third));
+    }
+
+    #[test]
+    fn a_scrape_that_waited_takes_a_rendering_only_if_taken_after_it_arrived() {
+        let scrapes = Scrapes::new(1 << 20, Duration::from_secs(1));
+        let before = Instant::now();
+        let taken = scrapes.rendering(1, snapshot);
+        // Arrived before it was taken (waited while it was written): answered from it.
+        assert!(Arc::ptr_eq(&scrapes.taken_since(before).unwrap(), &taken));
+        // Arrived after: it may miss what came since, so the scrape takes its own.
+        std::thread::sleep(Duration::from_millis(1));
+        assert!(scrapes.taken_since(Instant::now()).is_none());
     }
 
     #[tokio::test(start_paused = true)]

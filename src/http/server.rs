@@ -172,7 +172,10 @@ pub async fn run(
             () = &mut shutdown => break,
         };
         let service = TowerToHyperService::new(router.clone());
-        let stream = SendDeadline::new(stream, config.request_timeout);
+        let stream = SendDeadline::new(stream, config.request_timeout).resetting(|stream| {
+            // A reset sends no FIN after the unsent answer, and frees it.
+            let _ = stream.set_zero_linger();
+        });
         let connection = builder.serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
