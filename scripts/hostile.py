@@ -12,6 +12,7 @@ commits, contention (default: all).
 import base64
 import http.client
 import json
+import multiprocessing
 import os
 import socket
 import subprocess
@@ -480,6 +481,21 @@ def commits():
     e.stop()
 
 
+def scrape_until(n, stop, scraped):
+    """Scrapes in a loop until `stop`: text, gzip or OpenMetrics by `n`; counts into `scraped`
+    (scrapes, bytes)."""
+    headers = [{}, {"Accept-Encoding": "gzip"},
+               {"Accept": "application/openmetrics-text; version=1.0.0"}][n % 3]
+    c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=120)
+    while not stop.is_set():
+        c.request("GET", "/metrics", headers=headers)
+        r = c.getresponse()
+        data = r.read()
+        with scraped.get_lock():
+            scraped[0] += 1
+            scraped[1] += len(data)
+
+
 def contention():
     """At the caps (brim), 16 senders post while 16 scrapers loop over text, gzip and
     OpenMetrics: the senders' latency against the same senders with no scraper."""
@@ -503,28 +519,20 @@ def contention():
         return times[len(times) // 2] * 1000, times[int(len(times) * 0.99)] * 1000
 
     quiet = timed("quiet")
-    stop = threading.Event()
-    scraped = [0, 0]
-
-    def scrape(n):
-        headers = [{}, {"Accept-Encoding": "gzip"},
-                   {"Accept": "application/openmetrics-text; version=1.0.0"}][n % 3]
-        c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=120)
-        while not stop.is_set():
-            c.request("GET", "/metrics", headers=headers)
-            r = c.getresponse()
-            data = r.read()
-            scraped[0] += 1
-            scraped[1] += len(data)
-    scrapers = [threading.Thread(target=scrape, args=(n,)) for n in range(16)]
-    [t.start() for t in scrapers]
+    # Scrapers in processes of their own: in the senders' interpreter, reading megabytes would
+    # hold its lock and delay the senders' timing, not the exporter's answers.
+    stop = multiprocessing.Event()
+    scraped = multiprocessing.Array("d", [0, 0])
+    scrapers = [multiprocessing.Process(target=scrape_until, args=(n, stop, scraped))
+                for n in range(16)]
+    [p.start() for p in scrapers]
     time.sleep(1)
     loud = timed("loud")
     stop.set()
-    [t.join() for t in scrapers]
+    [p.join() for p in scrapers]
     print(f"contention: at the caps, {senders} senders x {per_sender} deliveries: webhook "
           f"p50/p99 {quiet[0]:.1f}/{quiet[1]:.1f} ms alone, {loud[0]:.1f}/{loud[1]:.1f} ms "
-          f"under 16 scrapers (text, gzip, OpenMetrics; {scraped[0]} scrapes, "
+          f"under 16 scrapers (text, gzip, OpenMetrics; {scraped[0]:.0f} scrapes, "
           f"{scraped[1] / 1e6:.0f} MB); p99 ratio {loud[1] / quiet[1]:.1f}; peak RSS "
           f"{e.status('VmHWM'):.1f} MB")
     e.stop()

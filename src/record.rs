@@ -480,8 +480,14 @@ impl Recorder {
                     || !activity.commit_list.is_empty()
                     || activity.commits_dropped > 0
                     || activity.merged_child.is_some();
-                if matters {
-                    let at = clock.at(activity.finished_at()).timestamp_micros();
+                let at = clock.at(activity.finished_at()).timestamp_micros();
+                if matters && !self.settling.waits(at) {
+                    // Too late to wait (or no window): applied now, without a copy.
+                    if self.settling.is_ordering() {
+                        self.own.unordered.inc(&["late"]);
+                    }
+                    self.apply_finished(activity, &labels, finished, clock, deployment.as_ref());
+                } else if matters {
                     let weight = 1 + activity.commit_list.len();
                     let fact = Fact::Finished {
                         activity: Box::new(activity.clone()),
@@ -818,14 +824,7 @@ impl Recorder {
                 finished,
                 clock,
                 deployment,
-            } => {
-                self.lead_time(&activity, &labels, finished, clock);
-                if let Some(deployment) = deployment
-                    && has_own_labels(&labels)
-                {
-                    self.recover(&labels, &deployment);
-                }
-            }
+            } => self.apply_finished(&activity, &labels, finished, clock, deployment.as_ref()),
             Fact::Ended {
                 project,
                 environment,
@@ -847,6 +846,23 @@ impl Recorder {
                     };
                 }
             }
+        }
+    }
+
+    /// A finished activity's part in lead time, and a deployment's in time to recover.
+    fn apply_finished(
+        &mut self,
+        activity: &Activity,
+        labels: &Labels<'_>,
+        finished: ResultLabel,
+        clock: Clock,
+        deployment: Option<&Deployment>,
+    ) {
+        self.lead_time(activity, labels, finished, clock);
+        if let Some(deployment) = deployment
+            && has_own_labels(labels)
+        {
+            self.recover(labels, deployment);
         }
     }
 

@@ -80,10 +80,15 @@ impl<T> Settling<T> {
         due
     }
 
+    /// Whether a fact dated `at` (µs) would wait (rather than be late).
+    pub fn waits(&self, at: i64) -> bool {
+        self.window > 0 && at > self.watermark
+    }
+
     /// Offers a fact dated `at` (µs), `id` breaking ties, of `weight` (at least 1). Call
     /// [`advance`](Self::advance) with the receipt time first.
     pub fn offer(&mut self, at: i64, id: &str, weight: usize, fact: T) -> Offer<T> {
-        if self.window == 0 || at <= self.watermark {
+        if !self.waits(at) {
             return Offer::Late(fact);
         }
         let weight = weight.max(1);

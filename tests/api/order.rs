@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Samples, TestApp, activity_samples, parse_exposition, spawn_app, value};
 
-const SETTLE: &str = "6s";
-const SETTLE_SECONDS: i64 = 6;
+const SETTLE: &str = "10s";
+const SETTLE_SECONDS: i64 = 10;
 /// Activities per history, 20 ms apart.
 const STEPS: i64 = 40;
 
