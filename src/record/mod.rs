@@ -12,29 +12,19 @@ use hashbrown::{HashMap, HashSet};
 
 use crate::activity::{Activity, ActivityState, ResultLabel, Source};
 use crate::dedup::Seen;
-use crate::labels::{Caps, Labels, Limits, OVERFLOW, OVERFLOWING};
+use crate::labels::{Caps, Labels, OVERFLOW, OVERFLOWING};
 use crate::lead::LeadTimes;
 use crate::series::{ActivityFamilies, Exemplar, Histogram, LabelSet, RecorderFamilies, Series};
 use crate::settle::{Offer, Settling};
 
-/// Activity types counted as deployments unless `--deployment.types` says otherwise.
-pub const DEFAULT_DEPLOYMENT_TYPES: &[&str] = &[
-    "environment.push",
-    "environment.redeploy",
-    "environment.merge",
-    "environment.merge-pr",
-    "environment.activate",
-    "environment.branch",
-    "environment.synchronize",
-    "environment.restore",
-    "environment.deploy",
-    "environment.resume",
-    "environment.initialize",
-    // Both redeploy the environment: new resources (CPU, memory, instances) restart its
-    // containers, and a source operation commits and deploys.
-    "environment.resources.update",
-    "environment.source-operation",
-];
+mod clock;
+mod recovery;
+mod settings;
+
+use clock::Clock;
+pub use clock::shown_at;
+use recovery::Recovery;
+pub use settings::{DEFAULT_DEPLOYMENT_TYPES, Settings};
 
 /// Every (metric, reason) of `platformsh_exporter_observations_skipped_total` that can happen.
 const SKIPPABLE: [(&str, &str); 12] = [
@@ -79,46 +69,6 @@ pub struct EnvironmentStatus {
     pub failing_since: Option<f64>,
     /// False once deactivated or paused (until the next deployment).
     pub active: bool,
-}
-
-/// What the recorder needs to know beyond the activities themselves.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub limits: Limits,
-    pub deployment_types: HashSet<String>,
-    /// How many (id, state) pairs are remembered for deduplication.
-    pub dedup_capacity: usize,
-    /// How many unfinished activities are tracked at once.
-    pub unfinished_capacity: usize,
-    /// How long an activity may stay unfinished before it is dropped from the gauge.
-    pub unfinished_ttl: Duration,
-    /// How far past its receipt an activity's timestamp may be (clocks disagree a little);
-    /// a later one is from a wrong clock or a forgery.
-    pub max_clock_skew: Duration,
-    /// An environment with no activity for this long is forgotten as if deleted (for those
-    /// whose delete was never delivered); `None` keeps every environment.
-    pub forget_after: Option<Duration>,
-    /// How long the facts whose order matters (lead time, time to recover) wait before they
-    /// are applied, in time order (see [`crate::settle`]). Zero applies them as they come.
-    pub settle: Duration,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            limits: Limits::default(),
-            deployment_types: DEFAULT_DEPLOYMENT_TYPES
-                .iter()
-                .map(|&t| t.to_owned())
-                .collect(),
-            dedup_capacity: 100_000,
-            unfinished_capacity: 10_000,
-            unfinished_ttl: Duration::from_secs(24 * 3600),
-            max_clock_skew: Duration::from_secs(300),
-            forget_after: None,
-            settle: Duration::ZERO,
-        }
-    }
 }
 
 /// What became of a delivery.
@@ -250,19 +200,8 @@ pub struct Recorder {
     lead: LeadTimes,
     /// Lead time's and time to recover's facts, waiting to be applied in time order.
     settling: Settling<Fact>,
-    /// Each environment's failures and successes as time to recover sees them: in time
-    /// order, so apart from [`Environment`]'s, which follow arrival for the gauges.
-    recovering: HashMap<String, HashMap<String, Recovering>>,
-}
-
-/// An environment's deployments, in time order, for time to recover.
-#[derive(Debug, Default)]
-struct Recovering {
-    last_success: Option<f64>,
-    /// The first failure since the last success.
-    failing_since: Option<f64>,
-    /// Deactivated, paused or deleted at: what finished before belongs to its past.
-    ended_at: Option<f64>,
+    /// Each environment's failures and successes as time to recover sees them.
+    recovery: Recovery,
 }
 
 /// A fact whose effect depends on order, applied when its turn comes.
@@ -328,7 +267,7 @@ impl Recorder {
             seen: Seen::new(settings.dedup_capacity),
             lead: LeadTimes::new(settings.limits.commits),
             settling: Settling::new(settings.settle, SETTLING_CAPACITY),
-            recovering: HashMap::new(),
+            recovery: Recovery::default(),
             settings,
             environments: HashMap::new(),
             deleted: 0,
@@ -833,17 +772,9 @@ impl Recorder {
             } => {
                 if deleted {
                     self.lead.forget_environment(&project, &environment);
-                    if let Some(envs) = self.recovering.get_mut(&project) {
-                        envs.remove(&environment);
-                    }
-                    return;
-                }
-                let r = entry(entry(&mut self.recovering, &project), &environment);
-                if r.ended_at.is_none_or(|end| at > end) {
-                    *r = Recovering {
-                        ended_at: Some(at),
-                        ..Recovering::default()
-                    };
+                    self.recovery.forget(&project, &environment);
+                } else {
+                    self.recovery.ended(&project, &environment, at);
                 }
             }
         }
@@ -866,38 +797,21 @@ impl Recorder {
         }
     }
 
-    /// Time to recover: the first failure after the last success starts it, the next success
-    /// ends it. In time order, but a late fact is still placed as well as it can be.
+    /// Time to recover (see [`recovery`]): observed when a success ends one.
     fn recover(&mut self, labels: &Labels<'_>, deployment: &Deployment) {
-        let r = entry(
-            entry(&mut self.recovering, &labels.project),
-            &labels.environment,
-        );
         let Deployment {
             values,
             at,
             succeeded,
         } = deployment;
-        let at = *at;
-        if r.ended_at.is_some_and(|end| at <= end) {
-            return;
-        }
-        if *succeeded {
-            if let Some(since) = r.failing_since.filter(|&since| at >= since) {
-                r.failing_since = None;
-                let values = [values[0].as_str(), values[1].as_str()];
-                self.families
-                    .deployment_recovery
-                    .observe(&values, at - since);
-            }
-            if r.last_success.is_none_or(|last| at > last) {
-                r.last_success = Some(at);
-            }
-        } else {
-            let after_last_success = r.last_success.is_none_or(|s| at > s);
-            if after_last_success && r.failing_since.is_none_or(|since| at < since) {
-                r.failing_since = Some(at);
-            }
+        if let Some(recovered) =
+            self.recovery
+                .deployment(&labels.project, &labels.environment, *at, *succeeded)
+        {
+            let values = [values[0].as_str(), values[1].as_str()];
+            self.families
+                .deployment_recovery
+                .observe(&values, recovered);
         }
     }
 
@@ -1022,9 +936,7 @@ impl Recorder {
             for environment in environments {
                 self.caps.forget_environment(project, environment);
                 self.lead.forget_environment(project, environment);
-                if let Some(envs) = self.recovering.get_mut(project.as_str()) {
-                    envs.remove(environment.as_str());
-                }
+                self.recovery.forget(project, environment);
             }
             if let Some(envs) = self.environments.get_mut(project) {
                 envs.retain(|environment, env| {
@@ -1227,73 +1139,19 @@ fn entry<'m, V: Default>(map: &'m mut HashMap<String, V>, key: &str) -> &'m mut 
     map.get_mut(key).expect("present or inserted above")
 }
 
-/// The time an activity is shown at, as the recorder takes it: its latest timestamp, or the
-/// receipt time when it has none or when it lies beyond `skew` past the receipt.
-pub fn shown_at(activity: &Activity, received_at: DateTime<Utc>, skew: Duration) -> DateTime<Utc> {
-    Clock::new(received_at, skew).at(activity.latest_timestamp())
-}
-
-/// The time an activity was received, and how far past it its timestamps are believed.
-///
-/// A timestamp beyond the skew is clamped to the receipt time wherever it sets a "last" gauge
-/// (rather than refusing the delivery, which Platform.sh did perform): a completion dated 9999
-/// would otherwise keep its environment "last deployed" forever, hiding every later failure.
-/// Durations that involve such a timestamp are not observed. Replay passes the stored receipt
-/// time, so it reaches the same values.
-#[derive(Debug, Clone, Copy)]
-struct Clock {
-    received_at: DateTime<Utc>,
-    latest: DateTime<Utc>,
-}
-
-impl Clock {
-    fn new(received_at: DateTime<Utc>, skew: Duration) -> Self {
-        let skew = chrono::Duration::from_std(skew).unwrap_or(chrono::Duration::MAX);
-        Self {
-            received_at,
-            latest: received_at
-                .checked_add_signed(skew)
-                .unwrap_or(DateTime::<Utc>::MAX_UTC),
-        }
-    }
-
-    /// The instant `t` stands for: itself, or the receipt time when it is absent or beyond the
-    /// skew.
-    fn at(self, t: Option<DateTime<Utc>>) -> DateTime<Utc> {
-        match t {
-            Some(t) if t <= self.latest => t,
-            _ => self.received_at,
-        }
-    }
-
-    /// `to − from` in seconds, or why it cannot be observed.
-    fn span(
-        self,
-        from: Option<DateTime<Utc>>,
-        to: Option<DateTime<Utc>>,
-    ) -> Result<f64, &'static str> {
-        match (from, to) {
-            (Some(from), Some(to)) if from.max(to) > self.latest => Err("clock_skew"),
-            (Some(from), Some(to)) => {
-                let d = (to - from).num_microseconds().ok_or("negative")? as f64 / 1e6;
-                if d < 0.0 { Err("negative") } else { Ok(d) }
-            }
-            _ => Err("missing_timestamp"),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::activity::ActivityResult;
+    use crate::labels::Limits;
 
     /// Each result of one label set has its own slot in the handles: the counts must not mix.
     #[test]
     fn results_of_one_label_set_count_apart() {
-        let seed =
-            crate::activity::parse(include_bytes!("../tests/fixtures/push-success-seed.json"))
-                .unwrap();
+        let seed = crate::activity::parse(include_bytes!(
+            "../../tests/fixtures/push-success-seed.json"
+        ))
+        .unwrap();
         let mut recorder = Recorder::new(Settings::default());
         let outcomes = [
             (ActivityState::Complete, Some(ActivityResult::Success)),
@@ -1332,9 +1190,10 @@ mod tests {
 
     /// A deployment of the seed's environment (production `master`) finished at `at` (seconds).
     fn deployment(id: &str, state: ActivityState, result: ActivityResult, at: i64) -> Activity {
-        let seed =
-            crate::activity::parse(include_bytes!("../tests/fixtures/push-success-seed.json"))
-                .unwrap();
+        let seed = crate::activity::parse(include_bytes!(
+            "../../tests/fixtures/push-success-seed.json"
+        ))
+        .unwrap();
         let at = DateTime::from_timestamp(at, 0).unwrap();
         Activity {
             id: id.into(),
