@@ -210,7 +210,7 @@ impl<V> Series<V> {
 
     /// Where the series of the label set `values` (in the family's label order) is, created
     /// with the value `new` gives the first time. Positions stay valid until
-    /// [`Series::remove_matching`] removes a series.
+    /// [`Series::remove_where`] removes a series.
     pub fn position(&mut self, values: &[&str], new: impl FnOnce() -> V) -> usize {
         assert_eq!(
             values.len(),
@@ -359,7 +359,8 @@ impl Series<f64> {
         *gauge = gauge.max(v);
     }
 
-    fn encode(&self, out: &mut String) {
+    /// Appends the family, if it has a series, in the text exposition format.
+    pub fn encode(&self, out: &mut String) {
         if self.is_empty() {
             return;
         }

@@ -297,7 +297,6 @@ impl Telemetry {
         })
     }
 
-    /// Appends the exporter's own and the process metrics in the text exposition format.
     /// The API poller's instruments, if reconciliation started them.
     pub fn api_started(&self) -> Option<&ApiTelemetry> {
         self.api.get()
@@ -325,6 +324,7 @@ impl Telemetry {
         })
     }
 
+    /// Appends the exporter's own and the process metrics in the text exposition format.
     pub fn encode(&self, out: &mut String) {
         crate::text::encode(&self.registry.gather(), out);
     }

@@ -87,7 +87,7 @@ const SECURITY_HEADERS: [(header::HeaderName, &str); 4] = [
     (header::REFERRER_POLICY, "no-referrer"),
 ];
 
-/// `GET /`: the page, with [`SECURITY_HEADERS`].
+/// `GET /`: the page, with `SECURITY_HEADERS`.
 pub async fn page(
     state: State<AppState>,
     params: Query<Params>,

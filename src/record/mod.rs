@@ -20,11 +20,13 @@ use crate::settle::{Offer, Settling};
 mod clock;
 mod recovery;
 mod settings;
+pub mod unfinished;
 
 use clock::Clock;
 pub use clock::shown_at;
 use recovery::Recovery;
 pub use settings::{DEFAULT_DEPLOYMENT_TYPES, Settings};
+use unfinished::Unfinished;
 
 /// Every (metric, reason) of `platformsh_exporter_observations_skipped_total` that can happen.
 const SKIPPABLE: [(&str, &str); 12] = [
@@ -48,9 +50,6 @@ const UNORDERED: [&str; 2] = ["late", "capacity"];
 /// Most weight of facts waiting to be applied in time order (one per activity, plus one per
 /// commit it lists): a few tens of MB at most. Past it the oldest are applied early.
 const SETTLING_CAPACITY: usize = 50_000;
-
-/// How long a staged deployment stays unfinished without news (at least the TTL).
-const STAGED_TTL: chrono::Duration = chrono::Duration::days(30);
 
 /// Activity types that end an environment's life, or pause it, once finished successfully.
 const DELETE: &str = "environment.delete";
@@ -158,14 +157,6 @@ fn observe(slot: &mut Option<usize>, series: &mut Series<Histogram>, values: &[&
     series.observe_at(position, v);
 }
 
-#[derive(Debug)]
-struct Unfinished {
-    project: String,
-    environment: String,
-    state: ActivityState,
-    seen_at: DateTime<Utc>,
-}
-
 /// All state that spans activities, and the only writer of the activity metrics.
 #[derive(Debug)]
 pub struct Recorder {
@@ -193,7 +184,7 @@ pub struct Recorder {
     /// No environment is forgettable before this time (seconds): a lower bound, so that idle
     /// environments are looked for only when one may be due.
     next_forget: f64,
-    unfinished: HashMap<String, Unfinished>,
+    unfinished: Unfinished,
     /// At most one per label set of `platformsh_activities_total`: bounded as it is, by the caps.
     handles: HashMap<HandlesKey, Handles>,
     /// Commits pending production and delivered, for lead time.
@@ -267,13 +258,13 @@ impl Recorder {
             seen: Seen::new(settings.dedup_capacity),
             lead: LeadTimes::new(settings.limits.commits),
             settling: Settling::new(settings.settle, SETTLING_CAPACITY),
+            unfinished: Unfinished::new(settings.unfinished_capacity, settings.unfinished_ttl),
             recovery: Recovery::default(),
             settings,
             environments: HashMap::new(),
             deleted: 0,
             deletions: 0,
             next_forget: f64::INFINITY,
-            unfinished: HashMap::new(),
             handles: HashMap::new(),
         }
     }
@@ -326,24 +317,8 @@ impl Recorder {
 
     /// The activities tracked as unfinished, oldest first: (id, project, environment, state,
     /// when last heard of).
-    pub fn unfinished_activities(
-        &self,
-    ) -> Vec<(String, String, String, ActivityState, DateTime<Utc>)> {
-        let mut out: Vec<_> = self
-            .unfinished
-            .iter()
-            .map(|(id, u)| {
-                (
-                    id.clone(),
-                    u.project.clone(),
-                    u.environment.clone(),
-                    u.state,
-                    u.seen_at,
-                )
-            })
-            .collect();
-        out.sort_by(|a, b| a.4.cmp(&b.4).then_with(|| a.0.cmp(&b.0)));
-        out
+    pub fn unfinished_activities(&self) -> Vec<unfinished::Listed> {
+        self.unfinished.list()
     }
 
     /// The activity families in the text exposition format. Deliveries are rare next to
@@ -929,8 +904,7 @@ impl Recorder {
             + m.last_successful_deployment_timestamp
                 .remove_where(carries_one)
             + m.activities_unfinished.remove_where(carries_one);
-        self.unfinished
-            .retain(|_, u| !is_gone(&u.project, &u.environment));
+        self.unfinished.forget_environments(is_gone);
         self.handles.retain(|key, _| !is_gone(&key.0, &key.1));
         for (project, environments) in gone {
             for environment in environments {
@@ -1005,75 +979,29 @@ impl Recorder {
         {
             return;
         }
-        let full = |r: &Self| {
-            !r.unfinished.contains_key(&activity.id)
-                && r.unfinished.len() >= r.settings.unfinished_capacity
-        };
-        // Expiry scans the whole map, so it runs at scrape time and only here when full.
-        if full(self) {
-            self.expire_unfinished(now);
-        }
-        if full(self) {
-            self.own.label_overflow.inc(&["unfinished"]);
-            self.changed = true;
-            return;
-        }
-        self.forget_unfinished(&activity.id);
-        self.families.activities_unfinished.inc(&[
-            &labels.project,
-            &labels.environment,
-            activity.state.as_str(),
-        ]);
-        self.unfinished.insert(
-            activity.id.clone(),
-            Unfinished {
-                project: labels.project.to_string(),
-                environment: labels.environment.to_string(),
-                state: activity.state,
-                seen_at: now,
-            },
+        let id = (
+            activity.id.as_str(),
+            labels.project.as_ref(),
+            labels.environment.as_ref(),
         );
+        let gauge = &mut self.families.activities_unfinished;
+        if !self.unfinished.track(id, activity.state, now, gauge) {
+            self.own.label_overflow.inc(&["unfinished"]);
+        }
     }
 
     fn forget_unfinished(&mut self, id: &str) {
-        if let Some(u) = self.unfinished.remove(id) {
-            self.decrement(&u);
-        }
+        self.unfinished
+            .forget(id, &mut self.families.activities_unfinished);
     }
 
-    fn decrement(&mut self, u: &Unfinished) {
-        self.families
-            .activities_unfinished
-            .add(&[&u.project, &u.environment, u.state.as_str()], -1.0);
-    }
-
-    /// Drops unfinished activities not heard of for longer than the TTL: their final state may
-    /// never come (an integration that only sends some states, a lost delivery).
+    /// Drops unfinished activities not heard of for their TTL (see [`unfinished`]).
     pub fn expire_unfinished(&mut self, now: DateTime<Utc>) {
-        let ttl = chrono::Duration::from_std(self.settings.unfinished_ttl)
-            .unwrap_or(chrono::Duration::MAX);
-        // A staged deployment (manual deployment strategy) waits for a person, for days if
-        // need be: it is not stuck. It gets a month, so that one whose end was never delivered
-        // still leaves in the end.
-        let staged_ttl = ttl.max(STAGED_TTL);
-        let expired: Vec<String> = self
+        if self
             .unfinished
-            .iter()
-            .filter(|(_, u)| {
-                let ttl = if u.state == ActivityState::Staged {
-                    staged_ttl
-                } else {
-                    ttl
-                };
-                now.signed_duration_since(u.seen_at) > ttl
-            })
-            .map(|(id, _)| id.clone())
-            .collect();
-        if !expired.is_empty() {
+            .expire(now, &mut self.families.activities_unfinished)
+        {
             self.changed = true;
-        }
-        for id in expired {
-            self.forget_unfinished(&id);
         }
     }
 }
