@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde::de::value::MapAccessDeserializer;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::{
+use super::model::{
     Activity, ActivityResult, ActivityState, Commit, FailureReason, MAX_COMMITS_PER_PUSH,
     MAX_ID_BYTES, MAX_LABEL_BYTES, MAX_SHA_BYTES, OVERFLOW, Timings, stored_precision,
 };
@@ -690,7 +690,7 @@ impl Wire<'_> {
             }),
             failed_commands: self.commands.0,
             merged_child: merged_child.map(|(_, child)| child),
-            source: super::Source::Webhook,
+            source: super::model::Source::Webhook,
         })
     }
 }

@@ -9,6 +9,8 @@ pub mod deadline;
 pub mod error;
 pub mod metrics;
 pub mod receive;
+pub mod refusals;
+pub mod scrapes;
 pub mod server;
 pub mod state;
 pub mod status;

@@ -65,9 +65,9 @@ pub struct Shared {
     pub telemetry_path: String,
     /// The latest rendering of the recorder's families, shared by scrapes, and the memory
     /// budget of what scrapes hold.
-    pub scrapes: super::metrics::Scrapes,
+    pub scrapes: super::scrapes::Scrapes,
     /// Refused deliveries logged this minute (see `receive::report`).
-    pub refusals: Mutex<super::receive::RefusalLog>,
+    pub refusals: Mutex<super::refusals::RefusalLog>,
 }
 
 impl AppState {
@@ -114,7 +114,7 @@ impl AppState {
             intake,
             saved_counters,
             refusals: Mutex::default(),
-            scrapes: super::metrics::Scrapes::new(
+            scrapes: super::scrapes::Scrapes::new(
                 config.scrape_memory_bytes,
                 config.request_timeout,
             ),

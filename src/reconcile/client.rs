@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{ApiToken, Settings};
+use super::settings::{ApiToken, Settings};
 use crate::telemetry::ApiTelemetry;
 
 /// Largest answer read from the API: a page of activities is far smaller (the `log` field is a

@@ -5,7 +5,7 @@
 //! round, so nothing counts twice.
 
 use std::collections::{HashMap, HashSet};
-use std::fmt::{self, Write};
+use std::fmt::Write;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -19,10 +19,12 @@ use crate::telemetry::ApiTelemetry;
 
 mod client;
 pub mod gaps;
+mod settings;
 
 use gaps::{Gaps, Listed, Step};
 
 pub use client::{ApiError, Client};
+pub use settings::{ApiToken, Settings};
 
 /// Activities asked for per page; the API may answer with fewer (its own cap), and the poller
 /// pages by what it gets.
@@ -34,59 +36,6 @@ const OVERLAP: Duration = Duration::from_secs(600);
 /// in (a recent one is left to the next poll, so a delivery on its way is not counted as
 /// missed).
 const MAX_GAPS_GRACE: Duration = Duration::from_secs(60);
-
-/// A Platform.sh API token. Its `Debug` never shows it, so it cannot leak through a log.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ApiToken(String);
-
-impl ApiToken {
-    /// The token, unless it is blank.
-    pub fn parse(token: &str) -> Result<Self, String> {
-        let token = token.trim();
-        if token.is_empty() {
-            Err("the Platform.sh API token is empty".into())
-        } else {
-            Ok(Self(token.to_owned()))
-        }
-    }
-
-    fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for ApiToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ApiToken(<redacted>)")
-    }
-}
-
-impl std::str::FromStr for ApiToken {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s)
-    }
-}
-
-/// What the poller needs to know.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub token: ApiToken,
-    pub api_url: String,
-    pub auth_url: String,
-    /// Project ids; empty: every project the token can see.
-    pub projects: Vec<String>,
-    pub poll_interval: Duration,
-    /// How far back the first poll of a project reaches.
-    pub backfill: Duration,
-    /// Longest one API request may take.
-    pub timeout: Duration,
-    /// First wait after a failed request (doubled at each attempt).
-    pub backoff: Duration,
-    /// Most pages read per project and poll: a bound on one poll's work whatever the API
-    /// answers; a walk cut there goes on at the next poll.
-    pub max_pages: usize,
-}
 
 /// How far a project's polls have come. Kept in the store's counters, so a restart carries on.
 #[derive(Debug, Clone)]

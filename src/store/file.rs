@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::StoreError;
+use super::error::StoreError;
 use crate::telemetry::StoreErrorReason;
 
 /// The database file this process opened, to notice when it is deleted or replaced under the

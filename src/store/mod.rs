@@ -16,55 +16,24 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::activity::Activity;
 use crate::record::{Recorded, Recorder};
-use crate::telemetry::{StoreCommits, StoreErrorReason};
+use crate::telemetry::StoreCommits;
 
+mod error;
 mod file;
+mod query;
 mod rows;
 mod schema;
 mod writer;
+
+pub use error::StoreError;
+pub use query::Query;
 
 pub use rows::round_trip;
 
 use file::{Identity, Lock};
 use rows::{from_micros, prune, recent_sql, replay};
 use schema::{migrate, open_connection};
-use writer::Writer;
-
-/// Why the store could not take a delivery. The `reason` is the label of
-/// `platformsh_exporter_store_errors_total`.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{reason}: {message}")]
-pub struct StoreError {
-    pub reason: StoreErrorReason,
-    pub message: String,
-}
-
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
-        use rusqlite::ErrorCode;
-        let reason = match e.sqlite_error_code() {
-            Some(ErrorCode::DiskFull) => StoreErrorReason::DiskFull,
-            Some(ErrorCode::ReadOnly) => StoreErrorReason::ReadOnly,
-            Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => StoreErrorReason::Corrupt,
-            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreErrorReason::Locked,
-            Some(ErrorCode::SystemIoFailure | ErrorCode::CannotOpen) => StoreErrorReason::Io,
-            _ => StoreErrorReason::Other,
-        };
-        Self {
-            reason,
-            message: e.to_string(),
-        }
-    }
-}
-
-impl StoreError {
-    fn stopped() -> Self {
-        Self {
-            reason: StoreErrorReason::Stopped,
-            message: "the store's writer has stopped".into(),
-        }
-    }
-}
+use writer::{Command, Writer};
 
 /// A recorded activity, as `/api/v1/activities` lists it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -90,37 +59,6 @@ pub struct StoredActivity {
     pub failed_commands: u32,
     /// A merge's child environment.
     pub merged_child: Option<String>,
-}
-
-/// Filters of `/api/v1/activities`.
-#[derive(Debug, Clone, Default)]
-pub struct Query {
-    pub project: Option<String>,
-    pub environment: Option<String>,
-    pub kind: Option<String>,
-    /// `success`, `failure` or `cancelled`.
-    pub result: Option<String>,
-    pub limit: usize,
-}
-
-enum Command {
-    Insert {
-        activity: Box<Activity>,
-        received_at: DateTime<Utc>,
-        reply: oneshot::Sender<Result<Recorded, StoreError>>,
-    },
-    SaveCounters {
-        counters: Vec<(String, u64)>,
-        reply: oneshot::Sender<Result<(), StoreError>>,
-    },
-    Prune {
-        before: DateTime<Utc>,
-        reply: oneshot::Sender<Result<usize, StoreError>>,
-    },
-    /// Commit what came before, close the database and release its lock.
-    Stop {
-        reply: oneshot::Sender<Result<(), StoreError>>,
-    },
 }
 
 /// Where a valid activity goes, whoever received it (a webhook delivery, the API poller): the

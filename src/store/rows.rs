@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 
-use super::Query;
+use super::query::Query;
 use super::schema::migrate;
 use crate::activity::{
     Activity, ActivityResult, ActivityState, Commit, FailureReason, Source, Timings,

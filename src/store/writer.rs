@@ -3,14 +3,37 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use chrono::{DateTime, Utc};
 use rusqlite::Connection;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
+use super::error::StoreError;
 use super::file::{Identity, Lock};
 use super::rows::{insert, prune, save_counters};
-use super::{Command, StoreError};
+use crate::activity::Activity;
 use crate::record::{Recorded, Recorder};
 use crate::telemetry::StoreCommits;
+
+/// What the writer is asked to do, each with where its answer goes.
+pub(super) enum Command {
+    Insert {
+        activity: Box<Activity>,
+        received_at: DateTime<Utc>,
+        reply: oneshot::Sender<Result<Recorded, StoreError>>,
+    },
+    SaveCounters {
+        counters: Vec<(String, u64)>,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+    Prune {
+        before: DateTime<Utc>,
+        reply: oneshot::Sender<Result<usize, StoreError>>,
+    },
+    /// Commit what came before, close the database and release its lock.
+    Stop {
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+}
 
 /// The writer thread's state: the one place deliveries are committed and then recorded.
 pub(super) struct Writer {
