@@ -62,3 +62,8 @@ impl Clock {
         }
     }
 }
+
+/// Seconds since the epoch, from the microseconds the store keeps.
+pub(super) fn seconds(t: DateTime<Utc>) -> f64 {
+    t.timestamp_micros() as f64 / 1e6
+}

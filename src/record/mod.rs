@@ -14,16 +14,18 @@ use crate::activity::{Activity, ActivityState, ResultLabel, Source};
 use crate::dedup::Seen;
 use crate::labels::{Caps, Labels, OVERFLOW, OVERFLOWING};
 use crate::lead::LeadTimes;
-use crate::series::{ActivityFamilies, Exemplar, Histogram, LabelSet, RecorderFamilies, Series};
+use crate::series::{ActivityFamilies, LabelSet, RecorderFamilies};
 use crate::settle::{Offer, Settling};
 
 mod clock;
+mod finished;
 mod recovery;
 mod settings;
 pub mod unfinished;
 
-use clock::Clock;
 pub use clock::shown_at;
+use clock::{Clock, seconds};
+use finished::{Finished, slot};
 use recovery::Recovery;
 pub use settings::{DEFAULT_DEPLOYMENT_TYPES, Settings};
 use unfinished::Unfinished;
@@ -103,60 +105,6 @@ struct Environment {
     gauges: [Option<usize>; 3],
 }
 
-/// Where one label set's series sit in the families of finished activities, found on its
-/// first activity: later ones update their series without writing, hashing and comparing the
-/// label text of each family again (that was 4 % of a delivery). A family with a label the
-/// set does not fix (result, phase) has one slot per value.
-#[derive(Debug, Default)]
-struct Handles {
-    activities: [Option<usize>; 3],
-    failures: [Option<usize>; 5],
-    duration: [Option<usize>; 3],
-    wait: Option<usize>,
-    phase: [Option<usize>; 4],
-    push_commits: Option<usize>,
-    deployments: [Option<usize>; 3],
-}
-
-/// The label set that keys [`Handles`]: project, environment, environment type, type.
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct HandlesKey(String, String, String, String);
-
-/// A borrowed [`HandlesKey`], for looking one up without an allocation. Hashes as the owned
-/// key does: `String` hashes as its `str`.
-#[derive(Hash)]
-struct HandlesKeyRef<'a>(&'a str, &'a str, &'a str, &'a str);
-
-impl hashbrown::Equivalent<HandlesKey> for HandlesKeyRef<'_> {
-    fn equivalent(&self, key: &HandlesKey) -> bool {
-        (self.0, self.1, self.2, self.3) == (&key.0[..], &key.1[..], &key.2[..], &key.3[..])
-    }
-}
-
-impl From<&HandlesKeyRef<'_>> for HandlesKey {
-    fn from(key: &HandlesKeyRef<'_>) -> Self {
-        Self(key.0.into(), key.1.into(), key.2.into(), key.3.into())
-    }
-}
-
-/// The series in `slot`, looked up by `values` in `series` (and created by `new`) only the
-/// first time.
-fn slot<'s, V>(
-    slot: &mut Option<usize>,
-    series: &'s mut Series<V>,
-    values: &[&str],
-    new: impl FnOnce() -> V,
-) -> &'s mut V {
-    let position = *slot.get_or_insert_with(|| series.position(values, new));
-    series.at(position)
-}
-
-/// Observes `v` in the histogram series in `slot` (see [`slot`]).
-fn observe(slot: &mut Option<usize>, series: &mut Series<Histogram>, values: &[&str], v: f64) {
-    let position = *slot.get_or_insert_with(|| series.position(values, Histogram::default));
-    series.observe_at(position, v);
-}
-
 /// All state that spans activities, and the only writer of the activity metrics.
 #[derive(Debug)]
 pub struct Recorder {
@@ -186,7 +134,7 @@ pub struct Recorder {
     next_forget: f64,
     unfinished: Unfinished,
     /// At most one per label set of `platformsh_activities_total`: bounded as it is, by the caps.
-    handles: HashMap<HandlesKey, Handles>,
+    handles: Finished,
     /// Commits pending production and delivered, for lead time.
     lead: LeadTimes,
     /// Lead time's and time to recover's facts, waiting to be applied in time order.
@@ -225,10 +173,6 @@ struct Deployment {
     succeeded: bool,
 }
 
-fn seconds(t: DateTime<Utc>) -> f64 {
-    t.timestamp_micros() as f64 / 1e6
-}
-
 impl Recorder {
     /// How far past its receipt an activity's timestamp may be before it is not believed.
     pub fn max_clock_skew(&self) -> Duration {
@@ -258,6 +202,7 @@ impl Recorder {
             seen: Seen::new(settings.dedup_capacity),
             lead: LeadTimes::new(settings.limits.commits),
             settling: Settling::new(settings.settle, SETTLING_CAPACITY),
+            handles: Finished::new(settings.limits.series),
             unfinished: Unfinished::new(settings.unfinished_capacity, settings.unfinished_ttl),
             recovery: Recovery::default(),
             settings,
@@ -265,7 +210,6 @@ impl Recorder {
             deleted: 0,
             deletions: 0,
             next_forget: f64::INFINITY,
-            handles: HashMap::new(),
         }
     }
 
@@ -475,6 +419,8 @@ impl Recorder {
         }
     }
 
+    /// Counts a finished activity (see [`finished`]); for a deployment that succeeded or
+    /// failed, updates its environment's last deployment and returns it, for time to recover.
     fn record_finished(
         &mut self,
         activity: &Activity,
@@ -482,101 +428,24 @@ impl Recorder {
         finished: ResultLabel,
         clock: Clock,
     ) -> Option<Deployment> {
-        let mut key = HandlesKeyRef(
-            labels.project.as_ref(),
-            labels.environment.as_ref(),
-            labels.environment_type.as_ref(),
-            labels.kind.as_ref(),
-        );
-        // Each label is capped, but their combinations multiply: past the series cap, a new
-        // label set is counted under one set of `_overflow` values.
-        if self.handles.len() >= self.settings.limits.series && !self.handles.contains_key(&key) {
-            self.own.label_overflow.inc(&["series"]);
-            key = HandlesKeyRef(OVERFLOW, OVERFLOW, OVERFLOW, OVERFLOW);
-        }
-        let (m, skipped) = (&mut self.families, &mut self.own.observations_skipped);
-        let mut skip = |metric: &str, reason: &str| skipped.inc(&[metric, reason]);
-        let result = finished.as_str();
-        let HandlesKeyRef(project, environment, environment_type, kind) = key;
-        let h = self.handles.entry_ref(&key).or_default();
-        let r = finished as usize;
-        let values = [project, environment, environment_type, kind, result];
-        *slot(&mut h.activities[r], &mut m.activities, &values, || 0.0) += 1.0;
-        if let Some(reason) = activity.failure() {
-            let values = [
-                project,
-                environment,
-                environment_type,
-                kind,
-                reason.as_str(),
-            ];
-            let failures = &mut m.activity_failures;
-            *slot(&mut h.failures[reason as usize], failures, &values, || 0.0) += 1.0;
-        }
-
-        match clock.span(activity.started_at, activity.completed_at) {
-            Ok(d) => {
-                let values = [project, environment_type, kind, result];
-                let series = &mut m.activity_duration;
-                let position = *h.duration[r]
-                    .get_or_insert_with(|| series.position(&values, Histogram::default));
-                let exemplar = Exemplar {
-                    id: activity.id.as_str().into(),
-                    value: d,
-                    at: seconds(clock.at(activity.completed_at)),
-                };
-                series.observe_at_with(position, d, exemplar);
-            }
-            Err(reason) => skip("activity_duration", reason),
-        }
-        match clock.span(activity.created_at, activity.started_at) {
-            Ok(d) => {
-                let values = [project, environment_type, kind];
-                observe(&mut h.wait, &mut m.activity_wait, &values, d);
-            }
-            Err(reason) => skip("activity_wait", reason),
-        }
-        for (n, (phase, value)) in activity.timings.phases().into_iter().enumerate() {
-            match value {
-                Some(v) if v.is_finite() && v >= 0.0 => {
-                    let values = [project, environment_type, kind, phase];
-                    observe(&mut h.phase[n], &mut m.activity_phase, &values, v);
-                }
-                Some(_) => skip("activity_phase", "negative"),
-                None => {}
-            }
-        }
-        if activity.kind == "environment.push"
-            && let Some(commits) = activity.commits
-        {
-            let values = [project, environment_type];
-            observe(
-                &mut h.push_commits,
-                &mut m.push_commits,
-                &values,
-                commits as f64,
-            );
-        }
-
-        if self.settings.deployment_types.contains(&activity.kind) {
-            let values = [project, environment, environment_type, result];
-            *slot(&mut h.deployments[r], &mut m.deployments, &values, || 0.0) += 1.0;
-            let at = seconds(clock.at(activity.finished_at()));
-            let values = [project.to_owned(), environment_type.to_owned()];
-            let succeeded = match finished {
-                ResultLabel::Success => true,
-                ResultLabel::Failure => false,
-                // A cancelled deployment leaves the environment as it was.
-                ResultLabel::Cancelled => return None,
-            };
-            self.deployment_finished(labels, at, succeeded);
-            return Some(Deployment {
-                values,
-                at,
-                succeeded,
-            });
-        }
-        None
+        let is_deployment = self.settings.deployment_types.contains(&activity.kind);
+        let (m, own) = (&mut self.families, &mut self.own);
+        let values =
+            self.handles
+                .record((activity, labels), finished, clock, is_deployment, (m, own))?;
+        let at = seconds(clock.at(activity.finished_at()));
+        let succeeded = match finished {
+            ResultLabel::Success => true,
+            ResultLabel::Failure => false,
+            // A cancelled deployment leaves the environment as it was.
+            ResultLabel::Cancelled => return None,
+        };
+        self.deployment_finished(labels, at, succeeded);
+        Some(Deployment {
+            values,
+            at,
+            succeeded,
+        })
     }
 
     /// Lead time: the commits the activity lists are seen, a push makes them pending in its
@@ -905,7 +774,7 @@ impl Recorder {
                 .remove_where(carries_one)
             + m.activities_unfinished.remove_where(carries_one);
         self.unfinished.forget_environments(is_gone);
-        self.handles.retain(|key, _| !is_gone(&key.0, &key.1));
+        self.handles.forget_environments(is_gone);
         for (project, environments) in gone {
             for environment in environments {
                 self.caps.forget_environment(project, environment);
@@ -933,9 +802,7 @@ impl Recorder {
     /// Series were removed, so the positions cached in the handles and the environments' gauges
     /// may point at other series: they are looked up again on next use.
     fn positions_moved(&mut self) {
-        for handles in self.handles.values_mut() {
-            *handles = Handles::default();
-        }
+        self.handles.positions_moved();
         for env in self.environments.values_mut().flat_map(HashMap::values_mut) {
             env.gauges = [None; 3];
         }
