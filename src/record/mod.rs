@@ -111,6 +111,9 @@ pub struct Recorder {
     families: ActivityFamilies,
     /// The exporter's own counters that replay rebuilds: label overflow, skipped observations.
     own: RecorderFamilies,
+    /// Where `own.unordered`'s series for each of [`UNORDERED`] sit: counted per delivery, so
+    /// not looked up by label each time.
+    unordered: [usize; 2],
     /// The activity families' exposition text as of `text_generation`.
     text: String,
     text_generation: u64,
@@ -188,10 +191,10 @@ impl Recorder {
         for (metric, reason) in SKIPPABLE {
             own.observations_skipped.add(&[metric, reason], 0.0);
         }
-        for reason in UNORDERED {
-            own.unordered.add(&[reason], 0.0);
-        }
+        // Found once: the own families never lose a series, so the positions stay good.
+        let unordered = UNORDERED.map(|reason| own.unordered.position(&[reason], || 0.0));
         Self {
+            unordered,
             families: ActivityFamilies::new(),
             own,
             text: String::new(),
@@ -342,7 +345,7 @@ impl Recorder {
                 if matters && !self.settling.waits(at) {
                     // Too late to wait (or no window): applied now, without a copy.
                     if self.settling.is_ordering() {
-                        self.own.unordered.inc(&["late"]);
+                        *self.own.unordered.at(self.unordered[0]) += 1.0;
                     }
                     self.apply_finished(activity, &labels, finished, clock, deployment.as_ref());
                 } else if matters {
@@ -586,14 +589,15 @@ impl Recorder {
     /// Lets `fact`, dated `at` (µs), wait its turn, or applies it now if it came too late to.
     fn order(&mut self, at: i64, id: &str, weight: usize, fact: Fact) {
         let ordering = self.settling.is_ordering();
+        // Positions in `self.unordered`, as in UNORDERED.
         let (now, reason) = match self.settling.offer(at, id, weight, fact) {
             Offer::Waiting => return,
-            Offer::Late(fact) => (vec![fact], "late"),
-            Offer::Full(facts) => (facts, "capacity"),
+            Offer::Late(fact) => (vec![fact], 0),
+            Offer::Full(facts) => (facts, 1),
         };
         for fact in now {
             if ordering && matches!(fact, Fact::Finished { .. }) {
-                self.own.unordered.inc(&[reason]);
+                *self.own.unordered.at(self.unordered[reason]) += 1.0;
             }
             self.apply(fact);
         }
