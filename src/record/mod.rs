@@ -46,8 +46,26 @@ const SKIPPABLE: [(&str, &str); 12] = [
     ("commit_lead_time", "clock_skew"),
 ];
 
-/// Every `reason` of `platformsh_exporter_unordered_activities_total`.
-const UNORDERED: [&str; 2] = ["late", "capacity"];
+/// Why a fact was applied in arrival order: `reason` of
+/// `platformsh_exporter_unordered_activities_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unordered {
+    /// It arrived more than the settle window after it finished.
+    Late,
+    /// Too many waited: the oldest were applied early.
+    Capacity,
+}
+
+impl Unordered {
+    const ALL: [Self; 2] = [Self::Late, Self::Capacity];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Late => "late",
+            Self::Capacity => "capacity",
+        }
+    }
+}
 
 /// Most weight of facts waiting to be applied in time order (one per activity, plus one per
 /// commit it lists): a few tens of MB at most. Past it the oldest are applied early.
@@ -111,8 +129,8 @@ pub struct Recorder {
     families: ActivityFamilies,
     /// The exporter's own counters that replay rebuilds: label overflow, skipped observations.
     own: RecorderFamilies,
-    /// Where `own.unordered`'s series for each of [`UNORDERED`] sit: counted per delivery, so
-    /// not looked up by label each time.
+    /// Where `own.unordered`'s series for each of [`Unordered::ALL`] sit: counted per
+    /// delivery, so not looked up by label each time.
     unordered: [usize; 2],
     /// The activity families' exposition text as of `text_generation`.
     text: String,
@@ -192,7 +210,8 @@ impl Recorder {
             own.observations_skipped.add(&[metric, reason], 0.0);
         }
         // Found once: the own families never lose a series, so the positions stay good.
-        let unordered = UNORDERED.map(|reason| own.unordered.position(&[reason], || 0.0));
+        let unordered =
+            Unordered::ALL.map(|reason| own.unordered.position(&[reason.as_str()], || 0.0));
         Self {
             unordered,
             families: ActivityFamilies::new(),
@@ -345,7 +364,10 @@ impl Recorder {
                 if matters && !self.settling.waits(at) {
                     // Too late to wait (or no window): applied now, without a copy.
                     if self.settling.is_ordering() {
-                        *self.own.unordered.at(self.unordered[0]) += 1.0;
+                        *self
+                            .own
+                            .unordered
+                            .at(self.unordered[Unordered::Late as usize]) += 1.0;
                     }
                     self.apply_finished(activity, &labels, finished, clock, deployment.as_ref());
                 } else if matters {
@@ -589,15 +611,14 @@ impl Recorder {
     /// Lets `fact`, dated `at` (µs), wait its turn, or applies it now if it came too late to.
     fn order(&mut self, at: i64, id: &str, weight: usize, fact: Fact) {
         let ordering = self.settling.is_ordering();
-        // Positions in `self.unordered`, as in UNORDERED.
         let (now, reason) = match self.settling.offer(at, id, weight, fact) {
             Offer::Waiting => return,
-            Offer::Late(fact) => (vec![fact], 0),
-            Offer::Full(facts) => (facts, 1),
+            Offer::Late(fact) => (vec![fact], Unordered::Late),
+            Offer::Full(facts) => (facts, Unordered::Capacity),
         };
         for fact in now {
             if ordering && matches!(fact, Fact::Finished { .. }) {
-                *self.own.unordered.at(self.unordered[reason]) += 1.0;
+                *self.own.unordered.at(self.unordered[reason as usize]) += 1.0;
             }
             self.apply(fact);
         }
