@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::activity::{self, Source};
+use crate::activity;
 use crate::record::Recorded;
 use crate::store::Intake;
 use crate::telemetry::ApiTelemetry;
@@ -20,8 +20,10 @@ use crate::telemetry::ApiTelemetry;
 mod client;
 pub mod gaps;
 mod settings;
+pub mod walk;
 
 use gaps::{Gaps, Listed, Step};
+use walk::{Due, Window};
 
 pub use client::{ApiError, Client};
 pub use settings::{ApiToken, Settings};
@@ -263,9 +265,11 @@ impl Poller {
         let since = self.progress[project].since;
         let mut walk = Walk {
             project,
-            since,
-            settled_before: start - grace,
-            skewed_after: start + chrono_duration(skew),
+            window: Window {
+                since,
+                settled_before: start - grace,
+                skewed_after: start + chrono_duration(skew),
+            },
             polled: Polled::default(),
             seen: HashSet::new(),
             fullest: 0,
@@ -412,13 +416,8 @@ impl Poller {
 /// One poll of one project, page after page.
 struct Walk<'a> {
     project: &'a str,
-    /// When reconciliation first polled the project.
-    since: DateTime<Utc>,
-    /// Activities last touched after this are left to the webhook for now…
-    settled_before: DateTime<Utc>,
-    /// …unless after this: a time from a wrong clock (the year 9999), never settled by
-    /// waiting. Taken in, the recorder clamps it as it clamps a delivery's.
-    skewed_after: DateTime<Utc>,
+    /// What the poll takes in (see [`walk`]).
+    window: Window,
     polled: Polled,
     /// Ids listed so far: the boundary activity of a page comes back on the next.
     seen: HashSet<String>,
@@ -475,27 +474,17 @@ impl Walk<'_> {
                 continue;
             }
             result.new += 1;
-            // An activity without a creation time does not move the walk, but is taken in.
-            let created = activity.created_at.map(|c| c.timestamp_micros());
-            if let Some(created) = created {
+            // An activity without a creation time does not move the walk.
+            if let Some(created) = activity.created_at.map(|c| c.timestamp_micros()) {
                 result.oldest = Some(result.oldest.map_or(created, |o| o.min(created)));
-                if created < floor {
+            }
+            activity.source = match self.window.due(&activity, floor) {
+                Due::Skip => continue,
+                Due::Unsettled(created) => {
+                    self.unsettled.extend(created);
                     continue;
                 }
-            }
-            let latest = activity
-                .latest_timestamp()
-                .or(activity.created_at)
-                .unwrap_or(self.settled_before);
-            let recent = latest > self.settled_before && latest <= self.skewed_after;
-            if activity.finished().is_none() || recent {
-                self.unsettled.extend(created);
-                continue;
-            }
-            activity.source = if activity.created_at.is_some_and(|c| c < self.since) {
-                Source::Backfill
-            } else {
-                Source::Reconciliation
+                Due::Take(source) => source,
             };
             let received_at = activity::stored_precision(Utc::now());
             let recorded = intake.accept(activity, received_at).await?;
