@@ -18,6 +18,7 @@ use crate::series::{ActivityFamilies, LabelSet, RecorderFamilies};
 use crate::settle::{Offer, Settling};
 
 mod clock;
+mod environments;
 mod finished;
 mod recovery;
 mod settings;
@@ -25,7 +26,9 @@ pub mod unfinished;
 
 pub use clock::shown_at;
 use clock::{Clock, seconds};
-use finished::{Finished, slot};
+pub use environments::EnvironmentStatus;
+use environments::Environments;
+use finished::Finished;
 use recovery::Recovery;
 pub use settings::{DEFAULT_DEPLOYMENT_TYPES, Settings};
 use unfinished::Unfinished;
@@ -75,52 +78,12 @@ const SETTLING_CAPACITY: usize = 50_000;
 const DELETE: &str = "environment.delete";
 const DEACTIVATIONS: [&str; 2] = ["environment.deactivate", "environment.pause"];
 
-/// One environment's deployment state, for the status page.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EnvironmentStatus {
-    pub project: String,
-    pub environment: String,
-    /// Seconds since the epoch.
-    pub last_deployment: f64,
-    pub succeeded: bool,
-    pub last_success: Option<f64>,
-    /// The first failure since the last success, if the environment is failing.
-    pub failing_since: Option<f64>,
-    /// False once deactivated or paused (until the next deployment).
-    pub active: bool,
-}
-
 /// What became of a delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Recorded {
     Accepted,
     /// The same (id, state) was recorded before; nothing changed.
     Duplicate,
-}
-
-/// What is known of one environment: its deployment history and its life.
-#[derive(Debug, Default)]
-struct Environment {
-    last_at: Option<f64>,
-    last_succeeded: bool,
-    last_success_at: Option<f64>,
-    /// Completion time of the first failure since the last success.
-    failing_since: Option<f64>,
-    /// When it was last deactivated, paused or deleted: a deployment that finished before is
-    /// history (counted), not the environment's state (its last-deployment gauges).
-    ended_at: Option<f64>,
-    /// Deleted at `ended_at`: an activity dated before that arrived late and is not counted,
-    /// so that a deleted environment does not come back; a later one means a new environment
-    /// of the same name.
-    deleted: bool,
-    /// Among deletions, the how-manyth this was: ties of `ended_at` are broken by it when the
-    /// oldest tombstones are dropped.
-    deletion: u64,
-    /// The latest time of any of its activities, for `--environments.forget-after`.
-    seen_at: f64,
-    /// Where the environment's last-deployment timestamp, success and last-success timestamp
-    /// gauges sit in their families (see [`Handles`]).
-    gauges: [Option<usize>; 3],
 }
 
 /// All state that spans activities, and the only writer of the activity metrics.
@@ -145,14 +108,7 @@ pub struct Recorder {
     seen: Seen,
     /// Keyed by project, then environment, so that `&str` labels can look one up. Every
     /// environment with a label of its own (not `_overflow`, not empty) is here.
-    environments: HashMap<String, HashMap<String, Environment>>,
-    /// How many of `environments` are deleted ones, kept only to refuse their late activities.
-    deleted: usize,
-    /// Deletions recorded so far (see [`Environment::deletion`]).
-    deletions: u64,
-    /// No environment is forgettable before this time (seconds): a lower bound, so that idle
-    /// environments are looked for only when one may be due.
-    next_forget: f64,
+    environments: Environments,
     unfinished: Unfinished,
     /// At most one per label set of `platformsh_activities_total`: bounded as it is, by the caps.
     handles: Finished,
@@ -224,14 +180,11 @@ impl Recorder {
             seen: Seen::new(settings.dedup_capacity),
             lead: LeadTimes::new(settings.limits.commits),
             settling: Settling::new(settings.settle, SETTLING_CAPACITY),
+            environments: Environments::new(settings.limits.environments, settings.forget_after),
             handles: Finished::new(settings.limits.series),
             unfinished: Unfinished::new(settings.unfinished_capacity, settings.unfinished_ttl),
             recovery: Recovery::default(),
             settings,
-            environments: HashMap::new(),
-            deleted: 0,
-            deletions: 0,
-            next_forget: f64::INFINITY,
         }
     }
 
@@ -249,36 +202,6 @@ impl Recorder {
 
     pub fn families(&self) -> &ActivityFamilies {
         &self.families
-    }
-
-    /// Every environment with a deployment, as the status page shows it: the failing ones
-    /// first, then by project and environment.
-    pub fn environment_status(&self) -> Vec<EnvironmentStatus> {
-        let mut out: Vec<EnvironmentStatus> = self
-            .environments
-            .iter()
-            .flat_map(|(project, envs)| envs.iter().map(move |(env, state)| (project, env, state)))
-            .filter(|(_, _, state)| !state.deleted)
-            .filter_map(|(project, environment, state)| {
-                let last_at = state.last_at?;
-                Some(EnvironmentStatus {
-                    project: project.clone(),
-                    environment: environment.clone(),
-                    last_deployment: last_at,
-                    succeeded: state.last_succeeded,
-                    last_success: state.last_success_at,
-                    failing_since: state.failing_since,
-                    active: state.ended_at.is_none_or(|end| last_at > end),
-                })
-            })
-            .collect();
-        out.sort_by(|a, b| {
-            (a.active && !a.succeeded)
-                .cmp(&(b.active && !b.succeeded))
-                .reverse()
-                .then_with(|| (&a.project, &a.environment).cmp(&(&b.project, &b.environment)))
-        });
-        out
     }
 
     /// The activities tracked as unfinished, oldest first: (id, project, environment, state,
@@ -334,7 +257,7 @@ impl Recorder {
         // Before the caps admit anything: a forgotten environment frees its slot. Due by the
         // receipt time, so that replay forgets at the same points.
         self.forget_idle_environments(seconds(received_at));
-        if self.is_from_before_deletion(activity, latest) {
+        if self.environments.is_from_before_deletion(activity, latest) {
             return Recorded::Accepted;
         }
         let (labels, overflowed) = self.caps.resolve(activity);
@@ -349,7 +272,10 @@ impl Recorder {
             Source::Reconciliation => self.own.reconciled.inc(&[&labels.project]),
             Source::Backfill => self.own.backfilled.inc(&[&labels.project]),
         }
-        self.environment_seen(&labels, latest);
+        if has_own_labels(&labels) {
+            let (project, environment) = (&labels.project, &labels.environment);
+            self.environments.seen(project, environment, latest);
+        }
 
         let finished = activity.finished();
         match finished {
@@ -390,7 +316,13 @@ impl Recorder {
             if deleted {
                 self.delete_environment(project, environment, latest);
             } else if DEACTIVATIONS.contains(&activity.kind.as_str()) {
-                self.deactivate_environment(project, environment, latest);
+                let ended = (project.as_ref(), environment.as_ref());
+                if self
+                    .environments
+                    .deactivate(ended, latest, &mut self.families)
+                {
+                    self.positions_moved();
+                }
             }
             if deleted || DEACTIVATIONS.contains(&activity.kind.as_str()) {
                 let fact = Fact::Ended {
@@ -405,43 +337,6 @@ impl Recorder {
         }
         self.changed = true;
         Recorded::Accepted
-    }
-
-    /// Whether `activity` belongs to a deleted environment and is dated no later than its
-    /// deletion (it arrived late); a later one brings the environment back as a new one.
-    fn is_from_before_deletion(&mut self, activity: &Activity, latest: f64) -> bool {
-        if self.deleted == 0 {
-            return false;
-        }
-        let Some(env) = self
-            .environments
-            .get_mut(&activity.project)
-            .and_then(|e| e.get_mut(&activity.environment))
-            .filter(|env| env.deleted)
-        else {
-            return false;
-        };
-        if env.ended_at.is_some_and(|end| latest <= end) {
-            return true;
-        }
-        *env = Environment::default();
-        self.deleted -= 1;
-        false
-    }
-
-    /// Notes that the environment of `labels` had an activity at `at`.
-    fn environment_seen(&mut self, labels: &Labels<'_>, at: f64) {
-        if !has_own_labels(labels) {
-            return;
-        }
-        let env = entry(
-            entry(&mut self.environments, &labels.project),
-            &labels.environment,
-        );
-        env.seen_at = env.seen_at.max(at);
-        if let Some(after) = self.settings.forget_after {
-            self.next_forget = self.next_forget.min(env.seen_at + after.as_secs_f64());
-        }
     }
 
     /// Counts a finished activity (see [`finished`]); for a deployment that succeeded or
@@ -465,7 +360,9 @@ impl Recorder {
             // A cancelled deployment leaves the environment as it was.
             ResultLabel::Cancelled => return None,
         };
-        self.deployment_finished(labels, at, succeeded);
+        let environment = (labels.project.as_ref(), labels.environment.as_ref());
+        self.environments
+            .deployment_finished(environment, at, succeeded, &mut self.families);
         Some(Deployment {
             values,
             at,
@@ -539,61 +436,6 @@ impl Recorder {
                 Some(_) => skipped.inc(&["commit_lead_time", "negative"]),
                 None => skipped.inc(&["commit_lead_time", "missing_timestamp"]),
             }
-        }
-    }
-
-    /// Updates the environment's deployment history with a success or a failure finished at
-    /// `at`, and the gauges that show it (time to recover waits its turn: [`Self::recover`]).
-    fn deployment_finished(&mut self, labels: &Labels<'_>, at: f64, succeeded: bool) {
-        let values = [labels.project.as_ref(), labels.environment.as_ref()];
-        let m = &mut self.families;
-        let env = entry(
-            entry(&mut self.environments, &labels.project),
-            &labels.environment,
-        );
-        if env.ended_at.is_some_and(|end| at <= end) {
-            // Finished before the environment was deactivated: its state stays "inactive".
-            return;
-        }
-        // Deliveries can arrive out of order: only a later deployment replaces the last one.
-        if env.last_at.is_none_or(|last| at >= last) {
-            env.last_at = Some(at);
-            env.last_succeeded = succeeded;
-        }
-        if succeeded {
-            if env.last_success_at.is_none_or(|last| at > last) {
-                env.last_success_at = Some(at);
-            }
-            if env.failing_since.is_some_and(|since| at >= since) {
-                env.failing_since = None;
-            }
-        } else {
-            // The first failure after the last success starts the time to recover.
-            let after_last_success = env.last_success_at.is_none_or(|s| at > s);
-            if after_last_success && env.failing_since.is_none_or(|since| at < since) {
-                env.failing_since = Some(at);
-            }
-        }
-        // Written from the state, not from this deployment: after a deactivation the gauges
-        // were removed, and the first deployment since brings all of them back.
-        let [last_gauge, success_gauge, last_success_gauge] = &mut env.gauges;
-        if let Some(last) = env.last_at {
-            *slot(
-                last_gauge,
-                &mut m.last_deployment_timestamp,
-                &values,
-                || 0.0,
-            ) = last;
-            *slot(
-                success_gauge,
-                &mut m.last_deployment_success,
-                &values,
-                || 0.0,
-            ) = f64::from(u8::from(env.last_succeeded));
-        }
-        if let Some(last) = env.last_success_at {
-            let gauge = &mut m.last_successful_deployment_timestamp;
-            *slot(last_success_gauge, gauge, &values, || 0.0) = last;
         }
     }
 
@@ -684,93 +526,22 @@ impl Recorder {
         }
     }
 
-    /// A deactivated or paused environment is not failing: its last-deployment gauges go (so
-    /// the failed-deployment alerts resolve) and its counters stay. The next deployment brings
-    /// the gauges back.
-    fn deactivate_environment(&mut self, project: &str, environment: &str, at: f64) {
-        let Some(env) = self
-            .environments
-            .get_mut(project)
-            .and_then(|e| e.get_mut(environment))
-        else {
-            return;
-        };
-        if env.ended_at.is_some_and(|end| end >= at) || env.last_at.is_some_and(|last| last > at) {
-            // An older deactivation arrived late: a deployment or another end came after it.
-            return;
-        }
-        env.ended_at = Some(at);
-        env.failing_since = None;
-        let this = |set: LabelSet<'_>| {
-            set.value("environment").as_deref() == Some(environment)
-                && set.value("project").as_deref() == Some(project)
-        };
-        let m = &mut self.families;
-        let removed = m.last_deployment_timestamp.remove_where(this)
-            + m.last_deployment_success.remove_where(this)
-            + m.last_successful_deployment_timestamp.remove_where(this);
-        if removed > 0 {
-            self.positions_moved();
-        }
+    /// Every environment with a deployment, as the status page shows it: the failing ones
+    /// first, then by project and environment.
+    pub fn environment_status(&self) -> Vec<EnvironmentStatus> {
+        self.environments.status()
     }
 
     /// A deleted environment leaves no trace in the metrics: every series that carries it, its
-    /// state and its slot under `--limits.environments` go. What remains is when it was deleted,
-    /// so that its late activities do not bring it back.
+    /// state and its slot under `--limits.environments` go; a tombstone remains.
     fn delete_environment(&mut self, project: &str, environment: &str, at: f64) {
-        let newer = self
-            .environments
-            .get(project)
-            .and_then(|e| e.get(environment))
-            .is_some_and(|env| env.seen_at > at);
-        if newer {
+        if self.environments.seen_after(project, environment, at) {
             // An old delete delivered late: a branch of the same name was made again since.
             return;
         }
         let gone = HashMap::from([(project.to_owned(), HashSet::from([environment.to_owned()]))]);
         self.remove_environments(&gone);
-        let env = entry(entry(&mut self.environments, project), environment);
-        self.deletions += 1;
-        *env = Environment {
-            ended_at: Some(at),
-            deleted: true,
-            deletion: self.deletions,
-            seen_at: at,
-            ..Environment::default()
-        };
-        self.deleted += 1;
-        // Deleted environments are remembered only as long as there is room for as many as
-        // the live ones: past that, the older half are forgotten, by count whatever their
-        // times (a flood of deletions dated the same instant must shrink too), so the scan
-        // this costs is paid once per half the limit of deletions.
-        if self.deleted > self.settings.limits.environments {
-            self.forget_oldest_tombstones();
-        }
-    }
-
-    /// Forgets the older half of the deleted environments: by deletion time, then order.
-    fn forget_oldest_tombstones(&mut self) {
-        let mut tombstones: Vec<(f64, u64)> = self
-            .environments
-            .values()
-            .flat_map(HashMap::values)
-            .filter(|env| env.deleted)
-            .map(|env| (env.ended_at.unwrap_or(f64::NEG_INFINITY), env.deletion))
-            .collect();
-        let middle = tombstones.len() / 2;
-        let order = |a: &(f64, u64), b: &(f64, u64)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
-        let (_, &mut keep_from, _) = tombstones.select_nth_unstable_by(middle, order);
-        let mut dropped = 0;
-        for envs in self.environments.values_mut() {
-            envs.retain(|_, env| {
-                let key = (env.ended_at.unwrap_or(f64::NEG_INFINITY), env.deletion);
-                let drop = env.deleted && order(&key, &keep_from).is_lt();
-                dropped += usize::from(drop);
-                !drop
-            });
-        }
-        self.environments.retain(|_, envs| !envs.is_empty());
-        self.deleted -= dropped;
+        self.environments.tombstone(project, environment, at);
     }
 
     /// Removes every series that carries one of the `gone` environments (project, then
@@ -806,19 +577,8 @@ impl Recorder {
                 self.lead.forget_environment(project, environment);
                 self.recovery.forget(project, environment);
             }
-            if let Some(envs) = self.environments.get_mut(project) {
-                envs.retain(|environment, env| {
-                    let keep = !environments.contains(environment);
-                    if !keep && env.deleted {
-                        self.deleted -= 1;
-                    }
-                    keep
-                });
-                if envs.is_empty() {
-                    self.environments.remove(project);
-                }
-            }
         }
+        self.environments.remove(gone);
         if removed > 0 {
             self.positions_moved();
         }
@@ -828,36 +588,13 @@ impl Recorder {
     /// may point at other series: they are looked up again on next use.
     fn positions_moved(&mut self) {
         self.handles.positions_moved();
-        for env in self.environments.values_mut().flat_map(HashMap::values_mut) {
-            env.gauges = [None; 3];
-        }
+        self.environments.positions_moved();
     }
 
     /// Forgets the environments with no activity for `--environments.forget-after` before `now`
     /// (seconds), as if they had been deleted (but their late activities are welcome).
     pub fn forget_idle_environments(&mut self, now: f64) {
-        let Some(after) = self.settings.forget_after else {
-            return;
-        };
-        if now < self.next_forget {
-            return;
-        }
-        let after = after.as_secs_f64();
-        let mut idle: HashMap<String, HashSet<String>> = HashMap::new();
-        let mut next = f64::INFINITY;
-        for (project, envs) in &self.environments {
-            for (environment, env) in envs {
-                let due = env.seen_at + after;
-                if due <= now {
-                    idle.entry_ref(project.as_str())
-                        .or_default()
-                        .insert(environment.clone());
-                } else {
-                    next = next.min(due);
-                }
-            }
-        }
-        self.next_forget = next;
+        let idle = self.environments.idle(now);
         if !idle.is_empty() {
             self.remove_environments(&idle);
             self.changed = true;
@@ -948,15 +685,6 @@ fn owned(labels: &Labels<'_>) -> Labels<'static> {
 /// environment) and not one folded into `_overflow`, which stands for many.
 fn has_own_labels(labels: &Labels<'_>) -> bool {
     !labels.environment.is_empty() && labels.environment != OVERFLOW && labels.project != OVERFLOW
-}
-
-/// The value under `key`, inserted by default if absent: `HashMap::entry` would need an owned
-/// key, an allocation per lookup on the hot path.
-fn entry<'m, V: Default>(map: &'m mut HashMap<String, V>, key: &str) -> &'m mut V {
-    if !map.contains_key(key) {
-        map.insert(key.to_owned(), V::default());
-    }
-    map.get_mut(key).expect("present or inserted above")
 }
 
 #[cfg(test)]
@@ -1307,10 +1035,11 @@ mod tests {
                 2000,
             );
             r.record(&delete, now);
-            assert!(r.deleted <= 10, "{} tombstones after {i}", r.deleted);
+            let (deleted, _) = r.environments.counts();
+            assert!(deleted <= 10, "{deleted} tombstones after {i}");
         }
-        let tombstones: usize = r.environments.values().map(HashMap::len).sum();
-        assert_eq!(tombstones, r.deleted);
+        let (deleted, tombstones) = r.environments.counts();
+        assert_eq!(tombstones, deleted);
         // The newest are the ones kept: a late activity of the last one deleted stays out.
         r.record(
             &on("pr-999", PUSH, "late", ActivityResult::Failure, 1000),
