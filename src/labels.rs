@@ -49,21 +49,44 @@ pub struct Labels<'a> {
     pub kind: Cow<'a, str>,
 }
 
-/// A label whose value was folded into [`OVERFLOW`], for the overflow counter.
-pub type Overflowed = &'static str;
+/// What overflowed: a capped label whose value was folded into [`OVERFLOW`], the series cap,
+/// unfinished activities or commits past their capacity. The `label` of
+/// `platformsh_exporter_label_overflow_total`, every value exposed at 0 from the start so that
+/// `increase()` sees the first overflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overflow {
+    Project,
+    Environment,
+    Type,
+    EnvironmentType,
+    Series,
+    Unfinished,
+    Commit,
+}
 
-/// Every value of `platformsh_exporter_label_overflow_total`'s `label`: the capped labels, the
-/// series cap, and unfinished activities past their capacity. Exposed at 0 from the start, so
-/// that `increase()` sees the first overflow.
-pub const OVERFLOWING: [Overflowed; 7] = [
-    "project",
-    "environment",
-    "type",
-    "environment_type",
-    "series",
-    "unfinished",
-    "commit",
-];
+impl Overflow {
+    pub const ALL: [Self; 7] = [
+        Self::Project,
+        Self::Environment,
+        Self::Type,
+        Self::EnvironmentType,
+        Self::Series,
+        Self::Unfinished,
+        Self::Commit,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Project => "project",
+            Self::Environment => "environment",
+            Self::Type => "type",
+            Self::EnvironmentType => "environment_type",
+            Self::Series => "series",
+            Self::Unfinished => "unfinished",
+            Self::Commit => "commit",
+        }
+    }
+}
 
 /// The set of values one label has admitted.
 #[derive(Debug)]
@@ -170,10 +193,10 @@ impl Caps {
         self.environments.forget(project, environment);
     }
 
-    /// The capped labels of `activity`, and the names of the labels that overflowed.
-    pub fn resolve<'a>(&mut self, activity: &'a Activity) -> (Labels<'a>, Vec<Overflowed>) {
+    /// The capped labels of `activity`, and the labels that overflowed.
+    pub fn resolve<'a>(&mut self, activity: &'a Activity) -> (Labels<'a>, Vec<Overflow>) {
         let mut overflowed = Vec::new();
-        let mut capped = |admitted: bool, value: &'a str, label: Overflowed| {
+        let mut capped = |admitted: bool, value: &'a str, label: Overflow| {
             if admitted {
                 Cow::Borrowed(value)
             } else {
@@ -184,18 +207,22 @@ impl Caps {
         let project = capped(
             self.projects.admit(&activity.project),
             &activity.project,
-            "project",
+            Overflow::Project,
         );
         let environment = capped(
             self.environments.admit(&project, &activity.environment),
             &activity.environment,
-            "environment",
+            Overflow::Environment,
         );
-        let kind = capped(self.types.admit(&activity.kind), &activity.kind, "type");
+        let kind = capped(
+            self.types.admit(&activity.kind),
+            &activity.kind,
+            Overflow::Type,
+        );
         let environment_type = capped(
             self.environment_types.admit(&activity.environment_type),
             &activity.environment_type,
-            "environment_type",
+            Overflow::EnvironmentType,
         );
         (
             Labels {
@@ -239,13 +266,13 @@ mod tests {
         let (labels, overflowed) = caps.resolve(&c);
         assert_eq!(labels.project, OVERFLOW);
         assert_eq!(labels.kind, OVERFLOW);
-        assert_eq!(overflowed, vec!["project", "type"]);
+        assert_eq!(overflowed, vec![Overflow::Project, Overflow::Type]);
         // Admitted values stay admitted.
         assert_eq!(caps.resolve(&activity("a", "main", "t")).0.project, "a");
         // Environment pairs: a/main, b/main, _overflow/main are 3; the 4th is folded.
         let dev = activity("a", "dev", "t");
         let (labels, overflowed) = caps.resolve(&dev);
         assert_eq!(labels.environment, OVERFLOW);
-        assert_eq!(overflowed, vec!["environment"]);
+        assert_eq!(overflowed, vec![Overflow::Environment]);
     }
 }

@@ -5,7 +5,7 @@
 use hashbrown::HashMap;
 
 use crate::activity::{Activity, ResultLabel};
-use crate::labels::{Labels, OVERFLOW};
+use crate::labels::{Labels, OVERFLOW, Overflow};
 use crate::series::{ActivityFamilies, Exemplar, Histogram, RecorderFamilies, Series};
 
 use super::clock::{Clock, seconds};
@@ -100,7 +100,7 @@ impl Finished {
         // Each label is capped, but their combinations multiply: past the series cap, a new
         // label set is counted under one set of `_overflow` values.
         if self.handles.len() >= self.series_cap && !self.handles.contains_key(&key) {
-            own.label_overflow.inc(&["series"]);
+            own.label_overflow.inc(&[Overflow::Series.as_str()]);
             key = HandlesKeyRef(OVERFLOW, OVERFLOW, OVERFLOW, OVERFLOW);
         }
         let skipped = &mut own.observations_skipped;

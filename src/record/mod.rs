@@ -12,7 +12,7 @@ use hashbrown::{HashMap, HashSet};
 
 use crate::activity::{Activity, ActivityState, ResultLabel, Source};
 use crate::dedup::Seen;
-use crate::labels::{Caps, Labels, OVERFLOW, OVERFLOWING};
+use crate::labels::{Caps, Labels, OVERFLOW, Overflow};
 use crate::lead::LeadTimes;
 use crate::series::{ActivityFamilies, LabelSet, RecorderFamilies};
 use crate::settle::{Offer, Settling};
@@ -159,8 +159,8 @@ impl Recorder {
     pub fn new(settings: Settings) -> Self {
         let mut own = RecorderFamilies::new();
         // At 0 from the start, so that `increase()` and alerts see the first one.
-        for label in OVERFLOWING {
-            own.label_overflow.add(&[label], 0.0);
+        for label in Overflow::ALL {
+            own.label_overflow.add(&[label.as_str()], 0.0);
         }
         for (metric, reason) in SKIPPABLE {
             own.observations_skipped.add(&[metric, reason], 0.0);
@@ -262,7 +262,7 @@ impl Recorder {
         }
         let (labels, overflowed) = self.caps.resolve(activity);
         for label in overflowed {
-            self.own.label_overflow.inc(&[label]);
+            self.own.label_overflow.inc(&[label.as_str()]);
         }
         self.families
             .last_activity_timestamp
@@ -392,7 +392,8 @@ impl Recorder {
             let created = clock.at(activity.created_at).timestamp_micros();
             let forgotten = self.lead.seen(project, &activity.commit_list, created);
             if forgotten > 0 {
-                self.own.label_overflow.add(&["commit"], forgotten as f64);
+                let commit = Overflow::Commit.as_str();
+                self.own.label_overflow.add(&[commit], forgotten as f64);
             }
             if activity.kind == "environment.push" {
                 self.lead
@@ -615,7 +616,9 @@ impl Recorder {
         );
         let gauge = &mut self.families.activities_unfinished;
         if !self.unfinished.track(id, activity.state, now, gauge) {
-            self.own.label_overflow.inc(&["unfinished"]);
+            self.own
+                .label_overflow
+                .inc(&[Overflow::Unfinished.as_str()]);
         }
     }
 
