@@ -7,6 +7,8 @@ use chrono::{DateTime, Utc};
 
 use crate::activity::Activity;
 
+use super::skipped::Reason;
+
 /// The time an activity is shown at, as the recorder takes it: its latest timestamp, or the
 /// receipt time when it has none or when it lies beyond `skew` past the receipt.
 pub fn shown_at(activity: &Activity, received_at: DateTime<Utc>, skew: Duration) -> DateTime<Utc> {
@@ -51,14 +53,18 @@ impl Clock {
         self,
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
-    ) -> Result<f64, &'static str> {
+    ) -> Result<f64, Reason> {
         match (from, to) {
-            (Some(from), Some(to)) if from.max(to) > self.latest => Err("clock_skew"),
+            (Some(from), Some(to)) if from.max(to) > self.latest => Err(Reason::ClockSkew),
             (Some(from), Some(to)) => {
-                let d = (to - from).num_microseconds().ok_or("negative")? as f64 / 1e6;
-                if d < 0.0 { Err("negative") } else { Ok(d) }
+                let d = (to - from).num_microseconds().ok_or(Reason::Negative)? as f64 / 1e6;
+                if d < 0.0 {
+                    Err(Reason::Negative)
+                } else {
+                    Ok(d)
+                }
             }
-            _ => Err("missing_timestamp"),
+            _ => Err(Reason::MissingTimestamp),
         }
     }
 }

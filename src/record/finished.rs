@@ -9,6 +9,7 @@ use crate::labels::{Labels, OVERFLOW, Overflow};
 use crate::series::{ActivityFamilies, Exemplar, Histogram, RecorderFamilies, Series};
 
 use super::clock::{Clock, seconds};
+use super::skipped::{Metric, Reason, skip};
 
 /// Where one label set's series sit in the families of finished activities, found on its
 /// first activity: later ones update their series without writing, hashing and comparing the
@@ -104,7 +105,7 @@ impl Finished {
             key = HandlesKeyRef(OVERFLOW, OVERFLOW, OVERFLOW, OVERFLOW);
         }
         let skipped = &mut own.observations_skipped;
-        let mut skip = |metric: &str, reason: &str| skipped.inc(&[metric, reason]);
+        let mut skip = |metric: Metric, reason: Reason| skip(skipped, metric, reason, 1.0);
         let result = finished.as_str();
         let HandlesKeyRef(project, environment, environment_type, kind) = key;
         let h = self.handles.entry_ref(&key).or_default();
@@ -136,14 +137,14 @@ impl Finished {
                 };
                 series.observe_at_with(position, d, exemplar);
             }
-            Err(reason) => skip("activity_duration", reason),
+            Err(reason) => skip(Metric::ActivityDuration, reason),
         }
         match clock.span(activity.created_at, activity.started_at) {
             Ok(d) => {
                 let values = [project, environment_type, kind];
                 observe(&mut h.wait, &mut m.activity_wait, &values, d);
             }
-            Err(reason) => skip("activity_wait", reason),
+            Err(reason) => skip(Metric::ActivityWait, reason),
         }
         for (n, (phase, value)) in activity.timings.phases().into_iter().enumerate() {
             match value {
@@ -151,7 +152,7 @@ impl Finished {
                     let values = [project, environment_type, kind, phase];
                     observe(&mut h.phase[n], &mut m.activity_phase, &values, v);
                 }
-                Some(_) => skip("activity_phase", "negative"),
+                Some(_) => skip(Metric::ActivityPhase, Reason::Negative),
                 None => {}
             }
         }

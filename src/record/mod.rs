@@ -22,6 +22,7 @@ mod environments;
 mod finished;
 mod recovery;
 mod settings;
+mod skipped;
 pub mod unfinished;
 
 pub use clock::shown_at;
@@ -31,23 +32,8 @@ use environments::Environments;
 use finished::Finished;
 use recovery::Recovery;
 pub use settings::{DEFAULT_DEPLOYMENT_TYPES, Settings};
+use skipped::{Metric, Reason, SKIPPABLE, skip};
 use unfinished::Unfinished;
-
-/// Every (metric, reason) of `platformsh_exporter_observations_skipped_total` that can happen.
-const SKIPPABLE: [(&str, &str); 12] = [
-    ("activity_duration", "missing_timestamp"),
-    ("activity_duration", "negative"),
-    ("activity_duration", "clock_skew"),
-    ("activity_wait", "missing_timestamp"),
-    ("activity_wait", "negative"),
-    ("activity_wait", "clock_skew"),
-    ("activity_phase", "negative"),
-    ("change_lead_time", "negative"),
-    ("change_lead_time", "commit_limit"),
-    ("commit_lead_time", "missing_timestamp"),
-    ("commit_lead_time", "negative"),
-    ("commit_lead_time", "clock_skew"),
-];
 
 /// Why a fact was applied in arrival order: `reason` of
 /// `platformsh_exporter_unordered_activities_total`.
@@ -163,7 +149,7 @@ impl Recorder {
             own.label_overflow.add(&[label.as_str()], 0.0);
         }
         for (metric, reason) in SKIPPABLE {
-            own.observations_skipped.add(&[metric, reason], 0.0);
+            skip(&mut own.observations_skipped, metric, reason, 0.0);
         }
         // Found once: the own families never lose a series, so the positions stay good.
         let unordered =
@@ -383,8 +369,10 @@ impl Recorder {
         let (project, environment) = (activity.project.as_str(), activity.environment.as_str());
         if activity.commits_dropped > 0 {
             let skipped = &mut self.own.observations_skipped;
-            skipped.add(
-                &["change_lead_time", "commit_limit"],
+            skip(
+                skipped,
+                Metric::ChangeLeadTime,
+                Reason::CommitLimit,
                 activity.commits_dropped as f64,
             );
         }
@@ -425,17 +413,22 @@ impl Recorder {
             if change >= 0.0 {
                 m.change_lead_time.observe(&values, change);
             } else {
-                skipped.inc(&["change_lead_time", "negative"]);
+                skip(skipped, Metric::ChangeLeadTime, Reason::Negative, 1.0);
             }
             match delivery.author_date.map(since) {
                 // Authored before the Unix epoch: a wrong clock or a forgery, not a commit
                 // that waited decades (a year-1 date added 2 000 years to the sum).
                 Some(_) if delivery.author_date.is_some_and(|t| t < 0) => {
-                    skipped.inc(&["commit_lead_time", "clock_skew"]);
+                    skip(skipped, Metric::CommitLeadTime, Reason::ClockSkew, 1.0);
                 }
                 Some(lead) if lead >= 0.0 => m.commit_lead_time.observe(&values, lead),
-                Some(_) => skipped.inc(&["commit_lead_time", "negative"]),
-                None => skipped.inc(&["commit_lead_time", "missing_timestamp"]),
+                Some(_) => skip(skipped, Metric::CommitLeadTime, Reason::Negative, 1.0),
+                None => skip(
+                    skipped,
+                    Metric::CommitLeadTime,
+                    Reason::MissingTimestamp,
+                    1.0,
+                ),
             }
         }
     }
