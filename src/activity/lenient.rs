@@ -9,6 +9,59 @@ use serde::Deserialize;
 use serde::de::value::MapAccessDeserializer;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
+/// The arms of a lenient visitor for the JSON values it does not read, each giving `$absent`:
+/// maps and arrays are skipped element by element, never built. Stamped into each visitor with
+/// the kinds it reads left out. Assumes the visitor's lifetime is called `'de`, as serde's own
+/// `forward_to_deserialize_any!` does.
+macro_rules! absent_for {
+    ($value:ty = $absent:expr; $($kind:ident)*) => {
+        $( absent_for!(@$kind $value = $absent); )*
+    };
+    (@map $value:ty = $absent:expr) => {
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<$value, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok($absent)
+        }
+    };
+    (@seq $value:ty = $absent:expr) => {
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<$value, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok($absent)
+        }
+    };
+    (@unit $value:ty = $absent:expr) => {
+        fn visit_unit<E>(self) -> Result<$value, E> {
+            Ok($absent)
+        }
+    };
+    (@bool $value:ty = $absent:expr) => {
+        fn visit_bool<E>(self, _: bool) -> Result<$value, E> {
+            Ok($absent)
+        }
+    };
+    (@i64 $value:ty = $absent:expr) => {
+        fn visit_i64<E>(self, _: i64) -> Result<$value, E> {
+            Ok($absent)
+        }
+    };
+    (@u64 $value:ty = $absent:expr) => {
+        fn visit_u64<E>(self, _: u64) -> Result<$value, E> {
+            Ok($absent)
+        }
+    };
+    (@f64 $value:ty = $absent:expr) => {
+        fn visit_f64<E>(self, _: f64) -> Result<$value, E> {
+            Ok($absent)
+        }
+    };
+    (@str $value:ty = $absent:expr) => {
+        fn visit_str<E>(self, _: &str) -> Result<$value, E> {
+            Ok($absent)
+        }
+    };
+}
+pub(super) use absent_for;
+
 /// A string, or absent when the value is anything else: fields that are strings in the merge
 /// activities may be other things in activity types never seen, and must not cost a delivery.
 #[derive(Default)]
@@ -28,29 +81,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for TextOr<'a> {
             fn visit_str<E>(self, s: &str) -> Result<TextOr<'a>, E> {
                 Ok(TextOr(Some(Cow::Owned(s.to_owned()))))
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TextOr<'a>, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(TextOr(None))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<TextOr<'a>, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(TextOr(None))
-            }
-            fn visit_unit<E>(self) -> Result<TextOr<'a>, E> {
-                Ok(TextOr(None))
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<TextOr<'a>, E> {
-                Ok(TextOr(None))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<TextOr<'a>, E> {
-                Ok(TextOr(None))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<TextOr<'a>, E> {
-                Ok(TextOr(None))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<TextOr<'a>, E> {
-                Ok(TextOr(None))
-            }
+            absent_for!(TextOr<'a> = TextOr(None); map seq unit bool i64 u64 f64);
         }
         deserializer.deserialize_any(Text(std::marker::PhantomData))
     }
@@ -89,23 +120,7 @@ impl<'de> Deserialize<'de> for ExitCode {
             fn visit_f64<E>(self, v: f64) -> Result<ExitCode, E> {
                 Ok(ExitCode(v != 0.0))
             }
-            fn visit_str<E>(self, _: &str) -> Result<ExitCode, E> {
-                Ok(ExitCode(false))
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<ExitCode, E> {
-                Ok(ExitCode(false))
-            }
-            fn visit_unit<E>(self) -> Result<ExitCode, E> {
-                Ok(ExitCode(false))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ExitCode, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(ExitCode(false))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ExitCode, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(ExitCode(false))
-            }
+            absent_for!(ExitCode = ExitCode(false); str bool unit map seq);
         }
         deserializer.deserialize_any(Code)
     }
@@ -128,28 +143,7 @@ impl<'de> Deserialize<'de> for FailedCommands {
                 }
                 Ok(FailedCommands(failed))
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FailedCommands, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(FailedCommands(0))
-            }
-            fn visit_unit<E>(self) -> Result<FailedCommands, E> {
-                Ok(FailedCommands(0))
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<FailedCommands, E> {
-                Ok(FailedCommands(0))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<FailedCommands, E> {
-                Ok(FailedCommands(0))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<FailedCommands, E> {
-                Ok(FailedCommands(0))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<FailedCommands, E> {
-                Ok(FailedCommands(0))
-            }
-            fn visit_str<E>(self, _: &str) -> Result<FailedCommands, E> {
-                Ok(FailedCommands(0))
-            }
+            absent_for!(FailedCommands = FailedCommands(0); map unit bool i64 u64 f64 str);
         }
         deserializer.deserialize_any(Count)
     }
@@ -176,28 +170,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for ObjectOr<T> {
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ObjectOr<T>, A::Error> {
                 T::deserialize(MapAccessDeserializer::new(map)).map(|t| ObjectOr(Some(t)))
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ObjectOr<T>, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(ObjectOr(None))
-            }
-            fn visit_unit<E>(self) -> Result<ObjectOr<T>, E> {
-                Ok(ObjectOr(None))
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<ObjectOr<T>, E> {
-                Ok(ObjectOr(None))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<ObjectOr<T>, E> {
-                Ok(ObjectOr(None))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<ObjectOr<T>, E> {
-                Ok(ObjectOr(None))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<ObjectOr<T>, E> {
-                Ok(ObjectOr(None))
-            }
-            fn visit_str<E>(self, _: &str) -> Result<ObjectOr<T>, E> {
-                Ok(ObjectOr(None))
-            }
+            absent_for!(ObjectOr<T> = ObjectOr(None); seq unit bool i64 u64 f64 str);
         }
         deserializer.deserialize_any(Object(std::marker::PhantomData))
     }

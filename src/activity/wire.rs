@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::lenient::{FailedCommands, FirstOf, ObjectOr, TextOr};
+use super::lenient::{FailedCommands, FirstOf, ObjectOr, TextOr, absent_for};
 use super::model::{
     Activity, ActivityResult, ActivityState, Commit, FailureReason, MAX_COMMITS_PER_PUSH,
     MAX_ID_BYTES, MAX_LABEL_BYTES, MAX_SHA_BYTES, OVERFLOW, Timings, stored_precision,
@@ -212,23 +212,7 @@ impl<'de> Deserialize<'de> for AuthorDate {
                     None
                 }))
             }
-            fn visit_str<E>(self, _: &str) -> Result<AuthorDate, E> {
-                Ok(AuthorDate(None))
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<AuthorDate, E> {
-                Ok(AuthorDate(None))
-            }
-            fn visit_unit<E>(self) -> Result<AuthorDate, E> {
-                Ok(AuthorDate(None))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<AuthorDate, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(AuthorDate(None))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<AuthorDate, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(AuthorDate(None))
-            }
+            absent_for!(AuthorDate = AuthorDate(None); str bool unit map seq);
         }
         deserializer.deserialize_any(Date)
     }
