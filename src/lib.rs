@@ -6,8 +6,9 @@
 //!    [`activity`] (the typed, validated activity, parsed from the wire shape), [`labels`]
 //!    (cardinality caps), [`catalogue`] (every metric family, defined once), [`series`] (the
 //!    series the recorder keeps), [`text`] (the text exposition format) and [`record`] (the
-//!    recorder: the one function that turns an activity into metric updates, with the state that
-//!    spans activities), [`lead`] (commits waiting for production, for lead time) and
+//!    recorder: the one function that turns an activity into metric updates, over sub-states
+//!    that own what spans activities: environments, finished-activity counts, time to recover,
+//!    unfinished activities), [`lead`] (commits waiting for production, for lead time) and
 //!    [`dedup`] (which deliveries were recorded already), [`settle`] (facts applied in time
 //!    order, whatever order they arrive in).
 //! 2. [`verify`] (the JWS signature check, pure) and [`telemetry`] (the process-lifetime
@@ -15,7 +16,7 @@
 //!    stored activities is the recorder's; what describes this process is telemetry's.
 //! 3. [`store`]: SQLite schema and migrations, the writer with group commit, replay, queries.
 //! 4. [`reconcile`]: the Platform.sh API client and poller, which takes in what the webhook
-//!    missed through the same intake as a delivery; and [`history`], the stored activities'
+//!    missed through the same intake as a delivery (its paging rules pure: `gaps`, `walk`); and [`history`], the stored activities'
 //!    metrics over time in OpenMetrics, for Prometheus's backfill.
 //! 5. [`config`]: the flags.
 //! 6. [`http`]: application state and its construction, the webhook handler, `/metrics`, the
