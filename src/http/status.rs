@@ -98,7 +98,7 @@ pub async fn page(
 async fn body(State(state): State<AppState>, Query(params): Query<Params>) -> Html<String> {
     let now_time = Utc::now();
     let now = now_time.timestamp_micros() as f64 / 1e6;
-    let (environments, unfinished) = {
+    let (environments, unfinished, settling) = {
         let recorder = state
             .recorder
             .lock()
@@ -106,6 +106,7 @@ async fn body(State(state): State<AppState>, Query(params): Query<Params>) -> Ht
         (
             recorder.environment_status(),
             recorder.unfinished_activities(),
+            recorder.settling(),
         )
     };
     let recent = match &state.store {
@@ -138,6 +139,7 @@ async fn body(State(state): State<AppState>, Query(params): Query<Params>) -> Ht
         escaped(&state.telemetry_path),
     );
     exporter_section(&state, now, &mut html);
+    order_line(settling, &mut html);
     environments_section(&environments, now, &mut html);
     unfinished_section(&unfinished, now, &mut html);
     deliveries_section(recent, now, &mut html);
@@ -199,6 +201,28 @@ fn exporter_section(state: &AppState, now: f64, html: &mut String) {
         }
     }
     html.push_str("</ul>\n");
+}
+
+/// How lead time and time to recover are ordered (README, Order): a line after the exporter's.
+fn order_line((waiting, window): (usize, std::time::Duration), html: &mut String) {
+    if window.is_zero() {
+        html.push_str(
+            "<p id=\"order\" class=\"warn\">Lead time and time to recover are applied as \
+             activities arrive (--activities.settle=0s): they depend on arrival order.</p>\n",
+        );
+        return;
+    }
+    let activities = if waiting == 1 {
+        "activity"
+    } else {
+        "activities"
+    };
+    let _ = writeln!(
+        html,
+        "<p id=\"order\">Lead time and time to recover are applied in time order, {} after \
+         each deployment (--activities.settle): {waiting} finished {activities} waiting.</p>",
+        span(window.as_secs_f64())
+    );
 }
 
 fn environments_section(

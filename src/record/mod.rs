@@ -520,6 +520,12 @@ impl Recorder {
         }
     }
 
+    /// How many finished activities wait their turn for lead time and time to recover, and
+    /// how long each waits (`--activities.settle`; zero: none waits).
+    pub fn settling(&self) -> (usize, Duration) {
+        (self.settling.len(), self.settings.settle)
+    }
+
     /// Every environment with a deployment, as the status page shows it: the failing ones
     /// first, then by project and environment.
     pub fn environment_status(&self) -> Vec<EnvironmentStatus> {

@@ -160,3 +160,26 @@ async fn the_status_page_is_behind_the_same_basic_auth_as_the_metrics() {
             .contains("<meta http-equiv=\"refresh\" content=\"30\">")
     );
 }
+
+#[tokio::test]
+async fn the_status_page_says_how_many_activities_wait_their_turn_for_lead_time() {
+    let app = spawn_app(&[]).await;
+    let mut redeploy: serde_json::Value =
+        serde_json::from_slice(&fixture("redeploy-success-production.json")).unwrap();
+    let now = json!(chrono::Utc::now().to_rfc3339());
+    for field in ["created_at", "started_at", "completed_at", "updated_at"] {
+        redeploy[field] = now.clone();
+    }
+    assert_eq!(app.post(redeploy.to_string()).await.status, 202);
+    let page = app.get("/").await.body;
+    assert!(
+        page.contains(
+            "applied in time order, 10 min after each deployment (--activities.settle): \
+             1 finished activity waiting."
+        ),
+        "{page}"
+    );
+    let app = spawn_app(&["--activities.settle", "0s"]).await;
+    let page = app.get("/").await.body;
+    assert!(page.contains("they depend on arrival order"), "{page}");
+}
