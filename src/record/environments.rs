@@ -136,7 +136,12 @@ impl Environments {
 
     /// Notes that the environment of `labels` had an activity at `at`.
     pub(super) fn seen(&mut self, project: &str, environment: &str, at: f64) {
-        let env = entry(entry(&mut self.map, project), environment);
+        let env = self
+            .map
+            .entry_ref(project)
+            .or_default()
+            .entry_ref(environment)
+            .or_default();
         env.seen_at = env.seen_at.max(at);
         if let Some(after) = self.forget_after {
             self.next_forget = self.next_forget.min(env.seen_at + after.as_secs_f64());
@@ -153,7 +158,12 @@ impl Environments {
         m: &mut ActivityFamilies,
     ) {
         let values = [project, environment];
-        let env = entry(entry(&mut self.map, project), environment);
+        let env = self
+            .map
+            .entry_ref(project)
+            .or_default()
+            .entry_ref(environment)
+            .or_default();
         if env.ended_at.is_some_and(|end| at <= end) {
             // Finished before the environment was deactivated: its state stays "inactive".
             return;
@@ -245,7 +255,12 @@ impl Environments {
     /// The environment, its state gone, was deleted at `at`: what remains is when, so that its
     /// late activities do not bring it back.
     pub(super) fn tombstone(&mut self, project: &str, environment: &str, at: f64) {
-        let env = entry(entry(&mut self.map, project), environment);
+        let env = self
+            .map
+            .entry_ref(project)
+            .or_default()
+            .entry_ref(environment)
+            .or_default();
         self.deletions += 1;
         *env = Environment {
             ended_at: Some(at),
@@ -347,15 +362,6 @@ impl Environments {
         self.next_forget = next;
         idle
     }
-}
-
-/// The value under `key`, inserted by default if absent: `HashMap::entry` would need an owned
-/// key, an allocation per lookup on the hot path.
-pub(super) fn entry<'m, V: Default>(map: &'m mut HashMap<String, V>, key: &str) -> &'m mut V {
-    if !map.contains_key(key) {
-        map.insert(key.to_owned(), V::default());
-    }
-    map.get_mut(key).expect("present or inserted above")
 }
 
 #[cfg(test)]

@@ -29,15 +29,13 @@ pub(super) struct Recovery {
 }
 
 impl Recovery {
+    /// The environment's, made the first time; a look-up allocates only then.
     fn environment(&mut self, project: &str, environment: &str) -> &mut Environment {
-        if !self.environments.contains_key(project) {
-            self.environments.insert(project.to_owned(), HashMap::new());
-        }
-        let envs = self.environments.get_mut(project).expect("inserted above");
-        if !envs.contains_key(environment) {
-            envs.insert(environment.to_owned(), Environment::default());
-        }
-        envs.get_mut(environment).expect("inserted above")
+        self.environments
+            .entry_ref(project)
+            .or_default()
+            .entry_ref(environment)
+            .or_default()
     }
 
     /// A deployment of the environment finished at `at` (seconds): the time to recover it
