@@ -187,11 +187,8 @@ pub fn write(
         timeline.after(&mut recorder, at);
     })?;
     timeline.before(&mut recorder, now);
-    // What a scrape now shows: what waited its turn applied, unfinished activities past their
-    // TTL and idle environments gone.
-    recorder.settle(options.now);
-    recorder.expire_unfinished(options.now);
-    recorder.forget_idle_environments(now);
+    // What a scrape now shows.
+    crate::record::expire(&mut recorder, options.now);
     timeline.take(&mut recorder, now, true);
 
     let written = write_points(timeline.points, out).map_err(|e| format!("cannot write: {e}"))?;

@@ -90,7 +90,7 @@ impl Scrapes {
             let mut recorder = recorder
                 .lock()
                 .expect("the recorder lock is never poisoned: recording does not panic");
-            record::expire(&mut recorder);
+            record::expire(&mut recorder, chrono::Utc::now());
             let generation = recorder.generation();
             self.rendering(generation, || recorder.snapshot())
         };

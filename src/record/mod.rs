@@ -239,7 +239,8 @@ impl Recorder {
         self.settle(received_at);
         // Real API data can have every timestamp null: the activity still happened, and was
         // received at a time the store keeps, so replay agrees.
-        let latest = seconds(clock.at(activity.latest_timestamp()));
+        let latest_at = clock.at(activity.latest_timestamp());
+        let latest = seconds(latest_at);
         // Before the caps admit anything: a forgotten environment frees its slot. Due by the
         // receipt time, so that replay forgets at the same points.
         self.forget_idle_environments(seconds(received_at));
@@ -275,12 +276,7 @@ impl Recorder {
                 let at = clock.at(activity.finished_at()).timestamp_micros();
                 if matters && !self.settling.waits(at) {
                     // Too late to wait (or no window): applied now, without a copy.
-                    if self.settling.is_ordering() {
-                        *self
-                            .own
-                            .unordered
-                            .at(self.unordered[Unordered::Late as usize]) += 1.0;
-                    }
+                    self.count_unordered(Unordered::Late);
                     self.apply_finished(activity, &labels, finished, clock, deployment.as_ref());
                 } else if matters {
                     let weight = 1 + activity.commit_list.len();
@@ -299,9 +295,10 @@ impl Recorder {
         if finished == Some(ResultLabel::Success) && has_own_labels(&labels) {
             let (project, environment) = (&labels.project, &labels.environment);
             let deleted = activity.kind == DELETE;
+            let deactivated = !deleted && DEACTIVATIONS.contains(&activity.kind.as_str());
             if deleted {
                 self.delete_environment(project, environment, latest);
-            } else if DEACTIVATIONS.contains(&activity.kind.as_str()) {
+            } else if deactivated {
                 let ended = (project.as_ref(), environment.as_ref());
                 if self
                     .environments
@@ -310,15 +307,14 @@ impl Recorder {
                     self.positions_moved();
                 }
             }
-            if deleted || DEACTIVATIONS.contains(&activity.kind.as_str()) {
+            if deleted || deactivated {
                 let fact = Fact::Ended {
                     project: project.to_string(),
                     environment: environment.to_string(),
                     at: latest,
                     deleted,
                 };
-                let at = clock.at(activity.latest_timestamp()).timestamp_micros();
-                self.order(at, &activity.id, 1, fact);
+                self.order(latest_at.timestamp_micros(), &activity.id, 1, fact);
             }
         }
         self.changed = true;
@@ -446,17 +442,23 @@ impl Recorder {
 
     /// Lets `fact`, dated `at` (µs), wait its turn, or applies it now if it came too late to.
     fn order(&mut self, at: i64, id: &str, weight: usize, fact: Fact) {
-        let ordering = self.settling.is_ordering();
         let (now, reason) = match self.settling.offer(at, id, weight, fact) {
             Offer::Waiting => return,
             Offer::Late(fact) => (vec![fact], Unordered::Late),
             Offer::Full(facts) => (facts, Unordered::Capacity),
         };
         for fact in now {
-            if ordering && matches!(fact, Fact::Finished { .. }) {
-                *self.own.unordered.at(self.unordered[reason as usize]) += 1.0;
+            if matches!(fact, Fact::Finished { .. }) {
+                self.count_unordered(reason);
             }
             self.apply(fact);
+        }
+    }
+
+    /// Counts a finished activity applied in arrival order, when facts are ordered at all.
+    fn count_unordered(&mut self, reason: Unordered) {
+        if self.settling.is_ordering() {
+            *self.own.unordered.at(self.unordered[reason as usize]) += 1.0;
         }
     }
 
@@ -664,10 +666,10 @@ impl Snapshot {
     }
 }
 
-/// Expires what a scrape no longer shows: stale unfinished activities and idle environments
-/// are dropped here rather than per delivery (the scans are O(tracked)).
-pub fn expire(recorder: &mut Recorder) {
-    let now = Utc::now();
+/// Brings the recorder to what a scrape at `now` shows: what waited its turn applied, stale
+/// unfinished activities and idle environments dropped (here rather than per delivery: the
+/// scans are O(tracked)). `/metrics` and `history`'s last point both go through it.
+pub fn expire(recorder: &mut Recorder, now: DateTime<Utc>) {
     recorder.settle(now);
     recorder.expire_unfinished(now);
     recorder.forget_idle_environments(seconds(now));
