@@ -37,7 +37,7 @@ const OVERLAP: Duration = Duration::from_secs(600);
 /// Longest the webhook is given to deliver an activity before the API's copy of it is taken
 /// in (a recent one is left to the next poll, so a delivery on its way is not counted as
 /// missed).
-const MAX_GAPS_GRACE: Duration = Duration::from_secs(60);
+const MAX_GRACE: Duration = Duration::from_secs(60);
 
 /// How far a project's polls have come. Kept in the store's counters, so a restart carries on.
 #[derive(Debug, Clone)]
@@ -261,7 +261,7 @@ impl Poller {
         };
         self.update_project_info(project).await;
 
-        let grace = chrono_duration(MAX_GAPS_GRACE.min(self.settings.poll_interval / 2));
+        let grace = chrono_duration(MAX_GRACE.min(self.settings.poll_interval / 2));
         let since = self.progress[project].since;
         let mut walk = Walk {
             project,
