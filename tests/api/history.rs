@@ -44,7 +44,7 @@ fn create_blocks(file: &std::path::Path, blocks: &std::path::Path) {
 }
 
 /// The last value of each series in OpenMetrics text with timestamps, as a scrape would show.
-fn last_values(text: &str) -> Samples {
+pub fn last_values(text: &str) -> Samples {
     let mut plain = String::new();
     for line in text.lines().filter(|l| !l.starts_with('#')) {
         let (sample, _timestamp) = line.rsplit_once(' ').unwrap();

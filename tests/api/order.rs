@@ -12,7 +12,8 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
-use crate::helpers::{Samples, TestApp, activity_samples, parse_exposition, spawn_app, value};
+use crate::helpers::{Samples, TestApp, activity_samples, spawn_app, value};
+use crate::history::last_values;
 
 const SETTLE: &str = "10s";
 const SETTLE_SECONDS: i64 = 10;
@@ -169,16 +170,6 @@ fn late(samples: &Samples) -> f64 {
         "platformsh_exporter_unordered_activities_total",
         &[("reason", "late")],
     )
-}
-
-/// The last value of each series in `history`'s OpenMetrics text.
-fn last_values(text: &str) -> Samples {
-    let mut last = Samples::new();
-    for line in text.lines().filter(|l| !l.starts_with('#')) {
-        let (sample, _timestamp) = line.rsplit_once(' ').unwrap();
-        last.extend(parse_exposition(&format!("{sample}\n")));
-    }
-    last
 }
 
 /// One history: in order, shuffled, shuffled without settling; then replay and `history`.
