@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use chrono::Utc;
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use platformsh_exporter::activity::{Activity, parse};
+use platformsh_exporter::exposition::{self, Format, text::Text};
 use platformsh_exporter::labels::Limits;
 use platformsh_exporter::record::{Recorder, Settings};
 use platformsh_exporter::store::Store;
@@ -98,7 +99,7 @@ fn bench_render(c: &mut Criterion) {
             recorder.record(&a, Utc::now());
         }
         let series = recorder
-            .exposition()
+            .text()
             .lines()
             .filter(|l| !l.starts_with('#'))
             .count();
@@ -111,9 +112,9 @@ fn bench_render(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("changed", series), &recorder, |b, r| {
             b.iter(|| {
                 buffer.clear();
-                r.families().encode(&mut buffer);
+                r.families().walk(&mut Text::new(&mut buffer));
                 let mut text = buffer.clone();
-                telemetry.encode(&mut text);
+                exposition::write(&telemetry, Format::Text, &mut text);
                 text
             });
         });
@@ -123,16 +124,18 @@ fn bench_render(c: &mut Criterion) {
             |b, r| {
                 b.iter(|| {
                     buffer.clear();
-                    r.families().encode(&mut buffer);
+                    r.families().walk(&mut Text::new(&mut buffer));
                     buffer.len()
                 });
             },
         );
-        // No delivery since the last scrape: the activity families' text is reused.
+        // No delivery since the last scrape: the activity families' text is reused (the
+        // scrapes of one generation share it).
+        let written = recorder.text();
         group.bench_function(BenchmarkId::new("unchanged", series), |b| {
             b.iter(|| {
-                let mut text = recorder.exposition().to_owned();
-                telemetry.encode(&mut text);
+                let mut text = written.clone();
+                exposition::write(&telemetry, Format::Text, &mut text);
                 text
             });
         });

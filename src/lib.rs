@@ -29,6 +29,7 @@ pub mod activity;
 pub mod catalogue;
 pub mod config;
 pub mod dedup;
+pub mod exposition;
 pub mod history;
 pub mod http;
 pub mod labels;
@@ -39,7 +40,6 @@ pub mod series;
 pub mod settle;
 pub mod store;
 pub mod telemetry;
-pub mod text;
 pub mod verify;
 
 pub use config::Config;

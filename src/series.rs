@@ -1,5 +1,5 @@
 //! Series storage for the families the recorder keeps: label sets written once into one
-//! buffer, values beside them, written out front to back by [`crate::text`].
+//! buffer, values beside them, walked front to back into a [`Sink`] of [`crate::exposition`].
 
 use std::borrow::Cow;
 use std::hash::BuildHasher;
@@ -14,128 +14,70 @@ use crate::catalogue::{
     LAST_DEPLOYMENT_TIMESTAMP, LAST_SUCCESSFUL_DEPLOYMENT_TIMESTAMP, OBSERVATIONS_SKIPPED,
     PUSH_COMMITS, RECONCILED, UNORDERED_ACTIVITIES,
 };
+use crate::exposition::{Bucket, Sink};
 
-/// The exporter's own counters that replay rebuilds with the activities: kept by the recorder
-/// beside the activity families, written after them.
-#[derive(Debug, Clone)]
-pub struct RecorderFamilies {
-    pub label_overflow: Series<f64>,
-    pub delivered: Series<f64>,
-    pub reconciled: Series<f64>,
-    pub backfilled: Series<f64>,
-    pub observations_skipped: Series<f64>,
-    pub unordered: Series<f64>,
-}
-
-impl RecorderFamilies {
-    pub fn new() -> Self {
-        Self {
-            label_overflow: Series::new(&LABEL_OVERFLOW),
-            delivered: Series::new(&DELIVERED),
-            reconciled: Series::new(&RECONCILED),
-            backfilled: Series::new(&BACKFILLED),
-            observations_skipped: Series::new(&OBSERVATIONS_SKIPPED),
-            unordered: Series::new(&UNORDERED_ACTIVITIES),
+/// Declares a struct of families, each a [`Series`] of one catalogue family, and the walk
+/// over them in the order declared: the one list of a struct's families.
+macro_rules! families {
+    ($(#[$meta:meta])* $name:ident { $($field:ident: $value:ty = $family:ident,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone)]
+        pub struct $name {
+            $(pub $field: Series<$value>,)*
         }
-    }
 
-    /// Appends every family that has a series, in the text exposition format.
-    pub fn encode(&self, out: &mut String) {
-        self.label_overflow.encode(out);
-        self.delivered.encode(out);
-        self.reconciled.encode(out);
-        self.backfilled.encode(out);
-        self.observations_skipped.encode(out);
-        self.unordered.encode(out);
-    }
-}
+        impl $name {
+            pub fn new() -> Self {
+                Self {
+                    $($field: Series::new(&$family),)*
+                }
+            }
 
-impl Default for RecorderFamilies {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-/// The activity families: one [`Series`] map per family, written only by the recorder.
-#[derive(Debug, Clone)]
-pub struct ActivityFamilies {
-    pub activities: Series<f64>,
-    pub activity_failures: Series<f64>,
-    pub activity_duration: Series<Histogram>,
-    pub activity_wait: Series<Histogram>,
-    pub activity_phase: Series<Histogram>,
-    pub push_commits: Series<Histogram>,
-    pub deployments: Series<f64>,
-    pub last_deployment_timestamp: Series<f64>,
-    pub last_deployment_success: Series<f64>,
-    pub last_successful_deployment_timestamp: Series<f64>,
-    pub deployment_recovery: Series<Histogram>,
-    pub change_lead_time: Series<Histogram>,
-    pub commit_lead_time: Series<Histogram>,
-    pub activities_unfinished: Series<f64>,
-    pub last_activity_timestamp: Series<f64>,
-}
-
-impl ActivityFamilies {
-    pub fn new() -> Self {
-        Self {
-            activities: Series::new(&ACTIVITIES),
-            activity_failures: Series::new(&ACTIVITY_FAILURES),
-            activity_duration: Series::new(&ACTIVITY_DURATION),
-            activity_wait: Series::new(&ACTIVITY_WAIT),
-            activity_phase: Series::new(&ACTIVITY_PHASE),
-            push_commits: Series::new(&PUSH_COMMITS),
-            deployments: Series::new(&DEPLOYMENTS),
-            last_deployment_timestamp: Series::new(&LAST_DEPLOYMENT_TIMESTAMP),
-            last_deployment_success: Series::new(&LAST_DEPLOYMENT_SUCCESS),
-            last_successful_deployment_timestamp: Series::new(
-                &LAST_SUCCESSFUL_DEPLOYMENT_TIMESTAMP,
-            ),
-            deployment_recovery: Series::new(&DEPLOYMENT_RECOVERY),
-            change_lead_time: Series::new(&CHANGE_LEAD_TIME),
-            commit_lead_time: Series::new(&COMMIT_LEAD_TIME),
-            activities_unfinished: Series::new(&ACTIVITIES_UNFINISHED),
-            last_activity_timestamp: Series::new(&LAST_ACTIVITY_TIMESTAMP),
+            /// Walks every family that has a series, in the order declared.
+            pub fn walk(&self, sink: &mut impl Sink) {
+                $(self.$field.walk(sink);)*
+            }
         }
-    }
 
-    /// Appends every family that has a series, in the text exposition format.
-    pub fn encode(&self, out: &mut String) {
-        self.encode_with(out, false);
-    }
-
-    /// As [`ActivityFamilies::encode`], with the duration histograms' exemplars (the sample
-    /// lines of OpenMetrics; its headers are [`crate::text::to_openmetrics`]'s).
-    pub fn encode_with_exemplars(&self, out: &mut String) {
-        self.encode_with(out, true);
-    }
-
-    fn encode_with(&self, out: &mut String, exemplars: bool) {
-        self.activities.encode(out);
-        self.activity_failures.encode(out);
-        if exemplars {
-            self.activity_duration.encode_with_exemplars(out);
-        } else {
-            self.activity_duration.encode(out);
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
         }
-        self.activity_wait.encode(out);
-        self.activity_phase.encode(out);
-        self.push_commits.encode(out);
-        self.deployments.encode(out);
-        self.last_deployment_timestamp.encode(out);
-        self.last_deployment_success.encode(out);
-        self.last_successful_deployment_timestamp.encode(out);
-        self.deployment_recovery.encode(out);
-        self.change_lead_time.encode(out);
-        self.commit_lead_time.encode(out);
-        self.activities_unfinished.encode(out);
-        self.last_activity_timestamp.encode(out);
+    };
+}
+
+families! {
+    /// The activity families, written only by the recorder.
+    ActivityFamilies {
+        activities: f64 = ACTIVITIES,
+        activity_failures: f64 = ACTIVITY_FAILURES,
+        activity_duration: Histogram = ACTIVITY_DURATION,
+        activity_wait: Histogram = ACTIVITY_WAIT,
+        activity_phase: Histogram = ACTIVITY_PHASE,
+        push_commits: Histogram = PUSH_COMMITS,
+        deployments: f64 = DEPLOYMENTS,
+        last_deployment_timestamp: f64 = LAST_DEPLOYMENT_TIMESTAMP,
+        last_deployment_success: f64 = LAST_DEPLOYMENT_SUCCESS,
+        last_successful_deployment_timestamp: f64 = LAST_SUCCESSFUL_DEPLOYMENT_TIMESTAMP,
+        deployment_recovery: Histogram = DEPLOYMENT_RECOVERY,
+        change_lead_time: Histogram = CHANGE_LEAD_TIME,
+        commit_lead_time: Histogram = COMMIT_LEAD_TIME,
+        activities_unfinished: f64 = ACTIVITIES_UNFINISHED,
+        last_activity_timestamp: f64 = LAST_ACTIVITY_TIMESTAMP,
     }
 }
 
-impl Default for ActivityFamilies {
-    fn default() -> Self {
-        Self::new()
+families! {
+    /// The exporter's own counters that replay rebuilds with the activities: kept by the
+    /// recorder beside the activity families, written after them.
+    RecorderFamilies {
+        label_overflow: f64 = LABEL_OVERFLOW,
+        delivered: f64 = DELIVERED,
+        reconciled: f64 = RECONCILED,
+        backfilled: f64 = BACKFILLED,
+        observations_skipped: f64 = OBSERVATIONS_SKIPPED,
+        unordered: f64 = UNORDERED_ACTIVITIES,
     }
 }
 
@@ -225,7 +167,7 @@ impl<V> Series<V> {
             }
             self.key.push_str(self.family.labels[i]);
             self.key.push_str("=\"");
-            crate::text::escape(values[i], true, &mut self.key);
+            crate::exposition::escape(values[i], true, &mut self.key);
             self.key.push('"');
         }
         let (labels, ends, hasher) = (&self.labels, &self.values, &self.hasher);
@@ -323,7 +265,7 @@ impl<'a> LabelSet<'a> {
     }
 }
 
-/// Undoes [`crate::text::escape`].
+/// Undoes [`crate::exposition::escape`].
 fn unescape(escaped: &str) -> Cow<'_, str> {
     if !escaped.contains('\\') {
         return Cow::Borrowed(escaped);
@@ -359,15 +301,15 @@ impl Series<f64> {
         *gauge = gauge.max(v);
     }
 
-    /// Appends the family, if it has a series, in the text exposition format.
-    pub fn encode(&self, out: &mut String) {
+    /// Walks the family into `sink`, if it has a series.
+    pub fn walk(&self, sink: &mut impl Sink) {
         if self.is_empty() {
             return;
         }
         let family = self.family;
-        crate::text::header(family.name, family.help, family.kind.as_str(), out);
+        sink.family(family.name, family.help, family.kind);
         for (labels, &v) in self.iter() {
-            crate::text::sample(out, family.name, "", labels, None, v);
+            sink.number(family.name, labels, v);
         }
     }
 }
@@ -395,58 +337,47 @@ impl Series<Histogram> {
         }
     }
 
-    /// As [`Series::encode`], with each bucket's exemplar after its line (OpenMetrics).
-    fn encode_with_exemplars(&self, out: &mut String) {
+    /// Walks the family into `sink`, if it has a series: each series' buckets with their
+    /// exemplars, `+Inf` last.
+    pub fn walk(&self, sink: &mut impl Sink) {
         if self.is_empty() {
             return;
         }
         let family = self.family;
-        crate::text::header(family.name, family.help, family.kind.as_str(), out);
-        let mut bounds: Vec<String> = family.buckets.iter().map(|&b| crate::text::le(b)).collect();
-        bounds.push("+Inf".to_owned());
-        let none: [Option<Exemplar>; MAX_BUCKETS + 1] = Default::default();
-        for (labels, h) in self.iter() {
-            let exemplars = h.exemplars.as_deref().unwrap_or(&none);
-            let mut cumulative = 0;
-            for (i, le) in bounds.iter().enumerate() {
-                cumulative += h
-                    .counts
-                    .get(i)
-                    .filter(|_| i < family.buckets.len())
-                    .copied()
-                    .unwrap_or(0);
-                let value = if i == family.buckets.len() {
-                    h.count
-                } else {
-                    cumulative
-                };
-                let exemplar = exemplars[i].as_ref().map(|e| crate::text::ExemplarText {
-                    id: &e.id,
-                    value: e.value,
-                    at: e.at,
-                });
-                crate::text::bucket_with_exemplar(out, family.name, labels, le, value, exemplar);
-            }
-            crate::text::sample(out, family.name, "_sum", labels, None, h.sum);
-            crate::text::sample(out, family.name, "_count", labels, None, h.count as f64);
-        }
-    }
-
-    fn encode(&self, out: &mut String) {
-        if self.is_empty() {
-            return;
-        }
-        let family = self.family;
-        crate::text::header(family.name, family.help, family.kind.as_str(), out);
+        sink.family(family.name, family.help, family.kind);
         // The bounds as text, once per family rather than once per series.
-        let bounds: Vec<String> = family.buckets.iter().map(|&b| crate::text::le(b)).collect();
+        let bounds: Vec<String> = family
+            .buckets
+            .iter()
+            .map(|&b| crate::exposition::le(b))
+            .collect();
+        let finite = family.buckets.len();
         for (labels, h) in self.iter() {
-            let cumulative = h.counts.iter().scan(0, |total, count| {
-                *total += count;
-                Some(*total)
+            let exemplars = h.exemplars.as_deref();
+            let mut cumulative = 0;
+            let buckets = (0..=finite).map(|i| {
+                let (le, count) = match bounds.get(i) {
+                    Some(le) => {
+                        cumulative += h.counts[i];
+                        (le.as_str(), cumulative)
+                    }
+                    None => ("+Inf", h.count),
+                };
+                let exemplar =
+                    exemplars
+                        .and_then(|e| e[i].as_ref())
+                        .map(|e| crate::exposition::Exemplar {
+                            id: &e.id,
+                            value: e.value,
+                            at: e.at,
+                        });
+                Bucket {
+                    le,
+                    cumulative: count,
+                    exemplar,
+                }
             });
-            let buckets = bounds.iter().map(String::as_str).zip(cumulative);
-            crate::text::histogram(out, family.name, labels, buckets, h.count, h.sum);
+            sink.histogram(family.name, labels, buckets, h.sum, h.count);
         }
     }
 }
@@ -511,6 +442,8 @@ mod tests {
 
     use super::*;
     use crate::catalogue::{FAMILIES, Kind};
+    use crate::exposition::openmetrics::OpenMetrics;
+    use crate::exposition::text::Text;
 
     /// The text the `prometheus` crate writes for the same updates made to its own vectors.
     #[test]
@@ -573,16 +506,17 @@ mod tests {
             .unwrap();
         // The crate writes families sorted by name.
         let mut ours = String::new();
-        duration.encode(&mut ours);
-        deployments.encode(&mut ours);
-        last.encode(&mut ours);
+        let mut sink = Text::new(&mut ours);
+        duration.walk(&mut sink);
+        deployments.walk(&mut sink);
+        last.walk(&mut sink);
         assert_eq!(ours, expected);
     }
 
     #[test]
     fn a_family_without_series_writes_nothing() {
         let mut out = String::new();
-        ActivityFamilies::new().encode(&mut out);
+        ActivityFamilies::new().walk(&mut Text::new(&mut out));
         assert_eq!(out, "");
     }
 
@@ -616,7 +550,7 @@ mod tests {
         let left: Vec<f64> = deployments.iter().map(|(_, &v)| v).collect();
         assert_eq!(left, [12.0, 14.0, 15.0, 16.0, 10.0, 10.0]);
         let mut out = String::new();
-        deployments.encode(&mut out);
+        deployments.walk(&mut Text::new(&mut out));
         assert_eq!(out.matches("environment=\"gone\"").count(), 3, "{out}");
     }
 
@@ -667,7 +601,7 @@ mod tests {
             series.observe_at_with(position, 1.0, exemplar);
         }
         let mut out = String::new();
-        series.encode_with_exemplars(&mut out);
+        series.walk(&mut OpenMetrics::new(&mut out));
         let exemplars: Vec<&str> = out.lines().filter(|l| l.contains(" # {")).collect();
         assert_eq!(exemplars.len(), 1, "{out}");
         assert!(exemplars[0].contains("activity_id=\"plain-id\""), "{out}");

@@ -323,16 +323,12 @@ impl Telemetry {
             ),
         })
     }
-
-    /// Appends the exporter's own and the process metrics in the text exposition format.
-    pub fn encode(&self, out: &mut String) {
-        crate::text::encode(&self.registry.gather(), out);
-    }
 }
 
-impl crate::text::WriteText for Telemetry {
-    fn write_text(&self, out: &mut String) {
-        self.encode(out);
+/// The exporter's own and the process metrics, gathered anew at each walk.
+impl crate::exposition::Families for Telemetry {
+    fn walk(&self, sink: &mut impl crate::exposition::Sink) {
+        crate::exposition::walk_gathered(&self.registry.gather(), sink);
     }
 }
 

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use platformsh_exporter::activity::{Activity, parse};
+use platformsh_exporter::exposition::Format;
 use platformsh_exporter::history::{self, Options};
 use platformsh_exporter::labels::Limits;
 use platformsh_exporter::record::{self, Recorder, Settings};
@@ -190,7 +191,10 @@ fn exposition(stream: &[(Activity, DateTime<Utc>)], now: DateTime<Utc>) -> (Stri
     }
     record::expire(&mut recorder, now);
     let snapshot = recorder.snapshot();
-    (snapshot.text(), snapshot.openmetrics())
+    (
+        snapshot.write(Format::Text),
+        snapshot.write(Format::OpenMetrics),
+    )
 }
 
 /// What `history --step 1h` writes for the stream, stored first.

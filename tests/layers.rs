@@ -15,7 +15,7 @@ const LAYERS: &[(&str, u8, &[&str])] = &[
             "labels",
             "catalogue",
             "series",
-            "text",
+            "exposition",
             "dedup",
             "lead",
             "settle",

@@ -124,7 +124,7 @@ proptest! {
             let mut recorder = recorder();
             recorder.record(&activity, chrono::Utc::now());
             recorder.record(&activity, chrono::Utc::now());
-            for line in recorder.exposition().lines() {
+            for line in recorder.text().lines() {
                 let Some((series, value)) = line.rsplit_once(' ') else { continue };
                 if series.contains("_seconds_sum") {
                     prop_assert!(value.parse::<f64>().unwrap() >= 0.0, "{}", line);
@@ -166,7 +166,7 @@ proptest! {
                 .unwrap();
             let mut replayed = recorder();
             replayed.record(&stored, stored_at);
-            prop_assert_eq!(live.exposition(), replayed.exposition());
+            prop_assert_eq!(live.text(), replayed.text());
         }
     }
 
@@ -301,7 +301,7 @@ proptest! {
         }
         live.forget_idle_environments((received + 1) as f64);
         replayed.forget_idle_environments((received + 1) as f64);
-        prop_assert_eq!(live.exposition(), replayed.exposition());
+        prop_assert_eq!(live.text(), replayed.text());
     }
 }
 
@@ -327,7 +327,7 @@ fn the_fuzz_corpus_replays_cleanly() {
         if let Ok(activity) = parse(&body) {
             let mut recorder = recorder();
             recorder.record(&activity, chrono::Utc::now());
-            assert!(recorder.exposition().starts_with("# HELP "));
+            assert!(recorder.text().starts_with("# HELP "));
         }
         replayed += 1;
     }

@@ -14,6 +14,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::catalogue::{FAMILIES, Family, Kind};
+use crate::exposition::{Bucket, Sink};
 
 mod output;
 use crate::record::{Recorder, Settings};
@@ -38,17 +39,18 @@ pub struct Written {
     pub samples: usize,
 }
 
-/// One metric: its family and its label set without `le`.
+/// One metric: its family (its place in [`FAMILIES`]) and its label set without `le`.
 type MetricKey = (usize, String);
 
-/// A metric's lines (series and value text, as the text format writes them) at one time.
-type Point = Vec<(String, String)>;
+/// A metric's sample lines at one time, as the text format writes them without a timestamp:
+/// a histogram's buckets by bound, then `_count`, then `_sum`.
+type Point = Vec<String>;
 
-/// The state of every activity family's samples, and the points kept so far.
+/// The state of every activity family's metrics, and the points kept so far.
 struct Timeline {
     since: f64,
-    /// The value text of every sample line, by series (`name{labels}`).
-    current: HashMap<String, String>,
+    /// Every metric's lines at the last time taken.
+    current: HashMap<MetricKey, Point>,
     points: HashMap<MetricKey, Vec<(f64, Point)>>,
     /// Whether the state at `since` was written (everything before is left out).
     started: bool,
@@ -57,80 +59,69 @@ struct Timeline {
     next_step: f64,
 }
 
-/// The family of a sample name, and whether the sample is a histogram bucket.
-fn family_of(name: &str) -> Option<(usize, bool)> {
-    if let Some(i) = FAMILIES.iter().position(|f| f.name == name) {
-        return Some((i, false));
-    }
-    for suffix in ["_bucket", "_sum", "_count"] {
-        if let Some(base) = name.strip_suffix(suffix)
-            && let Some(i) = FAMILIES
-                .iter()
-                .position(|f| f.name == base && f.kind == Kind::Histogram)
-        {
-            return Some((i, suffix == "_bucket"));
-        }
-    }
-    None
+/// The sink `history` walks the recorder into: each metric's lines, by metric.
+#[derive(Default)]
+struct Metrics {
+    family: usize,
+    lines: HashMap<MetricKey, Point>,
 }
 
-/// The metric a sample line belongs to.
-fn metric_of(series: &str) -> Option<MetricKey> {
-    let (name, labels) = series.split_once('{').unwrap_or((series, "}"));
-    let (family, bucket) = family_of(name)?;
-    let labels = labels.strip_suffix('}').unwrap_or(labels);
-    let labels = if bucket {
-        // Our writer puts `le` last: `…,le="1"` or `le="1"` alone.
-        match labels.rfind("le=\"") {
-            Some(at) => labels[..at].trim_end_matches(',').to_owned(),
-            None => labels.to_owned(),
-        }
-    } else {
-        labels.to_owned()
-    };
-    Some((family, labels))
+/// One sample line without its newline.
+fn line(name: &str, suffix: &str, labels: &str, le: Option<&str>, value: f64) -> String {
+    let mut line = String::new();
+    crate::exposition::text::sample(&mut line, name, suffix, labels, le, value);
+    line.pop();
+    line
 }
 
-/// The activity families' sample lines of an exposition, by series.
-fn samples(text: &str) -> HashMap<String, String> {
-    text.lines()
-        .filter(|l| !l.starts_with('#') && !l.starts_with("platformsh_exporter_"))
-        .filter_map(|l| l.rsplit_once(' '))
-        .map(|(series, value)| (series.to_owned(), value.to_owned()))
-        .collect()
+impl Sink for Metrics {
+    fn family(&mut self, name: &str, _: &str, _: Kind) {
+        self.family = FAMILIES
+            .iter()
+            .position(|f| f.name == name)
+            .expect("every activity family is in the catalogue");
+    }
+
+    fn number(&mut self, name: &str, labels: &str, value: f64) {
+        let point = vec![line(name, "", labels, None, value)];
+        self.lines.insert((self.family, labels.to_owned()), point);
+    }
+
+    fn histogram<'b>(
+        &mut self,
+        name: &str,
+        labels: &str,
+        buckets: impl Iterator<Item = Bucket<'b>>,
+        sum: f64,
+        count: u64,
+    ) {
+        let mut point: Point = buckets
+            .map(|b| line(name, "_bucket", labels, Some(b.le), b.cumulative as f64))
+            .collect();
+        point.push(line(name, "_count", labels, None, count as f64));
+        point.push(line(name, "_sum", labels, None, sum));
+        self.lines.insert((self.family, labels.to_owned()), point);
+    }
 }
 
 impl Timeline {
     /// Takes the recorder's state at time `at`: every metric that changed gets a point (all of
     /// them, with `whole`).
-    fn take(&mut self, recorder: &mut Recorder, at: f64, whole: bool) {
-        let now = samples(recorder.exposition());
-        let mut changed: HashMap<MetricKey, Point> = HashMap::new();
-        let mut lines: HashMap<MetricKey, Point> = HashMap::new();
-        for (series, value) in &now {
-            let Some(metric) = metric_of(series) else {
-                continue;
-            };
-            if whole || self.current.get(series) != Some(value) {
-                changed.entry(metric.clone()).or_default();
+    fn take(&mut self, recorder: &Recorder, at: f64, whole: bool) {
+        let mut now = Metrics::default();
+        recorder.walk_activity_families(&mut now);
+        for (metric, point) in &now.lines {
+            if whole || self.current.get(metric) != Some(point) {
+                let points = self.points.entry(metric.clone()).or_default();
+                points.push((at, point.clone()));
             }
-            lines
-                .entry(metric)
-                .or_default()
-                .push((series.clone(), value.clone()));
         }
-        for (metric, point) in &mut changed {
-            *point = lines.remove(metric).unwrap_or_default();
-        }
-        for (metric, point) in changed {
-            self.points.entry(metric).or_default().push((at, point));
-        }
-        self.current = now;
+        self.current = now.lines;
     }
 
     /// Before an activity at `at` is recorded: the state so far, at every step boundary up to
     /// `at` (and at the window's start).
-    fn before(&mut self, recorder: &mut Recorder, at: f64) {
+    fn before(&mut self, recorder: &Recorder, at: f64) {
         if at < self.since {
             return;
         }
@@ -150,7 +141,7 @@ impl Timeline {
     }
 
     /// After an activity at `at` was recorded: what changed.
-    fn after(&mut self, recorder: &mut Recorder, at: f64) {
+    fn after(&mut self, recorder: &Recorder, at: f64) {
         if at >= self.since {
             self.take(recorder, at, false);
         }
@@ -182,14 +173,14 @@ pub fn write(
     let activities = crate::store::read_in_time_order(path, |activity, received_at| {
         let at =
             crate::record::shown_at(&activity, received_at, skew).timestamp_micros() as f64 / 1e6;
-        timeline.before(&mut recorder, at);
+        timeline.before(&recorder, at);
         recorder.record(&activity, received_at);
-        timeline.after(&mut recorder, at);
+        timeline.after(&recorder, at);
     })?;
-    timeline.before(&mut recorder, now);
+    timeline.before(&recorder, now);
     // What a scrape now shows.
     crate::record::expire(&mut recorder, options.now);
-    timeline.take(&mut recorder, now, true);
+    timeline.take(&recorder, now, true);
 
     let written = write_points(timeline.points, out).map_err(|e| format!("cannot write: {e}"))?;
     Ok(Written {
@@ -214,13 +205,14 @@ fn write_points(
     };
     for (family, metrics) in by_family {
         let family: &Family = FAMILIES[family];
-        let name = match family.kind {
-            // An OpenMetrics counter family is named without `_total`; its samples keep it.
-            Kind::Counter => family.name.trim_end_matches("_total"),
-            Kind::Gauge | Kind::Histogram => family.name,
-        };
-        writeln!(out, "# HELP {name} {}", escape_help(family.help))?;
-        writeln!(out, "# TYPE {name} {}", family.kind.as_str())?;
+        let mut header = String::new();
+        crate::exposition::openmetrics::family_header(
+            family.name,
+            family.help,
+            family.kind,
+            &mut header,
+        );
+        out.write_all(header.as_bytes())?;
         for (_, mut points) in metrics {
             written.metrics += 1;
             points.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -232,14 +224,9 @@ fn write_points(
                     _ => kept.push((at, point)),
                 }
             }
-            for (at, mut point) in kept {
-                point.sort_by(|a, b| {
-                    sample_order(&a.0)
-                        .partial_cmp(&sample_order(&b.0))
-                        .unwrap_or(std::cmp::Ordering::Equal)
-                });
-                for (series, value) in point {
-                    writeln!(out, "{series} {value} {at}")?;
+            for (at, point) in kept {
+                for line in point {
+                    writeln!(out, "{line} {at}")?;
                     written.samples += 1;
                 }
             }
@@ -249,75 +236,44 @@ fn write_points(
     Ok(written)
 }
 
-/// Buckets by bound, then `_count`, then `_sum`: the order of a histogram's lines.
-fn sample_order(series: &str) -> (u8, f64) {
-    let name = series.split('{').next().unwrap_or(series);
-    if name.ends_with("_sum") {
-        return (2, 0.0);
-    }
-    if name.ends_with("_count") {
-        return (1, 0.0);
-    }
-    let le = series
-        .rfind("le=\"")
-        .map(|at| &series[at + 4..])
-        .and_then(|rest| rest.split('"').next())
-        .map_or(0.0, |le| match le {
-            "+Inf" => f64::INFINITY,
-            le => le.parse().unwrap_or(0.0),
-        });
-    (0, le)
-}
-
-/// OpenMetrics escapes `\`, newlines and `"` in HELP text.
-fn escape_help(help: &str) -> String {
-    help.replace('\\', "\\\\")
-        .replace('\n', "\\n")
-        .replace('"', "\\\"")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalogue::{ACTIVITIES, ACTIVITY_WAIT};
+    use crate::series::{Histogram, Series};
 
     #[test]
-    fn sample_lines_are_grouped_by_metric_without_le() {
-        let (family, labels) = metric_of(
-            "platformsh_activity_duration_seconds_bucket{environment_type=\"p\",project=\"x\",result=\"success\",type=\"t\",le=\"+Inf\"}",
-        )
-        .unwrap();
-        assert_eq!(
-            FAMILIES[family].name,
-            "platformsh_activity_duration_seconds"
-        );
-        assert_eq!(
-            labels,
-            "environment_type=\"p\",project=\"x\",result=\"success\",type=\"t\""
-        );
-        let (family, _) = metric_of("platformsh_activities_total{project=\"x\"}").unwrap();
-        assert_eq!(FAMILIES[family].name, "platformsh_activities_total");
-        assert!(metric_of("unknown_metric 1").is_none());
-    }
+    fn a_metric_is_its_family_and_labels_and_a_histogram_writes_buckets_count_sum() {
+        let mut wait = Series::<Histogram>::new(&ACTIVITY_WAIT);
+        wait.observe(&["x", "production", "environment.push"], 0.3);
+        let mut activities = Series::<f64>::new(&ACTIVITIES);
+        activities.inc(&["x", "main", "production", "environment.push", "success"]);
+        let mut metrics = Metrics::default();
+        wait.walk(&mut metrics);
+        activities.walk(&mut metrics);
 
-    #[test]
-    fn a_histogram_s_lines_are_written_buckets_count_sum() {
-        let mut lines = [
-            "h_sum{a=\"1\"}",
-            "h_bucket{a=\"1\",le=\"+Inf\"}",
-            "h_count{a=\"1\"}",
-            "h_bucket{a=\"1\",le=\"10\"}",
-            "h_bucket{a=\"1\",le=\"2.5\"}",
-        ];
-        lines.sort_by(|a, b| sample_order(a).partial_cmp(&sample_order(b)).unwrap());
-        assert_eq!(
-            lines,
-            [
-                "h_bucket{a=\"1\",le=\"2.5\"}",
-                "h_bucket{a=\"1\",le=\"10\"}",
-                "h_bucket{a=\"1\",le=\"+Inf\"}",
-                "h_count{a=\"1\"}",
-                "h_sum{a=\"1\"}",
-            ]
-        );
+        let labels = "environment_type=\"production\",project=\"x\",type=\"environment.push\"";
+        let wait_family = FAMILIES.iter().position(|f| f.name == ACTIVITY_WAIT.name);
+        let point = &metrics.lines[&(wait_family.unwrap(), labels.to_owned())];
+        let name = ACTIVITY_WAIT.name;
+        assert_eq!(point.len(), ACTIVITY_WAIT.buckets.len() + 3);
+        assert_eq!(point[0], format!("{name}_bucket{{{labels},le=\"0.1\"}} 0"));
+        assert_eq!(point[1], format!("{name}_bucket{{{labels},le=\"0.5\"}} 1"));
+        let [.., inf, count, sum] = point.as_slice() else {
+            unreachable!()
+        };
+        assert_eq!(inf, &format!("{name}_bucket{{{labels},le=\"+Inf\"}} 1"));
+        assert_eq!(count, &format!("{name}_count{{{labels}}} 1"));
+        assert_eq!(sum, &format!("{name}_sum{{{labels}}} 0.3"));
+
+        let family = FAMILIES.iter().position(|f| f.name == ACTIVITIES.name);
+        let (key, point) = metrics
+            .lines
+            .iter()
+            .find(|((f, _), _)| Some(*f) == family)
+            .unwrap();
+        assert!(key.1.starts_with("environment=\"main\""), "{key:?}");
+        assert_eq!(point.len(), 1);
+        assert!(point[0].ends_with("} 1"), "{point:?}");
     }
 }

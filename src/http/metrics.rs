@@ -14,8 +14,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body::{Frame, SizeHint};
 
-use super::scrapes::{Busy, Format, Rendering, Written, gzip};
+use super::scrapes::{Busy, Rendering, Written, gzip};
 use super::state::AppState;
+use crate::exposition::Format;
 
 /// The OpenMetrics content type, as Prometheus asks for it.
 pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -56,11 +57,10 @@ async fn answer(state: &AppState, format: Format, gzipped: bool) -> Result<Respo
         .written(&state.recorder, format, gzipped)
         .await?;
     let mut tail = String::new();
-    state.telemetry.encode(&mut tail);
-    let tail = match format {
-        Format::Text => tail,
-        Format::OpenMetrics => crate::text::to_openmetrics(&tail) + "# EOF\n",
-    };
+    crate::exposition::write(&*state.telemetry, format, &mut tail);
+    if format == Format::OpenMetrics {
+        tail.push_str("# EOF\n");
+    }
     let content_type = match format {
         Format::Text => prometheus::TEXT_FORMAT,
         Format::OpenMetrics => OPENMETRICS,

@@ -19,17 +19,11 @@ use flate2::Compression;
 use flate2::write::DeflateEncoder;
 use tokio::sync::{Mutex as AsyncMutex, OnceCell, OwnedSemaphorePermit, Semaphore};
 
+use crate::exposition::Format;
 use crate::record::{self, Recorder, Snapshot};
 
 /// The unit of the scrape memory budget.
 const UNIT: usize = 1024;
-
-/// The two formats a scraper can ask for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Format {
-    Text,
-    OpenMetrics,
-}
 
 /// The latest generation written, shared by the scrapes of that generation.
 #[derive(Debug)]
@@ -204,14 +198,9 @@ impl Rendering {
                     .expect("never poisoned: no panic inside")
                     .clone()
                     .expect("the snapshot is kept until both formats are written");
-                let text = tokio::task::spawn_blocking(move || {
-                    Bytes::from(match format {
-                        Format::Text => snapshot.text(),
-                        Format::OpenMetrics => snapshot.openmetrics(),
-                    })
-                })
-                .await
-                .expect("writing text does not panic");
+                let text = tokio::task::spawn_blocking(move || Bytes::from(snapshot.write(format)))
+                    .await
+                    .expect("writing text does not panic");
                 scrapes.hold(self, text.len()).await?;
                 Ok(text)
             })

@@ -392,7 +392,8 @@ mod tests {
         assert!(envs.deactivate(MAIN, 300.0, &mut m));
         assert!(!envs.status()[0].active);
         let mut text = String::new();
-        m.last_deployment_success.encode(&mut text);
+        m.last_deployment_success
+            .walk(&mut crate::exposition::text::Text::new(&mut text));
         assert_eq!(text, "");
     }
 

@@ -237,8 +237,10 @@ mod tests {
             );
         }
         let mut text = String::new();
-        m.deployments.encode(&mut text);
-        own.label_overflow.encode(&mut text);
+        m.deployments
+            .walk(&mut crate::exposition::text::Text::new(&mut text));
+        own.label_overflow
+            .walk(&mut crate::exposition::text::Text::new(&mut text));
         assert!(
             text.contains("project=\"a\",result=\"success\"} 2\n"),
             "{text}"

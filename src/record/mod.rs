@@ -12,6 +12,7 @@ use hashbrown::{HashMap, HashSet};
 
 use crate::activity::{Activity, ActivityState, ResultLabel, Source};
 use crate::dedup::Seen;
+use crate::exposition::{Families, Format, Sink};
 use crate::labels::{Caps, Labels, OVERFLOW, Overflow};
 use crate::lead::LeadTimes;
 use crate::series::{ActivityFamilies, LabelSet, RecorderFamilies};
@@ -81,9 +82,6 @@ pub struct Recorder {
     /// Where `own.unordered`'s series for each of [`Unordered::ALL`] sit: counted per
     /// delivery, so not looked up by label each time.
     unordered: [usize; 2],
-    /// The activity families' exposition text as of `text_generation`.
-    text: String,
-    text_generation: u64,
     /// Counts the changes that scrapes can see: a scrape reuses what it wrote for the same
     /// generation.
     generation: u64,
@@ -158,8 +156,6 @@ impl Recorder {
             unordered,
             families: ActivityFamilies::new(),
             own,
-            text: String::new(),
-            text_generation: 0,
             generation: 0,
             changed: true,
             caps: Caps::new(settings.limits),
@@ -196,17 +192,19 @@ impl Recorder {
         self.unfinished.list()
     }
 
-    /// The activity families in the text exposition format. Deliveries are rare next to
-    /// scrapes, so the text is written again only after a change.
-    pub fn exposition(&mut self) -> &str {
-        let generation = self.generation();
-        if self.text_generation != generation {
-            self.text.clear();
-            self.families.encode(&mut self.text);
-            self.own.encode(&mut self.text);
-            self.text_generation = generation;
-        }
-        &self.text
+    /// Walks the activity families (not the recorder's own counters) into `sink`: what
+    /// `history` writes.
+    pub fn walk_activity_families(&self, sink: &mut impl Sink) {
+        self.families.walk(sink);
+    }
+
+    /// Every family in the text format, as a scrape writes it.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        let mut sink = crate::exposition::text::Text::new(&mut out);
+        self.families.walk(&mut sink);
+        self.own.walk(&mut sink);
+        out
     }
 
     /// A number that changes whenever what the families show does (never 0).
@@ -648,21 +646,19 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// The families in the Prometheus text format.
-    pub fn text(&self) -> String {
-        let mut text = String::new();
-        self.families.encode(&mut text);
-        self.own.encode(&mut text);
-        text
+    /// The families in `format` (OpenMetrics without the final `# EOF`).
+    pub fn write(&self, format: Format) -> String {
+        let mut out = String::new();
+        crate::exposition::write(self, format, &mut out);
+        out
     }
+}
 
-    /// The families in OpenMetrics (without the final `# EOF`), with the duration histograms'
-    /// exemplars.
-    pub fn openmetrics(&self) -> String {
-        let mut text = String::new();
-        self.families.encode_with_exemplars(&mut text);
-        self.own.encode(&mut text);
-        crate::text::to_openmetrics(&text)
+/// The activity families, then the recorder's own.
+impl Families for Snapshot {
+    fn walk(&self, sink: &mut impl Sink) {
+        self.families.walk(sink);
+        self.own.walk(sink);
     }
 }
 
@@ -722,7 +718,7 @@ mod tests {
             };
             recorder.record(&activity, Utc::now());
         }
-        let text = recorder.exposition();
+        let text = &recorder.text();
         let labels = "environment=\"master\",environment_type=\"production\",\
                       project=\"sx-this-is-an-example-value-hu\"";
         for (result, count) in [("success", 3), ("failure", 2), ("cancelled", 1)] {
@@ -791,10 +787,10 @@ mod tests {
             );
             if settle > 0 {
                 // Waiting its turn: not observed yet.
-                assert_eq!(sample(r.exposition(), &count), None);
+                assert_eq!(sample(&r.text(), &count), None);
             }
             r.settle(at(2700));
-            assert_eq!(sample(r.exposition(), &sum), expected, "settle {settle}");
+            assert_eq!(sample(&r.text(), &sum), expected, "settle {settle}");
         }
     }
 
@@ -814,7 +810,7 @@ mod tests {
             &deployment("s", ActivityState::Complete, ActivityResult::Success, 4600),
             now,
         );
-        let text = r.exposition();
+        let text = &r.text();
         assert_eq!(
             sample(text, &format!("{RECOVERY}_count{ENV_TYPE}")),
             Some(1.0)
@@ -849,7 +845,7 @@ mod tests {
             ),
             now,
         );
-        let text = r.exposition();
+        let text = &r.text();
         let last = format!("platformsh_last_deployment_success{ENV}");
         assert_eq!(sample(text, &last), Some(1.0));
         let at = format!("platformsh_last_deployment_timestamp_seconds{ENV}");
@@ -870,7 +866,7 @@ mod tests {
             &deployment("c", ActivityState::Cancelled, ActivityResult::Failure, 2000),
             now,
         );
-        let text = r.exposition();
+        let text = &r.text();
         let last = format!("platformsh_last_deployment_success{ENV}");
         assert_eq!(sample(text, &last), Some(0.0));
         let at = format!("platformsh_last_deployment_timestamp_seconds{ENV}");
@@ -902,7 +898,7 @@ mod tests {
         r.record(&staged, then);
         r.record(&stuck, then);
         r.expire_unfinished(then + chrono::Duration::days(3));
-        let text = r.exposition().to_owned();
+        let text = r.text();
         let unfinished = |state: &str| {
             sample(
                 &text,
@@ -916,7 +912,7 @@ mod tests {
         assert_eq!(unfinished("in_progress"), Some(0.0));
         // A month without news: its end was lost; it leaves too.
         r.expire_unfinished(then + chrono::Duration::days(31));
-        let text = r.exposition().to_owned();
+        let text = r.text();
         let staged = "platformsh_activities_unfinished{environment=\"master\",\
                       project=\"sx-this-is-an-example-value-hu\",state=\"staged\"}";
         assert_eq!(sample(&text, staged), Some(0.0));
@@ -963,11 +959,11 @@ mod tests {
         };
         r.record(&unfinished, now);
         // Activities, failures, deployments, the last deployment and its flag, unfinished.
-        assert_eq!(env_series(r.exposition(), "pr-1").len(), 6);
+        assert_eq!(env_series(&r.text(), "pr-1").len(), 6);
 
         let delete = on("pr-1", DELETE, "d", ActivityResult::Success, 2000);
         r.record(&delete, now);
-        let text = r.exposition().to_owned();
+        let text = r.text();
         assert_eq!(env_series(&text, "pr-1"), Vec::<String>::new(), "{text}");
         assert_eq!(env_series(&text, "kept").len(), 5, "{text}");
         // Families without the environment label keep what happened.
@@ -980,11 +976,11 @@ mod tests {
 
         // Its slot is free: a third environment gets its own label, not `_overflow`.
         r.record(&on("pr-2", PUSH, "p2", ActivityResult::Success, 3000), now);
-        assert_eq!(env_series(r.exposition(), "pr-2").len(), 5);
-        assert_eq!(env_series(r.exposition(), OVERFLOW), Vec::<String>::new());
+        assert_eq!(env_series(&r.text(), "pr-2").len(), 5);
+        assert_eq!(env_series(&r.text(), OVERFLOW), Vec::<String>::new());
         // The positions cached before the removal were dropped: `kept` counts on its series.
         r.record(&on("kept", PUSH, "k2", ActivityResult::Success, 3100), now);
-        let text = r.exposition().to_owned();
+        let text = r.text();
         let kept = "platformsh_deployments_total{environment=\"kept\",\
                     environment_type=\"development\",\
                     project=\"sx-this-is-an-example-value-hu\",result=\"success\"}";
@@ -1000,10 +996,10 @@ mod tests {
             &on("pr-1", PUSH, "late", ActivityResult::Failure, 1000),
             now,
         );
-        assert_eq!(env_series(r.exposition(), "pr-1"), Vec::<String>::new());
+        assert_eq!(env_series(&r.text(), "pr-1"), Vec::<String>::new());
         // A branch of the same name made after the deletion is a new environment.
         r.record(&on("pr-1", PUSH, "new", ActivityResult::Failure, 3000), now);
-        let text = r.exposition().to_owned();
+        let text = r.text();
         let last = "platformsh_last_deployment_success{environment=\"pr-1\",\
                     project=\"sx-this-is-an-example-value-hu\"}";
         assert_eq!(sample(&text, last), Some(0.0));
@@ -1016,7 +1012,7 @@ mod tests {
             &on("pr-1", DELETE, "d-again", ActivityResult::Success, 2000),
             now,
         );
-        assert_eq!(sample(r.exposition(), last), Some(0.0));
+        assert_eq!(sample(&r.text(), last), Some(0.0));
     }
 
     #[test]
@@ -1049,7 +1045,7 @@ mod tests {
             &on("pr-999", PUSH, "late", ActivityResult::Failure, 1000),
             now,
         );
-        assert_eq!(env_series(r.exposition(), "pr-999"), Vec::<String>::new());
+        assert_eq!(env_series(&r.text(), "pr-999"), Vec::<String>::new());
     }
 
     #[test]
@@ -1058,7 +1054,7 @@ mod tests {
         let now = Utc::now();
         r.record(&on("pr-1", PUSH, "f", ActivityResult::Failure, 1000), now);
         r.record(&on("pr-1", DELETE, "d", ActivityResult::Failure, 2000), now);
-        let text = r.exposition().to_owned();
+        let text = r.text();
         let last = "platformsh_last_deployment_success{environment=\"pr-1\",\
                     project=\"sx-this-is-an-example-value-hu\"}";
         assert_eq!(sample(&text, last), Some(0.0));
@@ -1072,7 +1068,7 @@ mod tests {
             r.record(&on("pr-1", PUSH, "s", ActivityResult::Success, 500), now);
             r.record(&on("pr-1", PUSH, "f", ActivityResult::Failure, 1000), now);
             r.record(&on("pr-1", kind, "off", ActivityResult::Success, 2000), now);
-            let text = r.exposition().to_owned();
+            let text = r.text();
             let series = env_series(&text, "pr-1");
             assert!(
                 series.iter().all(|l| !l.starts_with("platformsh_last_")),
@@ -1086,7 +1082,7 @@ mod tests {
                 &on("pr-1", PUSH, "late", ActivityResult::Failure, 1500),
                 now,
             );
-            let series = env_series(r.exposition(), "pr-1");
+            let series = env_series(&r.text(), "pr-1");
             assert!(series.iter().all(|l| !l.starts_with("platformsh_last_")));
             // The next deployment brings every gauge back, and no recovery is observed from a
             // failure before the deactivation.
@@ -1100,7 +1096,7 @@ mod tests {
                 ),
                 now,
             );
-            let text = r.exposition().to_owned();
+            let text = r.text();
             let env = "{environment=\"pr-1\",project=\"sx-this-is-an-example-value-hu\"}";
             let gauge = |name: &str| sample(&text, &format!("{name}{env}"));
             assert_eq!(gauge("platformsh_last_deployment_success"), Some(1.0));
@@ -1141,22 +1137,22 @@ mod tests {
         );
         // A failure: counters (activities, failures, deployments), last deployment and its
         // success flag, no last success.
-        assert_eq!(env_series(r.exposition(), "old").len(), 5);
+        assert_eq!(env_series(&r.text(), "old").len(), 5);
         // Due at 4600: the next delivery after that forgets it, before anything is recorded.
         r.record(
             &on("busy", PUSH, "b3", ActivityResult::Success, 4700),
             at(4700),
         );
-        assert_eq!(env_series(r.exposition(), "old"), Vec::<String>::new());
-        assert_eq!(env_series(r.exposition(), "busy").len(), 5);
+        assert_eq!(env_series(&r.text(), "old"), Vec::<String>::new());
+        assert_eq!(env_series(&r.text(), "busy").len(), 5);
         // A scrape forgets too, at the time of the scrape.
         r.forget_idle_environments(4700.0 + 3600.0);
-        assert_eq!(env_series(r.exposition(), "busy"), Vec::<String>::new());
+        assert_eq!(env_series(&r.text(), "busy"), Vec::<String>::new());
         // Unlike a deleted one, a forgotten environment's late activity is welcome.
         r.record(
             &on("old", PUSH, "o2", ActivityResult::Success, 900),
             at(9000),
         );
-        assert_eq!(env_series(r.exposition(), "old").len(), 5);
+        assert_eq!(env_series(&r.text(), "old").len(), 5);
     }
 }

@@ -154,7 +154,7 @@ mod tests {
     /// The gauge's value for `state` in p/main.
     fn value(gauge: &Series<f64>, state: &str) -> Option<f64> {
         let mut text = String::new();
-        gauge.encode(&mut text);
+        gauge.walk(&mut crate::exposition::text::Text::new(&mut text));
         let series = format!(
             "platformsh_activities_unfinished{{environment=\"main\",project=\"p\",state=\"{state}\"}} "
         );
