@@ -5,7 +5,8 @@
 //! 1. **Core**, the domain without its edges (no HTTP, SQLite or async runtime):
 //!    [`activity`] (the typed, validated activity, parsed from the wire shape), [`labels`]
 //!    (cardinality caps), [`catalogue`] (every metric family, defined once), [`series`] (the
-//!    series the recorder keeps), [`text`] (the text exposition format) and [`record`] (the
+//!    series the recorder keeps), [`exposition`] (the one walk out of every family, into a
+//!    sink per format: text, OpenMetrics, `history`'s timeline) and [`record`] (the
 //!    recorder: the one function that turns an activity into metric updates, over sub-states
 //!    that own what spans activities: environments, finished-activity counts, time to recover,
 //!    unfinished activities), [`lead`] (commits waiting for production, for lead time) and
