@@ -194,8 +194,10 @@ fn bench_router(c: &mut Criterion) {
         .unwrap();
     let config =
         <platformsh_exporter::Config as clap::Parser>::parse_from(["bench", "--storage.in-memory"]);
-    let state = platformsh_exporter::http::AppState::new(&config).unwrap();
-    let router = platformsh_exporter::http::app(state, &config, None);
+    let opened = platformsh_exporter::app::App::build(config)
+        .and_then(platformsh_exporter::app::App::open)
+        .unwrap();
+    let router = opened.router();
     let seed = String::from_utf8(SEED.to_vec()).unwrap();
     let mut n = 0u64;
     c.bench_function("router/webhook_seed_unique_id", |b| {

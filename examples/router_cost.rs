@@ -21,8 +21,10 @@ fn main() {
         .build()
         .unwrap();
     let config = platformsh_exporter::Config::parse_from(["router_cost", "--storage.in-memory"]);
-    let state = platformsh_exporter::http::AppState::new(&config).unwrap();
-    let router = platformsh_exporter::http::app(state, &config, None);
+    let opened = platformsh_exporter::app::App::build(config)
+        .and_then(platformsh_exporter::app::App::open)
+        .unwrap();
+    let router = opened.router();
     runtime.block_on(async {
         for i in 0..n {
             let body = SEED.replacen(

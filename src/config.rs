@@ -1,6 +1,6 @@
 //! Configuration: every flag, each also settable from a `PLATFORMSH_EXPORTER_…` variable.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Parser;
@@ -481,13 +481,12 @@ impl Config {
     }
 
     /// The reconciliation settings, when an API token is given (by flag, variable or file).
-    pub fn reconcile(&self) -> Result<Option<reconcile::Settings>, String> {
+    pub fn reconcile(&self) -> Result<Option<reconcile::Settings>, ConfigError> {
         let token = match (&self.api_token_file, &self.api_token) {
             (Some(path), _) => {
-                let token = std::fs::read_to_string(path).map_err(|e| {
-                    format!("cannot read the API token file {}: {e}", path.display())
-                })?;
-                ApiToken::parse(&token).map_err(|e| format!("{}: {e}", path.display()))?
+                let what = "API token file";
+                let token = read(what, path)?;
+                ApiToken::parse(&token).map_err(|e| ConfigError::invalid(what, path, e))?
             }
             (None, Some(token)) => token.clone(),
             (None, None) => return Ok(None),
@@ -500,7 +499,7 @@ impl Config {
             .collect();
         for project in &projects {
             crate::activity::check_project_id("--platformsh.projects", project)
-                .map_err(|e| format!("{e} ({project:?})"))?;
+                .map_err(|e| ConfigError::Flags(format!("{e} ({project:?})")))?;
         }
         Ok(Some(reconcile::Settings {
             token,
@@ -516,15 +515,15 @@ impl Config {
     }
 
     /// The shared key from the flag, the variable or the file (trailing newline removed).
-    pub fn shared_key(&self) -> Result<Option<SharedKey>, String> {
+    pub fn shared_key(&self) -> Result<Option<SharedKey>, ConfigError> {
         let Some(path) = &self.shared_key_file else {
             return Ok(self.shared_key.clone());
         };
-        let key = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read the shared key file {}: {e}", path.display()))?;
+        let what = "shared key file";
+        let key = read(what, path)?;
         SharedKey::parse(key.trim_end_matches(['\r', '\n']))
             .map(Some)
-            .map_err(|e| format!("the shared key file {}: {e}", path.display()))
+            .map_err(|e| ConfigError::invalid(what, path, e))
     }
 
     /// The recorder's settings derived from the flags.
@@ -593,6 +592,47 @@ fn commits_per_push(s: &str) -> Result<usize, String> {
         return Err(format!("at most {MAX_COMMITS_PER_PUSH}"));
     }
     Ok(n)
+}
+
+/// Flags that parse but cannot be used: a combination clap cannot check, or a file a flag
+/// names. Each says which flag or file, and what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Flags that do not go together (paths that collide, a budget too small).
+    #[error("{0}")]
+    Flags(String),
+    #[error("cannot read the {what} {}: {source}", path.display())]
+    Unreadable {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the {what} {}: {reason}", path.display())]
+    Invalid {
+        what: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
+}
+
+impl ConfigError {
+    pub fn invalid(what: &'static str, path: &Path, reason: impl std::fmt::Display) -> Self {
+        Self::Invalid {
+            what,
+            path: path.to_owned(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// The text of the file `path`, which a flag names as its `what`.
+pub fn read(what: &'static str, path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Unreadable {
+        what,
+        path: path.to_owned(),
+        source,
+    })
 }
 
 #[cfg(test)]

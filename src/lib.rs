@@ -20,13 +20,18 @@
 //!    missed through the same intake as a delivery (its paging rules pure: `gaps`, `walk`); and [`history`], the stored activities'
 //!    metrics over time in OpenMetrics, for Prometheus's backfill.
 //! 5. [`config`]: the flags.
-//! 6. [`http`]: application state and its construction, the webhook handler, `/metrics`, the
-//!    activity API, basic auth, the serve loop and shutdown. Nothing imports it but `main.rs`.
+//! 6. [`http`]: what the handlers share, the webhook handler, `/metrics`, the activity API,
+//!    basic auth, the serve loop. It only serves.
+//! 7. [`app`]: the composition root. `App::build` checks every flag and reads every file they
+//!    name (typed [`app::StartError`]s) before the store opens; `run_until_stopped` runs the
+//!    server, the poller and housekeeping side by side and orders the shutdown. Nothing
+//!    imports it but `main.rs`.
 //!
 //! A delivery goes `http::receive` → [`verify`] → [`activity::parse`] → [`store`] (durable,
 //! then recorded) → [`record`] → `http::metrics` (`/metrics`).
 
 pub mod activity;
+pub mod app;
 pub mod catalogue;
 pub mod config;
 pub mod dedup;

@@ -2,6 +2,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
+use platformsh_exporter::app::App;
 use platformsh_exporter::config::{Command, LogFormat};
 use platformsh_exporter::{Config, history, http};
 use tracing_subscriber::EnvFilter;
@@ -46,10 +47,15 @@ async fn main() -> ExitCode {
     if let Some(Command::Healthcheck { url }) = &config.command {
         return healthcheck(&config, url.as_deref()).await;
     }
-    if let Err(e) = http::validate(&config) {
-        tracing::error!("{e}");
-        return ExitCode::FAILURE;
-    }
+    // Every flag and the files they name, before the port is taken and the store replayed.
+    let app = match App::build(config) {
+        Ok(app) => app,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let config = app.config();
     let listener = match tokio::net::TcpListener::bind(&config.listen_address).await {
         Ok(listener) => listener,
         Err(e) => {
@@ -62,7 +68,15 @@ async fn main() -> ExitCode {
         version = env!("CARGO_PKG_VERSION"),
         "listening"
     );
-    match http::run(listener, config, http::shutdown_signal()).await {
+    let started = match app.open() {
+        Ok(opened) => {
+            opened
+                .run_until_stopped(listener, http::shutdown_signal())
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    match started {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "server failed");

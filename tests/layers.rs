@@ -29,6 +29,8 @@ const LAYERS: &[(&str, u8, &[&str])] = &[
     ("history", 3, &["history"]),
     ("config", 4, &["config"]),
     ("http", 5, &["http"]),
+    // The composition root: it builds the state http serves and runs it beside the poller.
+    ("app", 6, &["app"]),
 ];
 
 /// Crates the core must not name: it is the domain, without its edges.

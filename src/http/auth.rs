@@ -3,6 +3,7 @@
 //! password a bcrypt hash. The webhook stays open: Platform.sh cannot send credentials, and its
 //! deliveries are authenticated by their signature instead.
 
+use crate::config::ConfigError;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -61,10 +62,10 @@ impl std::fmt::Debug for BasicAuth {
 
 impl BasicAuth {
     /// Loads a web configuration file. `Ok(None)` when it configures no users.
-    pub fn load(path: &Path) -> Result<Option<Self>, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read web config file {}: {e}", path.display()))?;
-        Self::parse(&text).map_err(|e| format!("web config file {}: {e}", path.display()))
+    pub fn load(path: &Path) -> Result<Option<Self>, ConfigError> {
+        let what = "web config file";
+        let text = crate::config::read(what, path)?;
+        Self::parse(&text).map_err(|e| ConfigError::invalid(what, path, e))
     }
 
     fn parse(text: &str) -> Result<Option<Self>, String> {

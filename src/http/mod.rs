@@ -1,6 +1,6 @@
-//! The HTTP edge: application state and its construction, the webhook handler, `/metrics`, the
-//! activity API, basic auth, the serve loop and shutdown. Nothing in the crate imports it but
-//! `main.rs`.
+//! The HTTP edge: application state, the webhook handler, `/metrics`, the activity API, basic
+//! auth, the serve loop. It only serves: the composition root (`crate::app`) builds its state
+//! and runs it beside the poller and housekeeping.
 
 pub mod api;
 pub mod auth;
@@ -15,5 +15,5 @@ pub mod server;
 pub mod state;
 pub mod status;
 
-pub use server::{app, run, shutdown_signal, validate};
-pub use state::{AppState, StartError};
+pub use server::{app, serve, shutdown_signal, validate};
+pub use state::{AppState, Parts};

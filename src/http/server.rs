@@ -1,4 +1,5 @@
-//! The HTTP server: routes, the landing page, health endpoints, the serve loop and shutdown.
+//! The HTTP server: routes, the landing page, health endpoints, the serve loop and its drain.
+//! What runs beside it and the order of shutdown are the composition root's (`crate::app`).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -18,47 +19,18 @@ use tokio::sync::Semaphore;
 
 use super::auth::{self, BasicAuth};
 use super::deadline::SendDeadline;
-use super::state::{AppState, StartError, retention_cutoff};
+use super::state::AppState;
 use super::{api, metrics, receive, status};
-use crate::config::Config;
-use crate::reconcile::Poller;
+use crate::config::{Config, ConfigError};
 use crate::store::Store;
-
-/// How often the exporter's counters are saved, and the retention applied, while running.
-const SAVE_EVERY: Duration = Duration::from_secs(10);
-const PRUNE_EVERY: Duration = Duration::from_secs(3600);
-
-/// Saves the counters and prunes old activities in the background, until dropped.
-fn spawn_housekeeping(
-    state: &AppState,
-    retention: Option<Duration>,
-) -> tokio::task::JoinHandle<()> {
-    let state = state.clone();
-    tokio::spawn(async move {
-        let mut save = tokio::time::interval(SAVE_EVERY);
-        let mut prune = tokio::time::interval(PRUNE_EVERY);
-        loop {
-            tokio::select! {
-                _ = save.tick() => state.save_counters().await,
-                _ = prune.tick() => {
-                    if let (Some(store), Some(retention)) = (&state.store, retention) {
-                        match store.prune(retention_cutoff(retention)).await {
-                            Ok(n) => tracing::debug!(pruned = n, "applied the storage retention"),
-                            Err(e) => tracing::warn!(error = %e, "cannot apply the storage retention"),
-                        }
-                    }
-                }
-            }
-        }
-    })
-}
 
 /// Paths the exporter always serves; the configurable ones must not collide with them.
 const FIXED_PATHS: &[&str] = &["/", "/-/healthy", "/-/ready", "/api/v1/activities"];
 
-/// Checks what clap cannot: that the configured paths do not collide.
-pub fn validate(config: &Config) -> Result<(), StartError> {
-    check_paths_and_sizes(config).map_err(StartError::Config)
+/// Checks what clap cannot: that the configured paths do not collide, and that the serving
+/// limits can be met.
+pub fn validate(config: &Config) -> Result<(), ConfigError> {
+    check_paths_and_sizes(config).map_err(ConfigError::Flags)
 }
 
 fn check_paths_and_sizes(config: &Config) -> Result<(), String> {
@@ -128,23 +100,12 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, String) {
 /// HTTP/1.1, hyper's protocol detection waits for the preface without a timeout, and each
 /// HTTP/2 connection buffers a flow-control window outside the body budget. An HTTP/2 preface
 /// is answered as a malformed HTTP/1 request and the connection closed.
-pub async fn run(
+pub async fn serve(
     listener: TcpListener,
-    config: Config,
+    router: Router,
+    config: &Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), StartError> {
-    validate(&config)?;
-    let state = AppState::new(&config)?;
-    log_start(&config, &state);
-    let auth = match &config.web_config_file {
-        Some(path) => BasicAuth::load(path).map_err(StartError::WebConfig)?,
-        None => None,
-    };
-    let reconcile = config.reconcile().map_err(StartError::Config)?;
-    let housekeeping = spawn_housekeeping(&state, config.retention);
-    let poller = spawn_poller(reconcile, &state)?;
-    let router = app(state.clone(), &config, auth);
-
+) {
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -193,70 +154,6 @@ pub async fn run(
     {
         tracing::warn!("connections still open at shutdown were closed");
     }
-    housekeeping.abort();
-    if let Some(poller) = poller {
-        // Before the store closes: an insert in flight is committed or not, never half done.
-        poller.abort();
-        let _ = poller.await;
-    }
-    // Last, so the saved counters include every request answered.
-    state.save_counters().await;
-    if let Some(store) = &state.store
-        && let Err(e) = store.close().await
-    {
-        tracing::warn!(error = %e, "cannot close the activity store");
-    }
-    Ok(())
-}
-
-/// The start-up lines: where the exporter serves and keeps activities, and whether deliveries
-/// must be signed.
-fn log_start(config: &Config, state: &AppState) {
-    tracing::info!(
-        webhook = config.webhook_path,
-        metrics = config.telemetry_path,
-        store = if config.in_memory {
-            "memory only".to_owned()
-        } else {
-            config.storage_path.display().to_string()
-        },
-        "serving"
-    );
-    if state.verifier.is_none() {
-        tracing::warn!(
-            "no shared key configured: webhook deliveries are not authenticated, and anyone who \
-             learns the URL can post fake activities (see --webhook.shared-key-file)"
-        );
-    } else {
-        tracing::info!("webhook signatures are required (X-JWS-Signature)");
-    }
-}
-
-/// Starts polling the Platform.sh API when a token is given, saying so either way.
-fn spawn_poller(
-    settings: Option<crate::reconcile::Settings>,
-    state: &AppState,
-) -> Result<Option<tokio::task::JoinHandle<()>>, StartError> {
-    let Some(settings) = settings else {
-        tracing::info!(
-            "reconciliation with the Platform.sh API is off (see --platformsh.api-token-file)"
-        );
-        return Ok(None);
-    };
-    let projects = if settings.projects.is_empty() {
-        "every project the token can see".to_owned()
-    } else {
-        settings.projects.join(", ")
-    };
-    let poller = Poller::new(
-        settings,
-        state.intake.clone(),
-        state.telemetry.api().clone(),
-        &state.saved_counters,
-    )
-    .map_err(StartError::Config)?;
-    tracing::info!(projects, "reconciliation with the Platform.sh API is on");
-    Ok(Some(tokio::spawn(poller.run())))
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -1,5 +1,5 @@
-//! Application state and its construction: the shared key, the store (replayed) and the
-//! recorder are built, or the start fails with a [`StartError`], before anything is served.
+//! What every handler shares, put together by the composition root (`crate::app`) from what
+//! it read and opened.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -10,23 +10,6 @@ use crate::record::Recorder;
 use crate::store::{Intake, Store};
 use crate::telemetry::Telemetry;
 use crate::verify::Verifier;
-
-/// Why the exporter cannot start. Each names what to fix (a flag, a file, a path).
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    /// Flags that parse but do not go together (paths that collide, a budget too small).
-    #[error("{0}")]
-    Config(String),
-    /// The shared key file cannot be read, or the key is blank.
-    #[error("{0}")]
-    SharedKey(String),
-    /// The store cannot be opened, migrated, locked or replayed.
-    #[error("{0}")]
-    Store(String),
-    /// The web configuration file cannot be read or is invalid.
-    #[error("{0}")]
-    WebConfig(String),
-}
 
 /// What every handler shares. Axum clones it for every request: one reference count.
 #[derive(Debug, Clone)]
@@ -70,47 +53,34 @@ pub struct Shared {
     pub refusals: Mutex<super::refusals::RefusalLog>,
 }
 
+/// What the state is made of besides the flags: built by the composition root.
+#[derive(Debug)]
+pub struct Parts {
+    pub recorder: Arc<Mutex<Recorder>>,
+    pub telemetry: Arc<Telemetry>,
+    pub verifier: Option<Verifier>,
+    /// The store, opened and replayed into the recorder, and the counters it saved.
+    pub store: Option<(Store, Vec<(String, u64)>)>,
+}
+
 impl AppState {
-    /// Builds the state; with a store, replays it, so the metrics are back where they were.
-    pub fn new(config: &Config) -> Result<Self, StartError> {
-        // Before the store: a bad key file should not wait for a replay to be reported.
-        let verifier = config
-            .shared_key()
-            .map_err(StartError::SharedKey)?
-            .as_ref()
-            .map(Verifier::new);
-        let telemetry = Arc::new(Telemetry::new());
-        let recorder = Arc::new(Mutex::new(Recorder::new(config.settings())));
-        let mut saved_counters = Vec::new();
-        let store = if config.in_memory {
-            None
-        } else {
-            let prune_before = config.retention.map(retention_cutoff);
-            let opened = Store::open(
-                &config.storage_path,
-                Arc::clone(&recorder),
-                // Registered now, so that the families are there from the first scrape.
-                telemetry.store_commits().clone(),
-                config.max_batch,
-                prune_before,
-            )
-            .map_err(StartError::Store)?;
-            telemetry.restore_webhook_counts(&opened.counters);
-            saved_counters = opened.counters;
-            tracing::info!(
-                path = %config.storage_path.display(),
-                activities = opened.replayed,
-                seconds = opened.replay_time.as_secs_f64(),
-                "replayed the activity store"
-            );
-            Some(opened.store)
+    pub fn new(config: &Config, parts: Parts) -> Self {
+        let Parts {
+            recorder,
+            telemetry,
+            verifier,
+            store,
+        } = parts;
+        let (store, saved_counters) = match store {
+            Some((store, counters)) => (Some(store), counters),
+            None => (None, Vec::new()),
         };
         let intake = Intake {
             recorder: Arc::clone(&recorder),
             store: store.clone(),
             commits_per_push: config.commits_per_push,
         };
-        Ok(Self(Arc::new(Shared {
+        Self(Arc::new(Shared {
             intake,
             saved_counters,
             refusals: Mutex::default(),
@@ -127,7 +97,7 @@ impl AppState {
             body_budget: BodyBudget::new(config.body_memory_bytes, config.max_body_bytes),
             verifier,
             store,
-        })))
+        }))
     }
 
     /// Saves the exporter's own counters to the store, if there is one.
@@ -138,9 +108,4 @@ impl AppState {
             tracing::warn!(error = %e, "cannot save the exporter's counters");
         }
     }
-}
-
-/// Activities received before this are past `retention`.
-pub fn retention_cutoff(retention: Duration) -> chrono::DateTime<chrono::Utc> {
-    chrono::Utc::now() - chrono::Duration::from_std(retention).unwrap_or(chrono::TimeDelta::MAX)
 }

@@ -297,7 +297,7 @@ async fn colliding_paths_are_a_startup_error() {
     use clap::Parser;
     let config = platformsh_exporter::Config::parse_from(["x", "--webhook.path", "/metrics"]);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let err = platformsh_exporter::http::run(listener, config, async {})
+    let err = platformsh_exporter::app::run(listener, config, async {})
         .await
         .unwrap_err();
     assert!(err.to_string().contains("both /metrics"), "{err}");

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Parser;
-use platformsh_exporter::{Config, http};
+use platformsh_exporter::Config;
 use tokio::sync::oneshot;
 
 /// A running exporter on a free loopback port.
@@ -14,7 +14,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub config: Config,
     shutdown: Option<oneshot::Sender<()>>,
-    handle: Option<tokio::task::JoinHandle<Result<(), http::StartError>>>,
+    handle: Option<tokio::task::JoinHandle<Result<(), platformsh_exporter::app::StartError>>>,
     /// The store's folder, unless the flags named one.
     _storage: Option<tempfile::TempDir>,
 }
@@ -42,9 +42,13 @@ pub async fn spawn_app(flags: &[&str]) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
-    let handle = tokio::spawn(http::run(listener, config.clone(), async {
-        let _ = rx.await;
-    }));
+    let handle = tokio::spawn(platformsh_exporter::app::run(
+        listener,
+        config.clone(),
+        async {
+            let _ = rx.await;
+        },
+    ));
     TestApp {
         addr,
         // No connection reuse: the server closes idle connections at its header timeout, and a
@@ -112,7 +116,7 @@ impl TestApp {
     }
 
     /// Stops the server and waits for it to finish.
-    pub async fn stop(mut self) -> Result<(), http::StartError> {
+    pub async fn stop(mut self) -> Result<(), platformsh_exporter::app::StartError> {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }

@@ -127,10 +127,64 @@ async fn an_unreadable_key_file_is_a_startup_error_naming_the_path() {
         "/nonexistent/key",
     ]);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let err = platformsh_exporter::http::run(listener, config, async {})
+    let err = platformsh_exporter::app::run(listener, config, async {})
         .await
         .unwrap_err();
     assert!(err.to_string().contains("/nonexistent/key"), "{err}");
+}
+
+/// Every file a flag names is read before the store is opened: a bad one is reported at once,
+/// not after a replay, and leaves no store behind.
+#[tokio::test]
+async fn files_are_read_before_the_store_is_opened() {
+    use clap::Parser;
+    use platformsh_exporter::app::StartError;
+    use platformsh_exporter::config::ConfigError;
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store.db");
+    let store_flag = store.to_str().unwrap();
+    let bad_web_config = dir.path().join("web.yml");
+    std::fs::write(&bad_web_config, "basic_auth_users: [not, a, map]\n").unwrap();
+    let cases: [(&str, &str, &str); 3] = [
+        (
+            "--webhook.shared-key-file",
+            "/nonexistent/key",
+            "cannot read the shared key file",
+        ),
+        (
+            "--web.config.file",
+            bad_web_config.to_str().unwrap(),
+            "the web config file",
+        ),
+        (
+            "--platformsh.api-token-file",
+            "/nonexistent/token",
+            "cannot read the API token file",
+        ),
+    ];
+    for (flag, file, message) in cases {
+        let config = platformsh_exporter::Config::parse_from([
+            "x",
+            "--storage.path",
+            store_flag,
+            flag,
+            file,
+        ]);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let err = platformsh_exporter::app::run(listener, config, async {})
+            .await
+            .unwrap_err();
+        assert!(err.to_string().starts_with(message), "{flag}: {err}");
+        assert!(err.to_string().contains(file), "{flag}: {err}");
+        let is_unreadable = matches!(
+            &err,
+            StartError::Config(ConfigError::Unreadable { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound
+        );
+        let is_invalid = matches!(&err, StartError::Config(ConfigError::Invalid { .. }));
+        assert!(is_unreadable || is_invalid, "{flag}: {err:?}");
+        assert!(!store.exists(), "{flag}: the store was opened first");
+    }
 }
 
 #[tokio::test]

@@ -160,7 +160,7 @@ async fn an_unreadable_or_newer_database_is_a_startup_error_naming_the_path() {
         let config = platformsh_exporter::Config::parse_from(["x", "--storage.path", path]);
         async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            platformsh_exporter::http::run(listener, config, async {})
+            platformsh_exporter::app::run(listener, config, async {})
                 .await
                 .unwrap_err()
                 .to_string()
@@ -281,7 +281,7 @@ async fn a_database_on_a_read_only_path_is_a_startup_error_naming_the_path() {
     let config =
         platformsh_exporter::Config::parse_from(["x", "--storage.path", path.to_str().unwrap()]);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let err = platformsh_exporter::http::run(listener, config, async {})
+    let err = platformsh_exporter::app::run(listener, config, async {})
         .await
         .unwrap_err();
     assert!(err.to_string().contains(path.to_str().unwrap()), "{err}");
@@ -541,7 +541,7 @@ async fn a_second_exporter_on_the_same_store_refuses_to_start_naming_the_path() 
 
     let config = platformsh_exporter::Config::parse_from(["x", "--storage.path", &path]);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let err = platformsh_exporter::http::run(listener, config, async {})
+    let err = platformsh_exporter::app::run(listener, config, async {})
         .await
         .unwrap_err();
     assert!(err.to_string().contains(&path), "{err}");

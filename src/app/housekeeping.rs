@@ -1,0 +1,39 @@
+//! What runs in the background beside the server: the exporter's counters saved, the storage
+//! retention applied.
+
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+use crate::http::AppState;
+
+/// How often the exporter's counters are saved, and the retention applied, while running.
+const SAVE_EVERY: Duration = Duration::from_secs(10);
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Activities received before this are past `retention`.
+pub fn retention_cutoff(retention: Duration) -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now() - chrono::Duration::from_std(retention).unwrap_or(chrono::TimeDelta::MAX)
+}
+
+/// Saves the counters and prunes old activities in the background, until aborted.
+pub fn spawn(state: &AppState, retention: Option<Duration>) -> JoinHandle<()> {
+    let state = state.clone();
+    tokio::spawn(async move {
+        let mut save = tokio::time::interval(SAVE_EVERY);
+        let mut prune = tokio::time::interval(PRUNE_EVERY);
+        loop {
+            tokio::select! {
+                _ = save.tick() => state.save_counters().await,
+                _ = prune.tick() => {
+                    if let (Some(store), Some(retention)) = (&state.store, retention) {
+                        match store.prune(retention_cutoff(retention)).await {
+                            Ok(n) => tracing::debug!(pruned = n, "applied the storage retention"),
+                            Err(e) => tracing::warn!(error = %e, "cannot apply the storage retention"),
+                        }
+                    }
+                }
+            }
+        }
+    })
+}
