@@ -337,7 +337,7 @@ fn deliveries_section(
             escaped(&a.environment),
             escaped(&a.kind),
             escaped(&a.state),
-            escaped(a.outcome.as_deref().unwrap_or("")),
+            escaped(a.result.as_deref().unwrap_or("")),
             ago(received, now),
         );
     }

@@ -45,14 +45,15 @@ pub struct StoredActivity {
     pub environment: String,
     pub environment_type: String,
     pub state: String,
-    pub result: Option<String>,
+    /// What Platform.sh sent: `success`, `failure` or null.
+    pub platformsh_result: Option<String>,
     pub created_at: Option<DateTime<Utc>>,
     pub started_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
     pub received_at: DateTime<Utc>,
     /// The `result` label it was counted under (a success with a failed command is a
-    /// failure); null while unfinished.
-    pub outcome: Option<String>,
+    /// failure, a cancelled activity `cancelled`); null while unfinished.
+    pub result: Option<String>,
     /// Platform.sh's `failure_reason` (`error`, `shell`, `unknown` for another value).
     pub failure_reason: Option<String>,
     /// Commands that exited non-zero.
@@ -281,12 +282,12 @@ impl Store {
                     environment: r.get(3)?,
                     environment_type: r.get(4)?,
                     state: r.get(5)?,
-                    result: r.get(6)?,
+                    platformsh_result: r.get(6)?,
                     created_at: from_micros(r.get(7)?),
                     started_at: from_micros(r.get(8)?),
                     completed_at: from_micros(r.get(9)?),
                     received_at: from_micros(r.get(10)?).unwrap_or_default(),
-                    outcome: r.get(11)?,
+                    result: r.get(11)?,
                     failure_reason: r.get(12)?,
                     failed_commands: r.get::<_, Option<u32>>(13)?.unwrap_or(0),
                     merged_child: r.get(14)?,

@@ -19,7 +19,7 @@ pub(super) fn from_micros(t: Option<i64>) -> Option<DateTime<Utc>> {
 }
 
 pub(super) const INSERT: &str = "INSERT OR IGNORE INTO activities (
-    id, state, type, project, environment, environment_type, result, outcome,
+    id, state, type, project, environment, environment_type, platformsh_result, result,
     created_at, started_at, completed_at, cancelled_at, updated_at,
     timing_wait, timing_build, timing_deploy, timing_execute, commits, received_at,
     failure_reason, failed_commands, merged_child, source, commit_list
@@ -169,7 +169,7 @@ pub(super) fn save_counters(
 }
 
 pub(super) const SELECT_ACTIVITY: &str =
-    "SELECT id, state, type, project, environment, environment_type, result,
+    "SELECT id, state, type, project, environment, environment_type, platformsh_result,
             created_at, started_at, completed_at, cancelled_at, updated_at,
             timing_wait, timing_build, timing_deploy, timing_execute, commits, received_at,
             failure_reason, failed_commands, merged_child, source, commit_list
@@ -237,11 +237,11 @@ pub(super) fn recent_sql(query: &Query) -> (String, Vec<&dyn rusqlite::ToSql>) {
         ("project", &query.project),
         ("environment", &query.environment),
         ("type", &query.kind),
-        ("outcome", &query.result),
+        ("result", &query.result),
     ];
     let mut sql = String::from(
-        "SELECT id, type, project, environment, environment_type, state, result,
-                created_at, started_at, completed_at, received_at, outcome, failure_reason,
+        "SELECT id, type, project, environment, environment_type, state, platformsh_result,
+                created_at, started_at, completed_at, received_at, result, failure_reason,
                 failed_commands, merged_child
          FROM activities WHERE 1",
     );
@@ -464,6 +464,43 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(read, new);
+    }
+
+    /// Schema 6 renames `outcome` to `result` and `result` to `platformsh_result`: a row stored
+    /// before keeps both values, each under its new name.
+    #[test]
+    fn a_version_5_store_keeps_both_results_under_their_new_names() {
+        use super::super::schema::{MIGRATIONS, apply, schema_version};
+        let mut conn = Connection::open_in_memory().unwrap();
+        schema_version(&conn).unwrap();
+        for (i, sql) in MIGRATIONS.iter().enumerate().take(5) {
+            apply(&mut conn, i + 1, sql).unwrap();
+        }
+        conn.execute(
+            "INSERT INTO activities (id, state, type, project, environment, environment_type,
+                result, outcome, failed_commands, received_at)
+             VALUES ('old', 'complete', 'environment.redeploy', 'p', 'main', 'production',
+                'success', 'failure', 1, 1)",
+            [],
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let (platformsh, label): (String, String) = conn
+            .query_row(
+                "SELECT platformsh_result, result FROM activities WHERE id = 'old'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            (platformsh.as_str(), label.as_str()),
+            ("success", "failure")
+        );
+        let query = Query {
+            result: Some("failure".into()),
+            ..Query::default()
+        };
+        assert_eq!(found(&conn, &query), ["old"]);
     }
 
     /// The ids `recent_sql` finds for `query`.

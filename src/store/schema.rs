@@ -64,6 +64,13 @@ pub(super) const MIGRATIONS: &[&str] = &[
     -- microseconds ('-' without one). NULL for none, and for rows stored before.
     ALTER TABLE activities ADD COLUMN commit_list TEXT;
 ",
+    r"
+    -- The columns named as the metrics and the activity API name them: `result` is the result
+    -- label the activity was counted under (it was `outcome`), `platformsh_result` what
+    -- Platform.sh sent (it was `result`). A rename: no row is rewritten.
+    ALTER TABLE activities RENAME COLUMN result TO platformsh_result;
+    ALTER TABLE activities RENAME COLUMN outcome TO result;
+",
 ];
 
 pub(super) fn open_connection(path: &Path) -> rusqlite::Result<Connection> {

@@ -75,8 +75,8 @@ async fn a_success_whose_post_deploy_hook_failed_counts_as_a_failed_deployment()
     let stored = &log["activities"][0];
     assert_eq!(
         (
+            &stored["platformsh_result"],
             &stored["result"],
-            &stored["outcome"],
             &stored["failed_commands"],
             &stored["failure_reason"]
         ),
