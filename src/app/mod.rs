@@ -87,6 +87,13 @@ impl App {
             )
             .map_err(StartError::Store)?;
             telemetry.restore_webhook_counts(&opened.counters);
+            // What settled or expired while the exporter was down, before the first scrape.
+            crate::record::expire(
+                &mut recorder
+                    .lock()
+                    .expect("the recorder lock is never poisoned: recording does not panic"),
+                chrono::Utc::now(),
+            );
             tracing::info!(
                 path = %config.storage_path.display(),
                 activities = opened.replayed,

@@ -20,7 +20,7 @@ use flate2::write::DeflateEncoder;
 use tokio::sync::{Mutex as AsyncMutex, OnceCell, OwnedSemaphorePermit, Semaphore};
 
 use crate::exposition::Format;
-use crate::record::{self, Recorder, Snapshot};
+use crate::record::{Recorder, Snapshot};
 
 /// The unit of the scrape memory budget.
 const UNIT: usize = 1024;
@@ -84,7 +84,6 @@ impl Scrapes {
             let mut recorder = recorder
                 .lock()
                 .expect("the recorder lock is never poisoned: recording does not panic");
-            record::expire(&mut recorder, chrono::Utc::now());
             let generation = recorder.generation();
             self.rendering(generation, || recorder.snapshot())
         };

@@ -662,9 +662,10 @@ impl Families for Snapshot {
     }
 }
 
-/// Brings the recorder to what a scrape at `now` shows: what waited its turn applied, stale
+/// Brings the recorder to the present `now`: what waited its turn applied, stale
 /// unfinished activities and idle environments dropped (here rather than per delivery: the
-/// scans are O(tracked)). `/metrics` and `history`'s last point both go through it.
+/// scans are O(tracked)). The exporter's housekeeping calls it every second (a scrape only
+/// reads), and `history` before its last point: both show the same state for the same `now`.
 pub fn expire(recorder: &mut Recorder, now: DateTime<Utc>) {
     recorder.settle(now);
     recorder.expire_unfinished(now);

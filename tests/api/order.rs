@@ -193,11 +193,12 @@ async fn check(seed: u64) -> bool {
         post_all(&b, &shuffled),
         post_all(&c, &shuffled)
     );
-    // Past the window for the last of them: everything applied.
+    // Past the window for the last of them, and past housekeeping's next pass (every second)
+    // after it: everything applied.
     let last = in_order.last().map(completed).unwrap();
     let last: DateTime<Utc> = last.parse().unwrap();
     let due =
-        last + chrono::Duration::seconds(SETTLE_SECONDS) + chrono::Duration::milliseconds(300);
+        last + chrono::Duration::seconds(SETTLE_SECONDS) + chrono::Duration::milliseconds(1500);
     let wait = (due - Utc::now()).to_std().unwrap_or_default();
     tokio::time::sleep(wait).await;
 
