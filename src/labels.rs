@@ -49,6 +49,24 @@ pub struct Labels<'a> {
     pub kind: Cow<'a, str>,
 }
 
+impl Labels<'_> {
+    /// The labels, owning their text, for a fact that waits.
+    pub fn to_static(&self) -> Labels<'static> {
+        Labels {
+            project: self.project.clone().into_owned().into(),
+            environment: self.environment.clone().into_owned().into(),
+            environment_type: self.environment_type.clone().into_owned().into(),
+            kind: self.kind.clone().into_owned().into(),
+        }
+    }
+
+    /// Whether the labels name an environment of its own: not a project-level activity (no
+    /// environment) and not one folded into `_overflow`, which stands for many.
+    pub fn name_one_environment(&self) -> bool {
+        !self.environment.is_empty() && self.environment != OVERFLOW && self.project != OVERFLOW
+    }
+}
+
 /// What overflowed: a capped label whose value was folded into [`OVERFLOW`], the series cap,
 /// unfinished activities or commits past their capacity. The `label` of
 /// `platformsh_exporter_label_overflow_total`, every value exposed at 0 from the start so that

@@ -8,10 +8,10 @@
 //!    series the recorder keeps), [`exposition`] (the one walk out of every family, into a
 //!    sink per format: text, OpenMetrics, `history`'s timeline) and [`record`] (the
 //!    recorder: the one function that turns an activity into metric updates, over sub-states
-//!    that own what spans activities: environments, finished-activity counts, time to recover,
-//!    unfinished activities), [`lead`] (commits waiting for production, for lead time) and
-//!    [`dedup`] (which deliveries were recorded already), [`settle`] (facts applied in time
-//!    order, whatever order they arrive in).
+//!    that own what spans activities, each with its own fields and tests: environments,
+//!    finished-activity counts, time to recover, unfinished activities, lead time's commits
+//!    (`record::lead`), the deliveries recorded already (`dedup`), and the facts applied in
+//!    time order whatever order they arrive in (`settle`)).
 //! 2. [`verify`] (the JWS signature check, pure) and [`telemetry`] (the process-lifetime
 //!    instruments in the `prometheus` crate's registry). The rule: what replay rebuilds from
 //!    stored activities is the recorder's; what describes this process is telemetry's.
@@ -34,16 +34,13 @@ pub mod activity;
 pub mod app;
 pub mod catalogue;
 pub mod config;
-pub mod dedup;
 pub mod exposition;
 pub mod history;
 pub mod http;
 pub mod labels;
-pub mod lead;
 pub mod reconcile;
 pub mod record;
 pub mod series;
-pub mod settle;
 pub mod store;
 pub mod telemetry;
 pub mod verify;

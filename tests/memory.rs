@@ -38,7 +38,7 @@ fn a_remembered_commit_costs_a_few_hundred_bytes() {
         })
         .collect();
     let before = ALLOCATOR.allocated();
-    let mut lead = platformsh_exporter::lead::LeadTimes::new(N);
+    let mut lead = platformsh_exporter::record::lead::LeadTimes::new(N);
     // In batches of 10, as pushes list them, each pending in its branch.
     for (n, batch) in commits.chunks(10).enumerate() {
         lead.seen("project-one", batch, 1_800_000_000_000_000);

@@ -11,51 +11,33 @@ use chrono::{DateTime, Utc};
 use hashbrown::{HashMap, HashSet};
 
 use crate::activity::{Activity, ActivityState, ResultLabel, Source};
-use crate::dedup::Seen;
 use crate::exposition::{Families, Format, Sink};
-use crate::labels::{Caps, Labels, OVERFLOW, Overflow};
-use crate::lead::LeadTimes;
+use crate::labels::{Caps, Labels, Overflow};
 use crate::series::{ActivityFamilies, LabelSet, RecorderFamilies};
-use crate::settle::{Offer, Settling};
 
 mod clock;
+mod dedup;
 mod environments;
 mod finished;
+pub mod lead;
 mod recovery;
 mod settings;
+mod settle;
 mod skipped;
 pub mod unfinished;
 
 pub use clock::shown_at;
 use clock::{Clock, seconds};
+use dedup::Seen;
 pub use environments::EnvironmentStatus;
 use environments::Environments;
 use finished::Finished;
+use lead::{LeadSeries, LeadTimes};
 use recovery::Recovery;
 pub use settings::{DEFAULT_DEPLOYMENT_TYPES, Settings};
-use skipped::{Metric, Reason, SKIPPABLE, skip};
+use settle::{Offer, Settling, Unordered};
+use skipped::{SKIPPABLE, skip};
 use unfinished::Unfinished;
-
-/// Why a fact was applied in arrival order: `reason` of
-/// `platformsh_exporter_unordered_activities_total`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Unordered {
-    /// It arrived more than the settle window after it finished.
-    Late,
-    /// Too many waited: the oldest were applied early.
-    Capacity,
-}
-
-impl Unordered {
-    const ALL: [Self; 2] = [Self::Late, Self::Capacity];
-
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Late => "late",
-            Self::Capacity => "capacity",
-        }
-    }
-}
 
 /// Most weight of facts waiting to be applied in time order (one per activity, plus one per
 /// commit it lists): a few tens of MB at most. Past it the oldest are applied early.
@@ -257,7 +239,7 @@ impl Recorder {
             Source::Reconciliation => self.own.reconciled.inc(&[&labels.project]),
             Source::Backfill => self.own.backfilled.inc(&[&labels.project]),
         }
-        if has_own_labels(&labels) {
+        if labels.name_one_environment() {
             let (project, environment) = (&labels.project, &labels.environment);
             self.environments.seen(project, environment, latest);
         }
@@ -280,7 +262,7 @@ impl Recorder {
                     let weight = 1 + activity.commit_list.len();
                     let fact = Fact::Finished {
                         activity: Box::new(activity.clone()),
-                        labels: owned(&labels),
+                        labels: labels.to_static(),
                         finished,
                         clock,
                         deployment,
@@ -290,7 +272,7 @@ impl Recorder {
             }
             None => self.track_unfinished(activity, &labels, received_at),
         }
-        if finished == Some(ResultLabel::Success) && has_own_labels(&labels) {
+        if finished == Some(ResultLabel::Success) && labels.name_one_environment() {
             let (project, environment) = (&labels.project, &labels.environment);
             let deleted = activity.kind == DELETE;
             let deactivated = !deleted && DEACTIVATIONS.contains(&activity.kind.as_str());
@@ -348,83 +330,6 @@ impl Recorder {
             at,
             succeeded,
         })
-    }
-
-    /// Lead time: the commits the activity lists are seen, a push makes them pending in its
-    /// environment, a merge moves its child's, and a successful production deployment delivers
-    /// what is pending there (its own push or merge applied first).
-    fn lead_time(
-        &mut self,
-        activity: &Activity,
-        labels: &Labels<'_>,
-        finished: ResultLabel,
-        clock: Clock,
-    ) {
-        let (project, environment) = (activity.project.as_str(), activity.environment.as_str());
-        if activity.commits_dropped > 0 {
-            let skipped = &mut self.own.observations_skipped;
-            skip(
-                skipped,
-                Metric::ChangeLeadTime,
-                Reason::CommitLimit,
-                activity.commits_dropped as f64,
-            );
-        }
-        if !activity.commit_list.is_empty() {
-            let created = clock.at(activity.created_at).timestamp_micros();
-            let forgotten = self.lead.seen(project, &activity.commit_list, created);
-            if forgotten > 0 {
-                let commit = Overflow::Commit.as_str();
-                self.own.label_overflow.add(&[commit], forgotten as f64);
-            }
-            if activity.kind == "environment.push" {
-                self.lead
-                    .pushed(project, environment, &activity.commit_list);
-            }
-        }
-        if finished != ResultLabel::Success {
-            return;
-        }
-        if let Some(child) = &activity.merged_child {
-            self.lead.merged(project, child, environment);
-        }
-        if labels.environment_type != "production"
-            || !self.settings.deployment_types.contains(&activity.kind)
-        {
-            return;
-        }
-        let delivered = self.lead.deliver(project, environment);
-        if delivered.is_empty() {
-            return;
-        }
-        let at = clock.at(activity.finished_at()).timestamp_micros();
-        let (m, skipped) = (&mut self.families, &mut self.own.observations_skipped);
-        let values = [labels.project.as_ref()];
-        // Differences of microseconds, exact, as the activity durations are.
-        let since = |t: i64| at.saturating_sub(t) as f64 / 1e6;
-        for delivery in delivered {
-            let change = since(delivery.first_seen);
-            if change >= 0.0 {
-                m.change_lead_time.observe(&values, change);
-            } else {
-                skip(skipped, Metric::ChangeLeadTime, Reason::Negative, 1.0);
-            }
-            match delivery.author_date.map(since) {
-                // Authored before the Unix epoch: a wrong clock or a forgery, not a commit
-                // that waited decades (a year-1 date added 2 000 years to the sum).
-                Some(_) if delivery.author_date.is_some_and(|t| t < 0) => {
-                    skip(skipped, Metric::CommitLeadTime, Reason::ClockSkew, 1.0);
-                }
-                Some(lead) if lead >= 0.0 => m.commit_lead_time.observe(&values, lead),
-                Some(_) => skip(skipped, Metric::CommitLeadTime, Reason::Negative, 1.0),
-                None => skip(
-                    skipped,
-                    Metric::CommitLeadTime,
-                    Reason::MissingTimestamp,
-                    1.0,
-                ),
-            }
-        }
     }
 
     /// Applies what waited its turn up to `now` (less the settle window).
@@ -494,9 +399,19 @@ impl Recorder {
         clock: Clock,
         deployment: Option<&Deployment>,
     ) {
-        self.lead_time(activity, labels, finished, clock);
+        let delivers = labels.environment_type == "production"
+            && self.settings.deployment_types.contains(&activity.kind);
+        let series = LeadSeries {
+            change: &mut self.families.change_lead_time,
+            commit: &mut self.families.commit_lead_time,
+            overflow: &mut self.own.label_overflow,
+            skipped: &mut self.own.observations_skipped,
+        };
+        let project = labels.project.as_ref();
+        self.lead
+            .record(activity, project, finished, clock, delivers, series);
         if let Some(deployment) = deployment
-            && has_own_labels(labels)
+            && labels.name_one_environment()
         {
             self.recover(labels, deployment);
         }
@@ -672,27 +587,11 @@ pub fn expire(recorder: &mut Recorder, now: DateTime<Utc>) {
     recorder.forget_idle_environments(seconds(now));
 }
 
-/// The labels, owning their text, for a fact that waits.
-fn owned(labels: &Labels<'_>) -> Labels<'static> {
-    Labels {
-        project: labels.project.clone().into_owned().into(),
-        environment: labels.environment.clone().into_owned().into(),
-        environment_type: labels.environment_type.clone().into_owned().into(),
-        kind: labels.kind.clone().into_owned().into(),
-    }
-}
-
-/// Whether the labels name an environment of its own: not a project-level activity (no
-/// environment) and not one folded into `_overflow`, which stands for many.
-fn has_own_labels(labels: &Labels<'_>) -> bool {
-    !labels.environment.is_empty() && labels.environment != OVERFLOW && labels.project != OVERFLOW
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::activity::ActivityResult;
-    use crate::labels::Limits;
+    use crate::labels::{Limits, OVERFLOW};
 
     /// Each result of one label set has its own slot in the handles: the counts must not mix.
     #[test]

@@ -1,6 +1,6 @@
 //! Time to recover, a sub-state of the recorder: each environment's deployments as time to
 //! recover sees them, in the order they finished (the recorder feeds it facts in time order,
-//! see [`crate::settle`]), apart from the last-deployment gauges, which follow arrival.
+//! see [`super::settle`]), apart from the last-deployment gauges, which follow arrival.
 //!
 //! The rule (README, Metrics): the first failure after the last success starts the time to
 //! recover, the next success ends it. A deactivation, pause or deletion ends the environment's

@@ -43,7 +43,7 @@ pub struct Settings {
     /// whose delete was never delivered); `None` keeps every environment.
     pub forget_after: Option<Duration>,
     /// How long the facts whose order matters (lead time, time to recover) wait before they
-    /// are applied, in time order (see [`crate::settle`]). Zero applies them as they come.
+    /// are applied, in time order (see [`super::settle`]). Zero applies them as they come.
     pub settle: Duration,
 }
 

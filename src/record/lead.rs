@@ -12,7 +12,11 @@ use std::sync::Arc;
 
 use hashbrown::{HashMap, HashSet};
 
-use crate::activity::Commit;
+use super::clock::Clock;
+use super::skipped::{Metric, Reason, skip};
+use crate::activity::{Activity, Commit, ResultLabel};
+use crate::labels::Overflow;
+use crate::series::{Histogram, Series};
 
 /// Shared text: a commit's sha, project and environments are each allocated once, however many
 /// maps name them (a third of the memory of a remembered commit, measured in
@@ -249,6 +253,91 @@ impl LeadTimes {
     /// A deleted or forgotten environment: its pending commits wait nowhere any more.
     pub fn forget_environment(&mut self, project: &str, environment: &str) {
         self.take_pending(project, environment);
+    }
+}
+
+/// The series lead time writes.
+pub(super) struct LeadSeries<'a> {
+    pub change: &'a mut Series<Histogram>,
+    pub commit: &'a mut Series<Histogram>,
+    pub overflow: &'a mut Series<f64>,
+    pub skipped: &'a mut Series<f64>,
+}
+
+impl LeadTimes {
+    /// A finished activity's part in lead time: the commits it lists are seen, a push makes
+    /// them pending in its environment, a merge moves its child's, and a successful deployment
+    /// of production (`delivers`) delivers what is pending there, its own push or merge
+    /// applied first, observing each delivered commit's change and commit lead times under
+    /// `project_label` (the project's label, folded past the cap as the activity's are).
+    pub(super) fn record(
+        &mut self,
+        activity: &Activity,
+        project_label: &str,
+        finished: ResultLabel,
+        clock: Clock,
+        delivers: bool,
+        series: LeadSeries<'_>,
+    ) {
+        let (project, environment) = (activity.project.as_str(), activity.environment.as_str());
+        if activity.commits_dropped > 0 {
+            let dropped = activity.commits_dropped as f64;
+            skip(
+                series.skipped,
+                Metric::ChangeLeadTime,
+                Reason::CommitLimit,
+                dropped,
+            );
+        }
+        if !activity.commit_list.is_empty() {
+            let created = clock.at(activity.created_at).timestamp_micros();
+            let forgotten = self.seen(project, &activity.commit_list, created);
+            if forgotten > 0 {
+                let commit = Overflow::Commit.as_str();
+                series.overflow.add(&[commit], forgotten as f64);
+            }
+            if activity.kind == "environment.push" {
+                self.pushed(project, environment, &activity.commit_list);
+            }
+        }
+        if finished != ResultLabel::Success {
+            return;
+        }
+        if let Some(child) = &activity.merged_child {
+            self.merged(project, child, environment);
+        }
+        if !delivers {
+            return;
+        }
+        let delivered = self.deliver(project, environment);
+        let at = clock.at(activity.finished_at()).timestamp_micros();
+        let values = [project_label];
+        // Differences of microseconds, exact, as the activity durations are.
+        let since = |t: i64| at.saturating_sub(t) as f64 / 1e6;
+        let skipped = series.skipped;
+        for delivery in delivered {
+            let change = since(delivery.first_seen);
+            if change >= 0.0 {
+                series.change.observe(&values, change);
+            } else {
+                skip(skipped, Metric::ChangeLeadTime, Reason::Negative, 1.0);
+            }
+            match delivery.author_date.map(since) {
+                // Authored before the Unix epoch: a wrong clock or a forgery, not a commit
+                // that waited decades (a year-1 date added 2 000 years to the sum).
+                Some(_) if delivery.author_date.is_some_and(|t| t < 0) => {
+                    skip(skipped, Metric::CommitLeadTime, Reason::ClockSkew, 1.0);
+                }
+                Some(lead) if lead >= 0.0 => series.commit.observe(&values, lead),
+                Some(_) => skip(skipped, Metric::CommitLeadTime, Reason::Negative, 1.0),
+                None => skip(
+                    skipped,
+                    Metric::CommitLeadTime,
+                    Reason::MissingTimestamp,
+                    1.0,
+                ),
+            }
+        }
     }
 }
 

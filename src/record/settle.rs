@@ -60,6 +60,7 @@ impl<T> Settling<T> {
         self.waiting.len()
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.waiting.is_empty()
     }
@@ -113,6 +114,27 @@ impl<T> Settling<T> {
             Offer::Waiting
         } else {
             Offer::Full(early)
+        }
+    }
+}
+
+/// Why a fact was applied in arrival order: `reason` of
+/// `platformsh_exporter_unordered_activities_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unordered {
+    /// It arrived more than the settle window after it finished.
+    Late,
+    /// Too many waited: the oldest were applied early.
+    Capacity,
+}
+
+impl Unordered {
+    pub const ALL: [Self; 2] = [Self::Late, Self::Capacity];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Late => "late",
+            Self::Capacity => "capacity",
         }
     }
 }
