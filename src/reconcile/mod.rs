@@ -106,12 +106,45 @@ struct Access {
     resource_id: String,
 }
 
-/// `extended-access` answers a list, bare or under `items` (shape unconfirmed).
+/// A page of `extended-access`: its items, and the next page's link (HAL `_links.next`); a
+/// bare list is taken as the only page.
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum AccessList {
-    Items { items: Vec<Access> },
+    Items {
+        items: Vec<Access>,
+        #[serde(default, rename = "_links")]
+        links: Links,
+    },
     Bare(Vec<Access>),
+}
+
+#[derive(Deserialize, Default)]
+struct Links {
+    next: Option<Link>,
+}
+
+#[derive(Deserialize)]
+struct Link {
+    href: String,
+}
+
+/// Most pages of `extended-access` read per discovery (the vendor's CLI follows every page; a
+/// bound keeps a looping API from holding the poller).
+const MAX_ACCESS_PAGES: usize = 1000;
+
+/// The path under `api_url` of the page a `next` link names, resolved against the page it was
+/// read from (`current`, a path under `api_url`) as a browser would; `None` for a link outside
+/// `api_url`, which is not followed: the token goes nowhere else.
+fn next_page(api_url: &str, current: &str, href: &str) -> Option<String> {
+    let base = reqwest::Url::parse(&format!("{api_url}{current}")).ok()?;
+    let next = base.join(href).ok()?;
+    let api = reqwest::Url::parse(api_url).ok()?;
+    let same_origin = next.origin() == api.origin();
+    let path = next
+        .as_str()
+        .strip_prefix(api.as_str().trim_end_matches('/'))?;
+    (same_origin && path.starts_with('/')).then(|| path.to_owned())
 }
 
 impl Poller {
@@ -193,10 +226,35 @@ impl Poller {
             "/users/{}/extended-access?filter%5Bresource_type%5D=project",
             encode(&me.id)
         );
-        let list: AccessList = self.json("projects", &path).await?;
-        let access = match list {
-            AccessList::Items { items } | AccessList::Bare(items) => items,
-        };
+        // Paged: every page is read (each counted as a request), until a page has no next
+        // link, repeats one already read, or is empty.
+        let mut access = Vec::new();
+        let mut read = HashSet::new();
+        let mut path = path;
+        for _ in 0..MAX_ACCESS_PAGES {
+            read.insert(path.clone());
+            let (items, next) = match self.json("projects", &path).await? {
+                AccessList::Items { items, links } => (items, links.next),
+                AccessList::Bare(items) => (items, None),
+            };
+            if items.is_empty() {
+                break;
+            }
+            access.extend(items);
+            let Some(next) = next else { break };
+            match next_page(self.client.api_url(), &path, &next.href) {
+                Some(next) if !read.contains(&next) => path = next,
+                Some(_) => break,
+                None => {
+                    tracing::warn!(
+                        link = next.href,
+                        "the Platform.sh API's next page of projects is outside \
+                         --platformsh.api-url: not followed (the token goes nowhere else)"
+                    );
+                    break;
+                }
+            }
+        }
         let mut projects: Vec<String> = access
             .into_iter()
             .map(|a| a.resource_id)
@@ -516,6 +574,44 @@ fn encode(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_next_link_is_followed_under_the_api_url_only() {
+        let api = "https://api.example.com/api";
+        let current = "/users/u/extended-access?filter%5Bresource_type%5D=project";
+        let page2 = "/users/u/extended-access?page=2";
+        for href in [
+            "https://api.example.com/api/users/u/extended-access?page=2",
+            "/api/users/u/extended-access?page=2",
+            "extended-access?page=2",
+        ] {
+            assert_eq!(
+                next_page(api, current, href).as_deref(),
+                Some(page2),
+                "{href}"
+            );
+        }
+        for elsewhere in [
+            "https://evil.example.com/api/users/u/extended-access?page=2",
+            "http://api.example.com/api/users/u/extended-access?page=2",
+            "https://api.example.com:8443/api/users/u/extended-access?page=2",
+            "/other/users/u/extended-access?page=2",
+            "/apix/users",
+        ] {
+            assert_eq!(next_page(api, current, elsewhere), None, "{elsewhere}");
+        }
+        // An API at the root of its host.
+        let root = "http://127.0.0.1:9000";
+        assert_eq!(
+            next_page(
+                root,
+                "/users/u/extended-access",
+                "/users/u/extended-access?page=3"
+            )
+            .as_deref(),
+            Some("/users/u/extended-access?page=3")
+        );
+    }
+
     use super::*;
 
     #[test]

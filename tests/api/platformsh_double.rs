@@ -35,6 +35,10 @@ pub struct Behaviour {
     /// Activity listings (counted from 1) answered with an empty page, as an API having a
     /// bad moment might.
     pub empty_listings: Vec<usize>,
+    /// Projects per page of `extended-access` (0: all on one page). Pages are linked as the
+    /// API links them (`_links.next.href`), the first by an absolute path, the next ones by a
+    /// path relative to the page.
+    pub access_page: usize,
 }
 
 impl Default for Behaviour {
@@ -46,6 +50,7 @@ impl Default for Behaviour {
             fail_every: 0,
             delay: Duration::ZERO,
             empty_listings: Vec::new(),
+            access_page: 0,
         }
     }
 }
@@ -350,17 +355,34 @@ async fn me(State(inner): State<Shared>, headers: HeaderMap) -> Response {
 async fn access(
     State(inner): State<Shared>,
     Path(user): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let request = format!("GET /users/{user}/extended-access");
+    let page: usize = query.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+    let request = format!("GET /users/{user}/extended-access page={page}");
     let Some(inner) = admit(&inner, &headers, request) else {
         return unauthorised();
     };
-    let items: Vec<Value> = inner
-        .behaviour
-        .activities
-        .keys()
+    let mut projects: Vec<&String> = inner.behaviour.activities.keys().collect();
+    projects.sort();
+    let size = match inner.behaviour.access_page {
+        0 => projects.len().max(1),
+        size => size,
+    };
+    let items: Vec<Value> = projects
+        .iter()
+        .skip((page - 1) * size)
+        .take(size)
         .map(|p| json!({"resource_id": p, "resource_type": "project", "organization_id": "01ORGANIZATION"}))
         .collect();
-    axum::Json(json!({"items": items})).into_response()
+    let filter = "filter%5Bresource_type%5D=project";
+    let mut links =
+        json!({"self": {"href": format!("/users/{user}/extended-access?{filter}&page={page}")}});
+    if page * size < projects.len() {
+        links["next"] = json!({"href": match page {
+            1 => format!("/users/{user}/extended-access?{filter}&page=2"),
+            page => format!("extended-access?{filter}&page={}", page + 1),
+        }});
+    }
+    axum::Json(json!({"items": items, "_links": links})).into_response()
 }

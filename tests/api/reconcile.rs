@@ -317,6 +317,50 @@ async fn without_a_project_list_every_project_the_token_sees_is_polled() {
     });
 }
 
+/// `extended-access` is paged: every page is read (the vendor's CLI follows `_links.next`),
+/// so an account with more projects than a page holds loses none.
+#[tokio::test]
+async fn discovery_follows_every_page_of_projects() {
+    let double = ApiDouble::start(Behaviour {
+        access_page: 5,
+        ..Behaviour::default()
+    })
+    .await;
+    let projects: Vec<String> = (0..12).map(|i| format!("proj-{i:02}")).collect();
+    for (i, project) in projects.iter().enumerate() {
+        let mut activities = old(&format!("p{i}-"), 1);
+        activities[0]["project"] = json!(project);
+        double.add(project, activities);
+    }
+    let flags = double.flags("");
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let app = spawn_app(&flags).await;
+    let samples = until(&app, "every project of every page", |s| {
+        projects
+            .iter()
+            .all(|p| value(s, BACKFILLED, &[("project", p)]) == 1.0)
+    })
+    .await;
+    for project in &projects {
+        assert_eq!(
+            value(&samples, BACKFILLED, &[("project", project)]),
+            1.0,
+            "{project}"
+        );
+    }
+    double.seen(|seen| {
+        let pages: Vec<&String> = seen
+            .requests
+            .iter()
+            .filter(|r| r.contains("extended-access"))
+            .collect();
+        for page in ["page=1", "page=2", "page=3"] {
+            assert!(pages.iter().any(|r| r.ends_with(page)), "{page}: {pages:?}");
+        }
+        assert!(!pages.iter().any(|r| r.ends_with("page=4")), "{pages:?}");
+    });
+}
+
 #[tokio::test]
 async fn a_refused_api_token_is_reported_and_webhooks_keep_working() {
     let double = ApiDouble::start(Behaviour::default()).await;
