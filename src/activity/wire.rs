@@ -261,6 +261,15 @@ impl<'de> Deserialize<'de> for Commits {
 
 /// `environment_type` when the payload does not say: the main environment is production;
 /// another environment is development, Platform.sh's type for a new branch.
+/// Types whose `payload.outcome`, not `payload.environment`, is the environment they happened
+/// to: a sync's child (its `environment` is the parent it copied from), a branch's or an
+/// initialize's new environment.
+const OUTCOME_NAMES_THE_ENVIRONMENT: [&str; 3] = [
+    "environment.synchronize",
+    "environment.branch",
+    "environment.initialize",
+];
+
 fn environment_type(env: Option<&WireEnvironment<'_>>, environment: &str) -> String {
     match env {
         Some(WireEnvironment {
@@ -282,7 +291,25 @@ fn environment_type(env: Option<&WireEnvironment<'_>>, environment: &str) -> Str
 impl Wire<'_> {
     fn normalise(self) -> Result<Activity, ParseError> {
         let payload = self.payload.0.as_ref();
-        let env = payload.and_then(|p| p.environment.0.as_ref());
+        // The environment the activity happened to. A sync's `payload.environment` is the
+        // parent it copied from, and `payload.outcome` the child it synced and redeployed; a
+        // branch's or an initialize's new environment is `payload.outcome` too (README, Which
+        // environment). Without an `outcome`, `environments` names it, and `payload.environment`
+        // gives its type only if it names the same one.
+        let in_outcome = OUTCOME_NAMES_THE_ENVIRONMENT.contains(&self.kind.as_ref());
+        let (env, [name_path, type_path]) = if in_outcome {
+            let outcome = payload.and_then(|p| p.outcome.0.as_ref());
+            let listed = self.environments.as_ref().and_then(|e| e.0.as_deref());
+            let same = payload
+                .and_then(|p| p.environment.0.as_ref())
+                .filter(|e| listed.is_some() && e.name.as_deref() == listed);
+            let paths = ["$.payload.outcome.name", "$.payload.outcome.type"];
+            (outcome.filter(|o| o.name.is_some()).or(same), paths)
+        } else {
+            let environment = payload.and_then(|p| p.environment.0.as_ref());
+            let paths = ["$.payload.environment.name", "$.payload.environment.type"];
+            (environment, paths)
+        };
         let parameters = self.parameters.0.as_ref();
         let is_merge = self.kind.starts_with("environment.merge");
         // A merge names its target in `parameters.into` too; `environments` may list the
@@ -308,18 +335,8 @@ impl Wire<'_> {
         check_value("$.id", &self.id, MAX_ID_BYTES, false)?;
         check_value("$.project", &self.project, MAX_LABEL_BYTES, false)?;
         check_value("$.type", &self.kind, MAX_LABEL_BYTES, false)?;
-        check_value(
-            "$.payload.environment.name",
-            &environment,
-            MAX_LABEL_BYTES,
-            true,
-        )?;
-        check_value(
-            "$.payload.environment.type",
-            &environment_type,
-            MAX_LABEL_BYTES,
-            true,
-        )?;
+        check_value(name_path, &environment, MAX_LABEL_BYTES, true)?;
+        check_value(type_path, &environment_type, MAX_LABEL_BYTES, true)?;
         if let Some((path, child)) = &merged_child {
             check_value(path, child, MAX_LABEL_BYTES, true)?;
         }
@@ -714,7 +731,45 @@ mod tests {
         assert_eq!(a.failure(), Some(FailureReason::Cancelled));
     }
 
-    /// A merge (or sync) deploys the environment merged into: `payload.environment` describes
+    /// A sync, a branch and an initialize happen to `payload.outcome`; without one, to the
+    /// environment `environments` lists, typed by `payload.environment` only if that names the
+    /// same environment (a sync's names the parent it copied from).
+    #[test]
+    fn syncs_branches_and_initializes_are_labelled_with_the_outcome() {
+        for kind in OUTCOME_NAMES_THE_ENVIRONMENT {
+            let mut v: serde_json::Value = serde_json::from_slice(SEED).unwrap();
+            v["type"] = kind.into();
+            v["environments"] = serde_json::json!(["pr-7"]);
+            v["payload"]["environment"]["name"] = "main".into();
+            v["payload"]["environment"]["type"] = "production".into();
+            v["payload"]["outcome"] = serde_json::json!({"name": "pr-7", "type": "development"});
+            let a = parse(&serde_json::to_vec(&v).unwrap()).unwrap();
+            assert_eq!(
+                (a.environment.as_str(), a.environment_type.as_str()),
+                ("pr-7", "development"),
+                "{kind}"
+            );
+
+            v["payload"]["outcome"] = serde_json::Value::Null;
+            let a = parse(&serde_json::to_vec(&v).unwrap()).unwrap();
+            assert_eq!(
+                (a.environment.as_str(), a.environment_type.as_str()),
+                ("pr-7", "unknown"),
+                "{kind}"
+            );
+
+            v["payload"]["environment"]["name"] = "pr-7".into();
+            v["payload"]["environment"]["type"] = "staging".into();
+            let a = parse(&serde_json::to_vec(&v).unwrap()).unwrap();
+            assert_eq!(
+                (a.environment.as_str(), a.environment_type.as_str()),
+                ("pr-7", "staging"),
+                "{kind}"
+            );
+        }
+    }
+
+    /// A merge deploys the environment merged into: `payload.environment` describes
     /// that target, `payload.outcome` the child, and `environments` and `parameters` may name
     /// both in either order. The `environment` label is the target, whatever the order.
     #[test]

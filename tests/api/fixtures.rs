@@ -674,3 +674,106 @@ async fn every_invalid_fixture_is_refused_with_its_path_and_changes_no_metric() 
         1.0
     );
 }
+
+/// The samples of one finished activity alone: its counters, its environment's deployment
+/// gauges, and its duration and wait histograms.
+fn one_deployment(
+    (environment, environment_type): (&str, &str),
+    kind: &str,
+    succeeded: bool,
+    (duration, wait, finished_at): (f64, f64, f64),
+) -> Vec<(String, f64)> {
+    let p = ("project", PROJECT);
+    let env = ("environment", environment);
+    let et = ("environment_type", environment_type);
+    let ty = ("type", kind);
+    let result = ("result", if succeeded { "success" } else { "failure" });
+    let mut expected = vec![
+        s(
+            "platformsh_activities_total",
+            &[p, env, et, ty, result],
+            1.0,
+        ),
+        s("platformsh_deployments_total", &[p, env, et, result], 1.0),
+        s(
+            "platformsh_last_activity_timestamp_seconds",
+            &[p],
+            finished_at,
+        ),
+        s(
+            "platformsh_last_deployment_timestamp_seconds",
+            &[p, env],
+            finished_at,
+        ),
+        s(
+            "platformsh_last_deployment_success",
+            &[p, env],
+            if succeeded { 1.0 } else { 0.0 },
+        ),
+    ];
+    if succeeded {
+        expected.push(s(
+            "platformsh_last_successful_deployment_timestamp_seconds",
+            &[p, env],
+            finished_at,
+        ));
+    } else {
+        let reason = ("reason", "unknown");
+        expected.push(s(
+            "platformsh_activity_failures_total",
+            &[p, env, et, ty, reason],
+            1.0,
+        ));
+    }
+    expected.extend(histogram(
+        "platformsh_activity_duration_seconds",
+        &[p, et, ty, result],
+        duration,
+        1.0,
+    ));
+    expected.extend(histogram(
+        "platformsh_activity_wait_seconds",
+        &[p, et, ty],
+        wait,
+        1.0,
+    ));
+    expected
+}
+
+/// A sync's `payload.environment` is the parent it copied from; the child it synced and
+/// redeployed is `payload.outcome`. A failed sync of a preview from production is the
+/// preview's failed deployment: production is untouched (no series names it).
+#[tokio::test]
+async fn a_failed_sync_of_a_preview_fails_the_preview_not_production() {
+    let (_, samples) = post_alone("platform/sync-failure-preview-from-production.json").await;
+    let expected = one_deployment(
+        ("feature-x", "development"),
+        "environment.synchronize",
+        false,
+        (120.0, 5.0, 1_793_620_925.0),
+    );
+    assert_exactly(&activity_samples(&samples), &expected);
+}
+
+/// A branch's and an initialize's environment is the new one, `payload.outcome` (they may
+/// carry no `payload.environment`): its name and its type, not `unknown`.
+#[tokio::test]
+async fn branch_and_initialize_are_counted_on_the_new_environment_with_its_type() {
+    let (_, samples) = post_alone("platform/branch-success.json").await;
+    let expected = one_deployment(
+        ("feature-y", "development"),
+        "environment.branch",
+        true,
+        (60.0, 2.0, 1_793_624_462.0),
+    );
+    assert_exactly(&activity_samples(&samples), &expected);
+
+    let (_, samples) = post_alone("platform/initialize-success.json").await;
+    let expected = one_deployment(
+        ("main", "production"),
+        "environment.initialize",
+        true,
+        (90.0, 1.0, 1_793_628_091.0),
+    );
+    assert_exactly(&activity_samples(&samples), &expected);
+}
