@@ -33,12 +33,16 @@ CONSOLE_LINK = {
         }
     ],
 }
-# The exporter's default --deployment.types (a test checks that they agree).
+# The exporter's default --deployment.types (changes) and --deployment.restart-types
+# (restarts): the panels of (re)deployments' durations and failure reasons show both (a test
+# checks that they agree).
 DEPLOY_TYPES = (
-    "environment.push|environment.redeploy|environment.merge|environment.merge-pr|"
-    "environment.activate|environment.branch|environment.synchronize|environment.restore|"
-    "environment.deploy|environment.resume|environment.initialize|"
-    "environment.resources.update|environment.source-operation"
+    "environment.push|environment.merge|environment.merge-pr|environment.activate|"
+    "environment.branch|environment.synchronize|environment.restore|environment.deploy|"
+    "environment.initialize|environment.source-operation|environment.variable.create|"
+    "environment.variable.update|environment.variable.delete|"
+    "environment.redeploy|environment.resume|environment.resources.update|"
+    "environment.certificate.renewal|environment.subscription.update"
 )
 
 

@@ -103,7 +103,14 @@ pub const PUSH_COMMITS: Family = Family {
 };
 pub const DEPLOYMENTS: Family = Family {
     name: "platformsh_deployments_total",
-    help: "Finished activities whose type counts as a deployment (see --deployment.types), by result.",
+    help: "Finished deployments of a change (code or configuration: see --deployment.types), by result: what DORA's deployment frequency and change failure rate count.",
+    kind: Kind::Counter,
+    labels: &["project", "environment", "environment_type", "result"],
+    buckets: &[],
+};
+pub const RESTARTS: Family = Family {
+    name: "platformsh_restarts_total",
+    help: "Finished redeployments of what an environment already runs (redeploy, resume, resources update including autoscaling, certificate renewal: see --deployment.restart-types), by result. Not deployments for DORA, but they set the environment's last deployment state.",
     kind: Kind::Counter,
     labels: &["project", "environment", "environment_type", "result"],
     buckets: &[],
@@ -305,6 +312,7 @@ pub const FAMILIES: &[&Family] = &[
     &ACTIVITY_PHASE,
     &PUSH_COMMITS,
     &DEPLOYMENTS,
+    &RESTARTS,
     &LAST_DEPLOYMENT_TIMESTAMP,
     &LAST_DEPLOYMENT_SUCCESS,
     &LAST_SUCCESSFUL_DEPLOYMENT_TIMESTAMP,

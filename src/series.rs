@@ -12,7 +12,7 @@ use crate::catalogue::{
     ACTIVITY_WAIT, BACKFILLED, CHANGE_LEAD_TIME, COMMIT_LEAD_TIME, DELIVERED, DEPLOYMENT_RECOVERY,
     DEPLOYMENTS, Family, LABEL_OVERFLOW, LAST_ACTIVITY_TIMESTAMP, LAST_DEPLOYMENT_SUCCESS,
     LAST_DEPLOYMENT_TIMESTAMP, LAST_SUCCESSFUL_DEPLOYMENT_TIMESTAMP, OBSERVATIONS_SKIPPED,
-    PUSH_COMMITS, RECONCILED, UNORDERED_ACTIVITIES,
+    PUSH_COMMITS, RECONCILED, RESTARTS, UNORDERED_ACTIVITIES,
 };
 use crate::exposition::{Bucket, Sink};
 
@@ -57,6 +57,7 @@ families! {
         activity_phase: Histogram = ACTIVITY_PHASE,
         push_commits: Histogram = PUSH_COMMITS,
         deployments: f64 = DEPLOYMENTS,
+        restarts: f64 = RESTARTS,
         last_deployment_timestamp: f64 = LAST_DEPLOYMENT_TIMESTAMP,
         last_deployment_success: f64 = LAST_DEPLOYMENT_SUCCESS,
         last_successful_deployment_timestamp: f64 = LAST_SUCCESSFUL_DEPLOYMENT_TIMESTAMP,

@@ -49,6 +49,7 @@ impl App {
     /// Checks the flags and reads the files they name, once.
     pub fn build(config: Config) -> Result<Self, StartError> {
         http::validate(&config)?;
+        config.check_types()?;
         let verifier = config.shared_key()?.as_ref().map(Verifier::new);
         let auth = match &config.web_config_file {
             Some(path) => BasicAuth::load(path)?,

@@ -6,13 +6,15 @@ use std::time::Duration;
 use clap::Parser;
 
 mod error;
+mod parse;
+mod types;
 
 pub use error::{ConfigError, read};
+use parse::{commits_per_push, duration, positive_duration, route_path};
 
-use crate::activity::MAX_COMMITS_PER_PUSH;
 use crate::labels::Limits;
 use crate::reconcile::{self, ApiToken};
-use crate::record::{DEFAULT_DEPLOYMENT_TYPES, Settings};
+use crate::record::{DEFAULT_DEPLOYMENT_TYPES, DEFAULT_RESTART_TYPES, Settings};
 use crate::verify::SharedKey;
 
 /// `--version`, as Prometheus tools print theirs.
@@ -209,7 +211,8 @@ pub struct Config {
     )]
     pub dedup_capacity: usize,
 
-    /// Activity types that count as deployments (comma-separated).
+    /// Activity types that deploy a change, code or configuration (comma-separated): what DORA
+    /// counts as deployments.
     #[arg(
         long = "deployment.types",
         help_heading = "Activities",
@@ -218,6 +221,17 @@ pub struct Config {
         default_values_t = DEFAULT_DEPLOYMENT_TYPES.iter().map(|t| (*t).to_owned())
     )]
     pub deployment_types: Vec<String>,
+
+    /// Activity types that redeploy what an environment runs, without a change (comma-separated):
+    /// counted as restarts; like deployments they set the environment's last deployment state.
+    #[arg(
+        long = "deployment.restart-types",
+        help_heading = "Activities",
+        env = "PLATFORMSH_EXPORTER_DEPLOYMENT_RESTART_TYPES",
+        value_delimiter = ',',
+        default_values_t = DEFAULT_RESTART_TYPES.iter().map(|t| (*t).to_owned())
+    )]
+    pub restart_types: Vec<String>,
 
     /// Most distinct `project` label values; later ones are exposed as `_overflow`.
     #[arg(
@@ -530,6 +544,11 @@ impl Config {
             .map_err(|e| ConfigError::invalid(what, path, e))
     }
 
+    /// Checks what clap cannot about the activity types: none is both a change and a restart.
+    pub fn check_types(&self) -> Result<(), ConfigError> {
+        types::check(&self.deployment_types, &self.restart_types)
+    }
+
     /// The recorder's settings derived from the flags.
     pub fn settings(&self) -> Settings {
         Settings {
@@ -541,12 +560,8 @@ impl Config {
                 series: self.max_series,
                 commits: self.max_commits,
             },
-            deployment_types: self
-                .deployment_types
-                .iter()
-                .map(|t| t.trim().to_owned())
-                .filter(|t| !t.is_empty())
-                .collect::<hashbrown::HashSet<_>>(),
+            deployment_types: types::set(&self.deployment_types),
+            restart_types: types::set(&self.restart_types),
             dedup_capacity: self.dedup_capacity,
             unfinished_capacity: self.unfinished_capacity,
             unfinished_ttl: self.unfinished_ttl,
@@ -555,47 +570,6 @@ impl Config {
             settle: self.settle,
         }
     }
-}
-
-/// Longest accepted duration: a century. Longer ones are typos, and overflow the clock
-/// arithmetic they feed (a retention of 300 000 years panicked).
-const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
-
-/// A duration such as `30s`, `90m` or `90d`, at most a century.
-fn duration(s: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(s).map_err(|e| format!("{s:?} is not a duration: {e}"))?;
-    if d > MAX_DURATION {
-        return Err(format!("{s:?} is longer than the most accepted, 100 years"));
-    }
-    Ok(d)
-}
-
-/// A [`duration`] that is not zero: a zero timeout or retention would refuse or delete
-/// everything.
-fn positive_duration(s: &str) -> Result<Duration, String> {
-    match duration(s)? {
-        Duration::ZERO => Err(format!("{s:?} must be longer than zero")),
-        d => Ok(d),
-    }
-}
-
-fn route_path(s: &str) -> Result<String, String> {
-    if s.starts_with('/') && !s.contains(['?', '#', '{', '}', '*']) {
-        Ok(s.to_owned())
-    } else {
-        Err(format!(
-            "{s:?} must start with '/' and contain no '?', '#', '{{', '}}' or '*'"
-        ))
-    }
-}
-
-/// `--limits.commits-per-push`: the parser keeps no more than [`MAX_COMMITS_PER_PUSH`].
-fn commits_per_push(s: &str) -> Result<usize, String> {
-    let n: usize = s.parse().map_err(|e| format!("{e}"))?;
-    if n > MAX_COMMITS_PER_PUSH {
-        return Err(format!("at most {MAX_COMMITS_PER_PUSH}"));
-    }
-    Ok(n)
 }
 
 #[cfg(test)]
@@ -629,6 +603,34 @@ mod tests {
         let types = config.settings().deployment_types;
         assert_eq!(types.len(), 2);
         assert!(types.contains("environment.redeploy"));
+    }
+
+    /// A type is a change or a restart, not both: the defaults do not overlap, and a list that
+    /// makes a type both is refused, naming it.
+    #[test]
+    fn a_type_in_both_lists_is_refused() {
+        assert!(
+            Config::parse_from(["platformsh-exporter"])
+                .check_types()
+                .is_ok()
+        );
+        let config = Config::parse_from([
+            "platformsh-exporter",
+            "--deployment.types",
+            "environment.push,environment.redeploy",
+        ]);
+        let err = config.check_types().unwrap_err().to_string();
+        assert!(err.starts_with("environment.redeploy in both"), "{err}");
+        let settings = Config::parse_from(["platformsh-exporter"]).settings();
+        assert_eq!(
+            settings.redeploy("environment.resources.update"),
+            Some(crate::record::Redeploy::Restart)
+        );
+        assert_eq!(
+            settings.redeploy("environment.variable.update"),
+            Some(crate::record::Redeploy::Change)
+        );
+        assert_eq!(settings.redeploy("environment.cron"), None);
     }
 
     /// Every duration flag refuses what would overflow or make no sense, with a message, at

@@ -9,6 +9,7 @@ use crate::labels::{Labels, OVERFLOW, Overflow};
 use crate::series::{ActivityFamilies, Exemplar, Histogram, RecorderFamilies, Series};
 
 use super::clock::{Clock, seconds};
+use super::settings::Redeploy;
 use super::skipped::{Metric, Reason, skip};
 
 /// Where one label set's series sit in the families of finished activities, found on its
@@ -24,6 +25,7 @@ pub(super) struct Handles {
     phase: [Option<usize>; 4],
     push_commits: Option<usize>,
     deployments: [Option<usize>; 3],
+    restarts: [Option<usize>; 3],
 }
 
 /// The label set that keys [`Handles`]: project, environment, environment type, type.
@@ -81,15 +83,15 @@ impl Finished {
     }
 
     /// Counts `activity`, finished as `finished`, under `labels` (folded past the series cap)
-    /// in `m`; what cannot be observed is counted in `own`. A deployment is counted in
-    /// `platformsh_deployments_total` too, and its (project, environment type) as counted is
-    /// returned, for time to recover.
+    /// in `m`; what cannot be observed is counted in `own`. A (re)deployment is counted in
+    /// `platformsh_deployments_total` (a change) or `platformsh_restarts_total` (a restart)
+    /// too, and its (project, environment type) as counted is returned, for time to recover.
     pub(super) fn record(
         &mut self,
         (activity, labels): (&Activity, &Labels<'_>),
         finished: ResultLabel,
         clock: Clock,
-        is_deployment: bool,
+        redeploy: Option<Redeploy>,
         (m, own): (&mut ActivityFamilies, &mut RecorderFamilies),
     ) -> Option<[String; 2]> {
         let mut key = HandlesKeyRef(
@@ -168,11 +170,15 @@ impl Finished {
             );
         }
 
-        if !is_deployment {
-            return None;
-        }
         let values = [project, environment, environment_type, result];
-        *slot(&mut h.deployments[r], &mut m.deployments, &values, || 0.0) += 1.0;
+        match redeploy? {
+            Redeploy::Change => {
+                *slot(&mut h.deployments[r], &mut m.deployments, &values, || 0.0) += 1.0;
+            }
+            Redeploy::Restart => {
+                *slot(&mut h.restarts[r], &mut m.restarts, &values, || 0.0) += 1.0;
+            }
+        }
         Some([project.to_owned(), environment_type.to_owned()])
     }
 
@@ -219,7 +225,7 @@ mod tests {
                 (&activity, &labels(project)),
                 ResultLabel::Success,
                 clock,
-                true,
+                Some(Redeploy::Change),
                 (&mut m, &mut own),
             );
             let expected = if project == "a" { project } else { OVERFLOW };

@@ -34,7 +34,7 @@ use environments::Environments;
 use finished::Finished;
 use lead::{LeadSeries, LeadTimes};
 use recovery::Recovery;
-pub use settings::{DEFAULT_DEPLOYMENT_TYPES, Settings};
+pub use settings::{DEFAULT_DEPLOYMENT_TYPES, DEFAULT_RESTART_TYPES, Redeploy, Settings};
 use settle::{Offer, Settling, Unordered};
 use skipped::{SKIPPABLE, skip};
 use unfinished::Unfinished;
@@ -310,11 +310,11 @@ impl Recorder {
         finished: ResultLabel,
         clock: Clock,
     ) -> Option<Deployment> {
-        let is_deployment = self.settings.deployment_types.contains(&activity.kind);
+        let redeploy = self.settings.redeploy(&activity.kind);
         let (m, own) = (&mut self.families, &mut self.own);
         let values =
             self.handles
-                .record((activity, labels), finished, clock, is_deployment, (m, own))?;
+                .record((activity, labels), finished, clock, redeploy, (m, own))?;
         let at = seconds(clock.at(activity.finished_at()));
         let succeeded = match finished {
             ResultLabel::Success => true,
@@ -399,8 +399,9 @@ impl Recorder {
         clock: Clock,
         deployment: Option<&Deployment>,
     ) {
+        // A restart delivers too: a redeploy after a failed push is what brings its code out.
         let delivers = labels.environment_type == "production"
-            && self.settings.deployment_types.contains(&activity.kind);
+            && self.settings.redeploy(&activity.kind).is_some();
         let series = LeadSeries {
             change: &mut self.families.change_lead_time,
             commit: &mut self.families.commit_lead_time,
@@ -479,6 +480,7 @@ impl Recorder {
         let removed = m.activities.remove_where(carries_one)
             + m.activity_failures.remove_where(carries_one)
             + m.deployments.remove_where(carries_one)
+            + m.restarts.remove_where(carries_one)
             + m.last_deployment_timestamp.remove_where(carries_one)
             + m.last_deployment_success.remove_where(carries_one)
             + m.last_successful_deployment_timestamp

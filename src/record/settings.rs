@@ -6,30 +6,59 @@ use hashbrown::HashSet;
 
 use crate::labels::Limits;
 
-/// Activity types counted as deployments unless `--deployment.types` says otherwise.
+/// Activity types that deploy a change (code or configuration) unless `--deployment.types` says
+/// otherwise: what DORA counts as deployments.
 pub const DEFAULT_DEPLOYMENT_TYPES: &[&str] = &[
     "environment.push",
-    "environment.redeploy",
     "environment.merge",
     "environment.merge-pr",
     "environment.activate",
     "environment.branch",
     "environment.synchronize",
     "environment.restore",
+    // Applies what manual deployment staged.
     "environment.deploy",
-    "environment.resume",
     "environment.initialize",
-    // Both redeploy the environment: new resources (CPU, memory, instances) restart its
-    // containers, and a source operation commits and deploys.
-    "environment.resources.update",
+    // Commits, then deploys.
     "environment.source-operation",
+    // A variable change "causes that environment to be redeployed" (Platform.sh's docs): a
+    // configuration change delivered.
+    "environment.variable.create",
+    "environment.variable.update",
+    "environment.variable.delete",
 ];
+
+/// Activity types that redeploy what an environment already runs, unless
+/// `--deployment.restart-types` says otherwise: they set its last deployment state (a failed
+/// restart alerts) but deliver no change, so DORA does not count them. Upsun's autoscaling
+/// shows up as `environment.resources.update`; certificate renewals "trigger a redeployment".
+pub const DEFAULT_RESTART_TYPES: &[&str] = &[
+    "environment.redeploy",
+    "environment.resume",
+    "environment.resources.update",
+    "environment.certificate.renewal",
+    // Production resized by a plan change (Platform.sh).
+    "environment.subscription.update",
+];
+
+/// The two kinds of (re)deployment: both set the environment's last deployment state, feed
+/// time to recover and, on production, deliver the commits pending there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Redeploy {
+    /// Delivers a change: counted in `platformsh_deployments_total`.
+    Change,
+    /// Redeploys what is there: counted in `platformsh_restarts_total`.
+    Restart,
+}
 
 /// What the recorder needs to know beyond the activities themselves.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub limits: Limits,
+    /// Types that deploy a change.
     pub deployment_types: HashSet<String>,
+    /// Types that redeploy what is there.
+    pub restart_types: HashSet<String>,
     /// How many (id, state) pairs are remembered for deduplication.
     pub dedup_capacity: usize,
     /// How many unfinished activities are tracked at once.
@@ -47,11 +76,29 @@ pub struct Settings {
     pub settle: Duration,
 }
 
+impl Settings {
+    /// Whether an activity of type `kind` (re)deploys its environment, and how. A type in
+    /// both lists is a change (the configuration refuses that at start).
+    pub fn redeploy(&self, kind: &str) -> Option<Redeploy> {
+        if self.deployment_types.contains(kind) {
+            Some(Redeploy::Change)
+        } else if self.restart_types.contains(kind) {
+            Some(Redeploy::Restart)
+        } else {
+            None
+        }
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Self {
             limits: Limits::default(),
             deployment_types: DEFAULT_DEPLOYMENT_TYPES
+                .iter()
+                .map(|&t| t.to_owned())
+                .collect(),
+            restart_types: DEFAULT_RESTART_TYPES
                 .iter()
                 .map(|&t| t.to_owned())
                 .collect(),

@@ -40,7 +40,7 @@ async fn a_success_whose_post_deploy_hook_failed_counts_as_a_failed_deployment()
     assert_eq!(
         value(
             &samples,
-            "platformsh_deployments_total",
+            "platformsh_restarts_total",
             &with(&[("result", "failure")])
         ),
         1.0
@@ -48,7 +48,7 @@ async fn a_success_whose_post_deploy_hook_failed_counts_as_a_failed_deployment()
     assert_eq!(
         value(
             &samples,
-            "platformsh_deployments_total",
+            "platformsh_restarts_total",
             &with(&[("result", "success")])
         ),
         0.0

@@ -431,7 +431,7 @@ async fn a_failed_push_sets_last_deployment_success_to_zero() {
 }
 
 #[tokio::test]
-async fn a_production_redeploy_is_a_deployment_without_commits() {
+async fn a_production_redeploy_is_a_restart_without_commits() {
     let (_, samples) = post_alone("redeploy-success-production.json").await;
     let p = ("project", PROJECT);
     let env = ("environment", "main");
@@ -440,7 +440,8 @@ async fn a_production_redeploy_is_a_deployment_without_commits() {
     let ok = ("result", "success");
     let mut expected = vec![
         s("platformsh_activities_total", &[p, env, et, ty, ok], 1.0),
-        s("platformsh_deployments_total", &[p, env, et, ok], 1.0),
+        // A restart: it sets the last deployment, but DORA counts only changes.
+        s("platformsh_restarts_total", &[p, env, et, ok], 1.0),
         s(
             "platformsh_last_deployment_timestamp_seconds",
             &[p, env],
@@ -675,9 +676,20 @@ async fn every_invalid_fixture_is_refused_with_its_path_and_changes_no_metric() 
     );
 }
 
-/// The samples of one finished activity alone: its counters, its environment's deployment
-/// gauges, and its duration and wait histograms.
+/// The samples of one finished change deployment alone: its counters, its environment's
+/// deployment gauges, and its duration and wait histograms.
 fn one_deployment(
+    at: (&str, &str),
+    kind: &str,
+    succeeded: bool,
+    times: (f64, f64, f64),
+) -> Vec<(String, f64)> {
+    one_redeploy("platformsh_deployments_total", at, kind, succeeded, times)
+}
+
+/// As [`one_deployment`], counted in `family` (deployments or restarts).
+fn one_redeploy(
+    family: &str,
     (environment, environment_type): (&str, &str),
     kind: &str,
     succeeded: bool,
@@ -694,7 +706,7 @@ fn one_deployment(
             &[p, env, et, ty, result],
             1.0,
         ),
-        s("platformsh_deployments_total", &[p, env, et, result], 1.0),
+        s(family, &[p, env, et, result], 1.0),
         s(
             "platformsh_last_activity_timestamp_seconds",
             &[p],
@@ -774,6 +786,50 @@ async fn branch_and_initialize_are_counted_on_the_new_environment_with_its_type(
         "environment.initialize",
         true,
         (90.0, 1.0, 1_793_628_091.0),
+    );
+    assert_exactly(&activity_samples(&samples), &expected);
+}
+
+/// Upsun's autoscaling shows up as `environment.resources.update`: a restart, not a deployment
+/// for DORA (it would inflate deployment frequency), but it sets the last deployment state.
+#[tokio::test]
+async fn an_autoscaling_action_is_a_restart_not_a_deployment() {
+    let (_, samples) = post_alone("platform/autoscaling-resources-update.json").await;
+    let expected = one_redeploy(
+        "platformsh_restarts_total",
+        ("main", "production"),
+        "environment.resources.update",
+        true,
+        (40.0, 3.0, 1_793_631_643.0),
+    );
+    assert_exactly(&activity_samples(&samples), &expected);
+}
+
+/// A certificate renewal "triggers a redeployment": its failure is the environment's failed
+/// deployment (the alert fires), counted as a restart.
+#[tokio::test]
+async fn a_failed_certificate_renewal_fails_the_environment_as_a_restart() {
+    let (_, samples) = post_alone("platform/certificate-renewal-failure.json").await;
+    let expected = one_redeploy(
+        "platformsh_restarts_total",
+        ("main", "production"),
+        "environment.certificate.renewal",
+        false,
+        (30.0, 1.0, 1_793_635_231.0),
+    );
+    assert_exactly(&activity_samples(&samples), &expected);
+}
+
+/// A variable change "causes that environment to be redeployed": a configuration change
+/// delivered, counted as a deployment.
+#[tokio::test]
+async fn a_variable_change_is_a_deployment_of_a_change() {
+    let (_, samples) = post_alone("platform/variable-update-staging.json").await;
+    let expected = one_deployment(
+        ("staging", "staging"),
+        "environment.variable.update",
+        true,
+        (60.0, 2.0, 1_793_638_862.0),
     );
     assert_exactly(&activity_samples(&samples), &expected);
 }

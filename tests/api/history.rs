@@ -105,7 +105,8 @@ async fn history_goes_through_promtool_into_prometheus_and_ends_where_metrics_is
     let prometheus = Prometheus::on(&blocks, dir.path());
     let main = r#"{project="abc123xyz", environment="main"}"#;
     let at = |day: u32| format!("2026-11-{day:02}T12:00:00Z");
-    let deployments = r#"sum(last_over_time(platformsh_deployments_total{project="abc123xyz", environment="main"}[10d]))"#;
+    // Changes and restarts: every (re)deployment of main.
+    let deployments = r#"sum(last_over_time({__name__=~"platformsh_(deployments|restarts)_total", project="abc123xyz", environment="main"}[10d]))"#;
     let success = format!("last_over_time(platformsh_last_deployment_success{main}[10d])");
     prometheus.ready().await;
     assert_eq!(prometheus.value(deployments, &at(2)).await, Some(1.0));

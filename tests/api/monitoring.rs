@@ -224,8 +224,13 @@ fn every_metric_a_dashboard_or_rule_uses_is_one_the_exporter_exposes() {
 /// added to one and not the other would chart deployments the exporter does not count.
 #[test]
 fn dashboards_pick_the_default_deployment_types() {
-    use platformsh_exporter::record::DEFAULT_DEPLOYMENT_TYPES;
-    let expected: BTreeSet<&str> = DEFAULT_DEPLOYMENT_TYPES.iter().copied().collect();
+    use platformsh_exporter::record::{DEFAULT_DEPLOYMENT_TYPES, DEFAULT_RESTART_TYPES};
+    // Changes and restarts: both (re)deploy, and their durations and failures are shown.
+    let expected: BTreeSet<&str> = DEFAULT_DEPLOYMENT_TYPES
+        .iter()
+        .chain(DEFAULT_RESTART_TYPES)
+        .copied()
+        .collect();
     let mut checked = 0;
     for file in DASHBOARDS {
         let dashboard: Value = serde_json::from_str(&read(file)).unwrap();

@@ -91,7 +91,7 @@ const BACKFILLED: &str = "platformsh_exporter_backfilled_activities_total";
 fn redeploys(samples: &Samples) -> f64 {
     value(
         samples,
-        "platformsh_deployments_total",
+        "platformsh_restarts_total",
         &[
             ("project", PROJECT),
             ("environment", "main"),

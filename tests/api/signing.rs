@@ -34,7 +34,7 @@ async fn a_signed_delivery_is_accepted_end_to_end() {
     assert_eq!(
         value(
             &samples,
-            "platformsh_deployments_total",
+            "platformsh_restarts_total",
             &[
                 ("project", "abc123xyz"),
                 ("environment", "main"),

@@ -137,7 +137,7 @@ async fn an_activity_without_any_timestamp_counts_at_its_time_of_receipt() {
 
 /// Resizing an environment's resources and running a source operation redeploy it.
 #[tokio::test]
-async fn resource_updates_and_source_operations_count_as_deployments() {
+async fn a_resource_update_is_a_restart_and_a_source_operation_a_deployment() {
     let app = spawn_app(&[]).await;
     for kind in [
         "environment.resources.update",
@@ -150,15 +150,22 @@ async fn resource_updates_and_source_operations_count_as_deployments() {
         assert_eq!(app.post(body.to_string()).await.status, 202);
     }
     let samples = app.scrape().await;
-    let deployments = value(
-        &samples,
-        "platformsh_deployments_total",
-        &[
-            ("project", "sx-this-is-an-example-value-hu"),
-            ("environment", "master"),
-            ("environment_type", "production"),
-            ("result", "success"),
-        ],
+    let labels = [
+        ("project", "sx-this-is-an-example-value-hu"),
+        ("environment", "master"),
+        ("environment_type", "production"),
+        ("result", "success"),
+    ];
+    // A source operation commits and deploys: a change. New resources (autoscaling among
+    // them) restart what runs: not a deployment for DORA, but a (re)deployment all the same.
+    assert_eq!(
+        value(&samples, "platformsh_deployments_total", &labels),
+        1.0
     );
-    assert_eq!(deployments, 2.0);
+    assert_eq!(value(&samples, "platformsh_restarts_total", &labels), 1.0);
+    let last = [labels[0], labels[1]];
+    assert_eq!(
+        value(&samples, "platformsh_last_deployment_success", &last),
+        1.0
+    );
 }

@@ -1,0 +1,47 @@
+//! Parsers of flag values that clap does not have: durations with bounds, route paths, the
+//! commits kept per push.
+
+use std::time::Duration;
+
+use crate::activity::MAX_COMMITS_PER_PUSH;
+
+/// Longest accepted duration: a century. Longer ones are typos, and overflow the clock
+/// arithmetic they feed (a retention of 300 000 years panicked).
+const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// A duration such as `30s`, `90m` or `90d`, at most a century.
+pub fn duration(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("{s:?} is not a duration: {e}"))?;
+    if d > MAX_DURATION {
+        return Err(format!("{s:?} is longer than the most accepted, 100 years"));
+    }
+    Ok(d)
+}
+
+/// A [`duration`] that is not zero: a zero timeout or retention would refuse or delete
+/// everything.
+pub fn positive_duration(s: &str) -> Result<Duration, String> {
+    match duration(s)? {
+        Duration::ZERO => Err(format!("{s:?} must be longer than zero")),
+        d => Ok(d),
+    }
+}
+
+pub fn route_path(s: &str) -> Result<String, String> {
+    if s.starts_with('/') && !s.contains(['?', '#', '{', '}', '*']) {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "{s:?} must start with '/' and contain no '?', '#', '{{', '}}' or '*'"
+        ))
+    }
+}
+
+/// `--limits.commits-per-push`: the parser keeps no more than [`MAX_COMMITS_PER_PUSH`].
+pub fn commits_per_push(s: &str) -> Result<usize, String> {
+    let n: usize = s.parse().map_err(|e| format!("{e}"))?;
+    if n > MAX_COMMITS_PER_PUSH {
+        return Err(format!("at most {MAX_COMMITS_PER_PUSH}"));
+    }
+    Ok(n)
+}
