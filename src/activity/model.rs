@@ -259,13 +259,20 @@ impl Activity {
     pub fn finished(&self) -> Option<ResultLabel> {
         match (self.state, self.result) {
             (ActivityState::Cancelled, _) => Some(ResultLabel::Cancelled),
-            (ActivityState::Complete, Some(ActivityResult::Success))
+            // A staged activity (manual deployment) with a result is finished for what it did
+            // (a build that failed is a failure); what it staged is deployed later, by
+            // `environment.deploy`.
+            (ActivityState::Complete | ActivityState::Staged, Some(ActivityResult::Success))
                 if self.failed_commands > 0 =>
             {
                 Some(ResultLabel::Failure)
             }
-            (ActivityState::Complete, Some(ActivityResult::Success)) => Some(ResultLabel::Success),
-            (ActivityState::Complete, Some(ActivityResult::Failure)) => Some(ResultLabel::Failure),
+            (ActivityState::Complete | ActivityState::Staged, Some(ActivityResult::Success)) => {
+                Some(ResultLabel::Success)
+            }
+            (ActivityState::Complete | ActivityState::Staged, Some(ActivityResult::Failure)) => {
+                Some(ResultLabel::Failure)
+            }
             _ => None,
         }
     }

@@ -18,6 +18,7 @@ use crate::series::{ActivityFamilies, LabelSet, RecorderFamilies};
 mod clock;
 mod dedup;
 mod environments;
+mod fact;
 mod finished;
 pub mod lead;
 mod recovery;
@@ -31,6 +32,7 @@ use clock::{Clock, seconds};
 use dedup::Seen;
 pub use environments::EnvironmentStatus;
 use environments::Environments;
+use fact::{Deployment, Fact};
 use finished::Finished;
 use lead::{LeadSeries, LeadTimes};
 use recovery::Recovery;
@@ -72,6 +74,9 @@ pub struct Recorder {
     settings: Settings,
     caps: Caps,
     seen: Seen,
+    /// Activities counted as finished while staged (manual deployment), so that the same id
+    /// seen complete later is not counted again.
+    staged: Seen,
     /// Keyed by project, then environment, so that `&str` labels can look one up. Every
     /// environment with a label of its own (not `_overflow`, not empty) is here.
     environments: Environments,
@@ -84,36 +89,6 @@ pub struct Recorder {
     settling: Settling<Fact>,
     /// Each environment's failures and successes as time to recover sees them.
     recovery: Recovery,
-}
-
-/// A fact whose effect depends on order, applied when its turn comes.
-#[derive(Debug)]
-enum Fact {
-    /// A finished activity's part in lead time, and a deployment's in time to recover.
-    Finished {
-        activity: Box<Activity>,
-        labels: Labels<'static>,
-        finished: ResultLabel,
-        clock: Clock,
-        deployment: Option<Deployment>,
-    },
-    /// The environment was deactivated, paused or deleted at `at`.
-    Ended {
-        project: String,
-        environment: String,
-        at: f64,
-        deleted: bool,
-    },
-}
-
-/// A finished deployment, for time to recover.
-#[derive(Debug)]
-struct Deployment {
-    /// `project`, `environment_type`: the recovery histogram's labels (folded past the series
-    /// cap).
-    values: [String; 2],
-    at: f64,
-    succeeded: bool,
 }
 
 impl Recorder {
@@ -142,6 +117,7 @@ impl Recorder {
             changed: true,
             caps: Caps::new(settings.limits),
             seen: Seen::new(settings.dedup_capacity),
+            staged: Seen::new(settings.dedup_capacity),
             lead: LeadTimes::new(settings.limits.commits),
             settling: Settling::new(settings.settle, SETTLING_CAPACITY),
             environments: Environments::new(settings.limits.environments, settings.forget_after),
@@ -246,8 +222,15 @@ impl Recorder {
 
         let finished = activity.finished();
         match finished {
+            // Staged with a result, then seen complete (or the other way): counted once.
+            Some(_) if self.counted_in_another_state(activity) => {
+                self.forget_unfinished(&activity.id);
+            }
             Some(finished) => {
                 self.forget_unfinished(&activity.id);
+                if activity.state == ActivityState::Staged {
+                    self.staged.insert(&activity.id, ActivityState::Staged);
+                }
                 let deployment = self.record_finished(activity, &labels, finished, clock);
                 let matters = deployment.is_some()
                     || !activity.commit_list.is_empty()
@@ -310,7 +293,7 @@ impl Recorder {
         finished: ResultLabel,
         clock: Clock,
     ) -> Option<Deployment> {
-        let redeploy = self.settings.redeploy(&activity.kind);
+        let redeploy = self.redeploy(activity);
         let (m, own) = (&mut self.families, &mut self.own);
         let values =
             self.handles
@@ -330,6 +313,28 @@ impl Recorder {
             at,
             succeeded,
         })
+    }
+
+    /// Whether (and how) the activity redeployed its environment: never while staged (manual
+    /// deployment: `environment.deploy` deploys what was staged, later).
+    fn redeploy(&self, activity: &Activity) -> Option<Redeploy> {
+        if activity.state == ActivityState::Staged {
+            return None;
+        }
+        self.settings.redeploy(&activity.kind)
+    }
+
+    /// Whether the activity was counted as finished in another state: staged with a result,
+    /// then complete or cancelled (whether Platform.sh does so is undocumented), or the other
+    /// way. An activity is counted once whatever states it passes through.
+    fn counted_in_another_state(&self, activity: &Activity) -> bool {
+        match activity.state {
+            ActivityState::Staged => {
+                self.seen.contains(&activity.id, ActivityState::Complete)
+                    || self.seen.contains(&activity.id, ActivityState::Cancelled)
+            }
+            _ => self.staged.contains(&activity.id, ActivityState::Staged),
+        }
     }
 
     /// Applies what waited its turn up to `now` (less the settle window).
@@ -400,8 +405,7 @@ impl Recorder {
         deployment: Option<&Deployment>,
     ) {
         // A restart delivers too: a redeploy after a failed push is what brings its code out.
-        let delivers = labels.environment_type == "production"
-            && self.settings.redeploy(&activity.kind).is_some();
+        let delivers = labels.environment_type == "production" && self.redeploy(activity).is_some();
         let series = LeadSeries {
             change: &mut self.families.change_lead_time,
             commit: &mut self.families.commit_lead_time,

@@ -833,3 +833,109 @@ async fn a_variable_change_is_a_deployment_of_a_change() {
     );
     assert_exactly(&activity_samples(&samples), &expected);
 }
+
+/// Manual deployment: a staged push with a result is finished for what it did (a failed build
+/// counts; its commits wait for production), but deploys nothing; `environment.deploy` deploys
+/// what was staged and delivers its commits; the staged push seen complete later is not
+/// counted again.
+#[tokio::test]
+async fn staged_pushes_count_once_and_environment_deploy_delivers_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store.db");
+    let flags = [
+        "--activities.settle",
+        "0s",
+        "--storage.path",
+        store.to_str().unwrap(),
+    ];
+    let app = spawn_app(&flags).await;
+    let p = ("project", PROJECT);
+    let env = ("environment", "main");
+    let et = ("environment_type", "production");
+    let push = ("type", "environment.push");
+    let pushes = |samples: &Samples, result: &'static str| {
+        value(
+            samples,
+            "platformsh_activities_total",
+            &[p, env, et, push, ("result", result)],
+        )
+    };
+    let deployments = |samples: &Samples| {
+        value(
+            samples,
+            "platformsh_deployments_total",
+            &[p, env, et, ("result", "success")],
+        )
+    };
+    let unfinished = |samples: &Samples| {
+        value(
+            samples,
+            "platformsh_activities_unfinished",
+            &[p, env, ("state", "staged")],
+        )
+    };
+
+    for name in ["staged-push-failure.json", "staged-push-success.json"] {
+        let answer = app.post(fixture(&format!("platform/{name}"))).await;
+        assert_eq!(answer.status, 202, "{name}: {}", answer.body);
+    }
+    let samples = app.scrape().await;
+    assert_eq!(
+        (pushes(&samples, "failure"), pushes(&samples, "success")),
+        (1.0, 1.0)
+    );
+    assert_eq!(
+        value(
+            &samples,
+            "platformsh_activity_failures_total",
+            &[p, env, et, push, ("reason", "unknown")]
+        ),
+        1.0
+    );
+    // Staged is not deployed: no deployment, no last deployment, not unfinished either.
+    assert_eq!(deployments(&samples), 0.0);
+    let last = crate::helpers::series_key("platformsh_last_deployment_success", &[p, env]);
+    assert!(!samples.contains_key(&last), "{samples:#?}");
+    assert_eq!(unfinished(&samples), 0.0);
+
+    let answer = app.post(fixture("platform/environment-deploy.json")).await;
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    let samples = app.scrape().await;
+    assert_eq!(deployments(&samples), 1.0);
+    assert_eq!(
+        value(&samples, "platformsh_last_deployment_success", &[p, env]),
+        1.0
+    );
+    // Both staged pushes' commits were delivered by the deploy (11:01:03): first seen at
+    // 09:00:00 and 10:00:00, authored at 08:30 and 08:00.
+    let lead = |name: &str, suffix: &str| value(&samples, &format!("{name}{suffix}"), &[p]);
+    assert_eq!(lead("platformsh_change_lead_time_seconds", "_count"), 2.0);
+    assert_eq!(
+        lead("platformsh_change_lead_time_seconds", "_sum"),
+        7263.0 + 3663.0
+    );
+    assert_eq!(lead("platformsh_commit_lead_time_seconds", "_count"), 2.0);
+    assert_eq!(
+        lead("platformsh_commit_lead_time_seconds", "_sum"),
+        9063.0 + 10863.0
+    );
+
+    // The staged push seen complete after the deploy: accepted, counted once.
+    let answer = app
+        .post(fixture("platform/staged-push-success-later-complete.json"))
+        .await;
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    let again = app.scrape().await;
+    assert_eq!(pushes(&again, "success"), 1.0);
+    assert_eq!(deployments(&again), 1.0);
+    // Nothing else moved either (it finished when the deploy did: the same latest time).
+    assert_eq!(activity_samples(&again), activity_samples(&samples));
+
+    // A restart replays the same states in the same order: the same metrics.
+    app.stop().await.unwrap();
+    let app = spawn_app(&flags).await;
+    assert_eq!(
+        activity_samples(&app.scrape().await),
+        activity_samples(&samples)
+    );
+}
