@@ -679,12 +679,16 @@ def deployments():
         6,
         5,
     )
-    L.row("DORA performance levels (last 30 days)")
+    # DORA rates production: preview and staging deployments would inflate the levels, so these
+    # panels ignore the environment type variable.
+    PROD = 'project=~"$project", environment=~"$environment", environment_type="production"'
+    PROD_NO_ENV = 'project=~"$project", environment_type="production"'
+    L.row("DORA performance levels (last 30 days, production)")
     L.add(
         level(
             "Deployment frequency",
-            "Finished deployments per day over the last 30 days, for the selected projects and environment types. DORA 2021 (State of DevOps report): elite on demand (several a day), high between once a week and once a month, medium between once a month and once every six months, low less than once every six months. Shown: elite at 1 a day or more, high at 1 a month or more, medium at 1 every six months or more, low below.",
-            f'sum(increase(platformsh_deployments_total{{result=~"success|failure", {SEL}}}[30d])) / 30',
+            "Finished deployments of a change to production per day over the last 30 days, for the selected projects (production only, whatever the environment type variable says: previews would inflate the level; restarts are not deployments). DORA 2021 (State of DevOps report): elite on demand (several a day), high between once a week and once a month, medium between once a month and once every six months, low less than once every six months. Shown: elite at 1 a day or more, high at 1 a month or more, medium at 1 every six months or more, low below.",
+            f'sum(increase(platformsh_deployments_total{{result=~"success|failure", {PROD}}}[30d])) / 30',
             [(1, None, "elite"), (1 / 30, 1, "high"), (1 / 180, 1 / 30, "medium"), (0, 1 / 180, "low")],
         ),
         6,
@@ -704,9 +708,9 @@ def deployments():
     L.add(
         level(
             "Time to restore",
-            "Mean time from a first failed deployment to the next successful one of the same environment, over the last 30 days (a proxy for DORA's time to restore service). DORA 2021: elite less than an hour, high less than a day, medium between a day and a week, low more than six months. Shown: elite under an hour, high under a day, medium under a week, low beyond.",
-            f"sum(increase(platformsh_deployment_recovery_seconds_sum{{{SEL_NO_ENV}}}[30d]))"
-            f" / sum(increase(platformsh_deployment_recovery_seconds_count{{{SEL_NO_ENV}}}[30d]))",
+            "Mean time from a first failed deployment to the next successful one of the same production environment, over the last 30 days (a proxy for DORA's time to restore service). DORA 2021: elite less than an hour, high less than a day, medium between a day and a week, low more than six months. Shown: elite under an hour, high under a day, medium under a week, low beyond.",
+            f"sum(increase(platformsh_deployment_recovery_seconds_sum{{{PROD_NO_ENV}}}[30d]))"
+            f" / sum(increase(platformsh_deployment_recovery_seconds_count{{{PROD_NO_ENV}}}[30d]))",
             [(0, 3600, "elite"), (3600, 86400, "high"), (86400, 604800, "medium"), (604800, None, "low")],
         ),
         6,
@@ -715,9 +719,9 @@ def deployments():
     L.add(
         level(
             "Deployment failure rate",
-            "Failed over finished deployments in the last 30 days, a proxy for DORA's change failure rate. DORA 2021: elite 0-15 %, high, medium and low 16-30 %. Shown: elite up to 15 %, high up to 30 %, medium up to 45 %, low above (the last two extend the published ranges).",
-            f'(sum(increase(platformsh_deployments_total{{result="failure", {SEL}}}[30d])) or vector(0))'
-            f' / sum(increase(platformsh_deployments_total{{result=~"success|failure", {SEL}}}[30d]))',
+            "Failed over finished deployments of a change to production in the last 30 days, a proxy for DORA's change failure rate. DORA 2021: elite 0-15 %, high, medium and low 16-30 %. Shown: elite up to 15 %, high up to 30 %, medium up to 45 %, low above (the last two extend the published ranges).",
+            f'(sum(increase(platformsh_deployments_total{{result="failure", {PROD}}}[30d])) or vector(0))'
+            f' / sum(increase(platformsh_deployments_total{{result=~"success|failure", {PROD}}}[30d]))',
             [(0, 0.15, "elite"), (0.15, 0.30, "high"), (0.30, 0.45, "medium"), (0.45, None, "low")],
         ),
         6,

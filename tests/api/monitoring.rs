@@ -502,7 +502,19 @@ async fn post_round(app: &TestApp, round: u32) -> u32 {
         &format!("fix-{round}"),
         &json!({"result": "success", "completed_at": format!("2026-11-02T{}:00:00+00:00", hour + 1)}),
     );
-    for body in [failed, fixed] {
+    // And a production one, of another project than the alert's (the DORA levels rate
+    // production only): failed, then fixed.
+    let failed_production = variant(
+        "push-success-seed.json",
+        &format!("production-failure-{round}"),
+        &json!({"result": "failure", "completed_at": format!("2026-11-02T{hour}:30:00+00:00")}),
+    );
+    let fixed_production = variant(
+        "push-success-seed.json",
+        &format!("production-fix-{round}"),
+        &json!({"completed_at": format!("2026-11-02T{}:30:00+00:00", hour + 1)}),
+    );
+    for body in [failed, fixed, failed_production, fixed_production] {
         assert_eq!(app.post(body).await.status, 202);
         accepted += 1;
     }
