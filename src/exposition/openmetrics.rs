@@ -5,7 +5,7 @@
 //! handler adds once after every source.
 
 use super::sink::{Bucket, Sink};
-use super::text::{escape, header, number, sample};
+use super::text::{header, histogram, sample};
 use crate::catalogue::Kind;
 
 /// Writes the families walked into it in OpenMetrics, exemplars included.
@@ -50,29 +50,7 @@ impl Sink for OpenMetrics<'_> {
         sum: f64,
         count: u64,
     ) {
-        for bucket in buckets {
-            let out = &mut *self.out;
-            sample(
-                out,
-                name,
-                "_bucket",
-                labels,
-                Some(bucket.le),
-                bucket.cumulative as f64,
-            );
-            if let Some(e) = bucket.exemplar {
-                out.pop(); // the newline
-                out.push_str(" # {activity_id=\"");
-                escape(e.id, true, out);
-                out.push_str("\"} ");
-                number(e.value, out);
-                out.push(' ');
-                number(e.at, out);
-                out.push('\n');
-            }
-        }
-        sample(self.out, name, "_sum", labels, None, sum);
-        sample(self.out, name, "_count", labels, None, count as f64);
+        histogram(self.out, (name, labels), buckets, (sum, count), true);
     }
 }
 

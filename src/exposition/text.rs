@@ -36,20 +36,35 @@ impl Sink for Text<'_> {
         sum: f64,
         count: u64,
     ) {
-        for bucket in buckets {
-            let cumulative = bucket.cumulative as f64;
-            sample(
-                self.out,
-                name,
-                "_bucket",
-                labels,
-                Some(bucket.le),
-                cumulative,
-            );
-        }
-        sample(self.out, name, "_sum", labels, None, sum);
-        sample(self.out, name, "_count", labels, None, count as f64);
+        histogram(self.out, (name, labels), buckets, (sum, count), false);
     }
+}
+
+/// The lines of one histogram series: a `_bucket` per bucket (with its exemplar after it, with
+/// `exemplars`, as OpenMetrics writes it), then `_sum` and `_count`.
+pub fn histogram<'b>(
+    out: &mut String,
+    (name, labels): (&str, &str),
+    buckets: impl Iterator<Item = Bucket<'b>>,
+    (sum, count): (f64, u64),
+    exemplars: bool,
+) {
+    for bucket in buckets {
+        let cumulative = bucket.cumulative as f64;
+        sample(out, name, "_bucket", labels, Some(bucket.le), cumulative);
+        if let Some(e) = bucket.exemplar.filter(|_| exemplars) {
+            out.pop(); // the newline
+            out.push_str(" # {activity_id=\"");
+            escape(e.id, true, out);
+            out.push_str("\"} ");
+            number(e.value, out);
+            out.push(' ');
+            number(e.at, out);
+            out.push('\n');
+        }
+    }
+    sample(out, name, "_sum", labels, None, sum);
+    sample(out, name, "_count", labels, None, count as f64);
 }
 
 /// The `# HELP` and `# TYPE` lines of a family.
