@@ -169,7 +169,15 @@ impl Environments {
             return;
         }
         // Deliveries can arrive out of order: only a later deployment replaces the last one.
-        if env.last_at.is_none_or(|last| at >= last) {
+        // Of two that finished at the same instant the failure counts as the later, in
+        // whatever order they arrive: the environment is failing, and failing since then
+        // (`super::recovery` follows the same rule).
+        let later = |last: f64| match at.total_cmp(&last) {
+            std::cmp::Ordering::Greater => true,
+            std::cmp::Ordering::Equal => !succeeded,
+            std::cmp::Ordering::Less => false,
+        };
+        if env.last_at.is_none_or(later) {
             env.last_at = Some(at);
             env.last_succeeded = succeeded;
         }
@@ -177,12 +185,12 @@ impl Environments {
             if env.last_success_at.is_none_or(|last| at > last) {
                 env.last_success_at = Some(at);
             }
-            if env.failing_since.is_some_and(|since| at >= since) {
+            if env.failing_since.is_some_and(|since| at > since) {
                 env.failing_since = None;
             }
         } else {
-            // The first failure after the last success starts the time to recover.
-            let after_last_success = env.last_success_at.is_none_or(|s| at > s);
+            // The first failure after (or with) the last success starts the time to recover.
+            let after_last_success = env.last_success_at.is_none_or(|s| at >= s);
             if after_last_success && env.failing_since.is_none_or(|since| at < since) {
                 env.failing_since = Some(at);
             }

@@ -637,9 +637,10 @@ mod tests {
                 format!("platformsh_deployments_total{{{labels},result=\"{result}\"}} {count}\n");
             assert!(text.contains(&line), "{line} in\n{text}");
         }
-        // The last deployment (a success) and its gauges.
+        // All finished at the same instant: of a success and a failure then, the failure counts
+        // as the later (whatever the order they came in), so the environment is failing.
         let env = "environment=\"master\",project=\"sx-this-is-an-example-value-hu\"";
-        assert!(text.contains(&format!("platformsh_last_deployment_success{{{env}}} 1\n")));
+        assert!(text.contains(&format!("platformsh_last_deployment_success{{{env}}} 0\n")));
     }
 
     /// A deployment of the seed's environment (production `master`) finished at `at` (seconds).

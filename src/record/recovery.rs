@@ -51,10 +51,12 @@ impl Recovery {
         if env.ended_at.is_some_and(|end| at <= end) {
             return None;
         }
+        // Of a success and a failure at the same instant, the failure counts as the later (as
+        // the last-deployment gauges have it): the time to recover starts there.
         if succeeded {
             let recovered = env
                 .failing_since
-                .filter(|&since| at >= since)
+                .filter(|&since| at > since)
                 .map(|since| at - since);
             if recovered.is_some() {
                 env.failing_since = None;
@@ -64,7 +66,7 @@ impl Recovery {
             }
             recovered
         } else {
-            let after_last_success = env.last_success.is_none_or(|s| at > s);
+            let after_last_success = env.last_success.is_none_or(|s| at >= s);
             if after_last_success && env.failing_since.is_none_or(|since| at < since) {
                 env.failing_since = Some(at);
             }
@@ -96,6 +98,32 @@ impl Recovery {
 
 #[cfg(test)]
 mod tests {
+    /// A success and a failure that finished at the same instant leave the environment failing
+    /// since then, in either order, and the next success ends it.
+    #[test]
+    fn of_a_success_and_a_failure_at_the_same_instant_the_failure_is_the_later() {
+        for failure_first in [true, false] {
+            let mut r = Recovery::default();
+            let order = if failure_first {
+                [false, true]
+            } else {
+                [true, false]
+            };
+            for succeeded in order {
+                assert_eq!(
+                    r.deployment("p", "main", 100.0, succeeded),
+                    None,
+                    "{order:?}"
+                );
+            }
+            assert_eq!(
+                r.deployment("p", "main", 160.0, true),
+                Some(60.0),
+                "{order:?}"
+            );
+        }
+    }
+
     use super::*;
 
     #[test]
