@@ -391,12 +391,12 @@ def overview():
     L.add(
         timeseries(
             "Phase times (mean)",
-            "Mean time spent in each phase reported in the activities' timings: wait, build, deploy, execute.",
+            "Mean time spent in each phase reported in the activities' timings: wait, build, deploy. Platform.sh's execute time spans the whole run (it overlaps build and deploy), so it is not shown beside them (the metric keeps it, as phase=\"execute\").",
             "s",
             [
                 target(
-                    f"sum by (phase) (rate(platformsh_activity_phase_seconds_sum{{{SEL_NO_ENV}}}[$__rate_interval]))"
-                    f" / sum by (phase) (rate(platformsh_activity_phase_seconds_count{{{SEL_NO_ENV}}}[$__rate_interval]))",
+                    f'sum by (phase) (rate(platformsh_activity_phase_seconds_sum{{phase!="execute", {SEL_NO_ENV}}}[$__rate_interval]))'
+                    f' / sum by (phase) (rate(platformsh_activity_phase_seconds_count{{phase!="execute", {SEL_NO_ENV}}}[$__rate_interval]))',
                     "{{phase}}",
                 )
             ],

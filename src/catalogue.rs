@@ -89,7 +89,7 @@ pub const ACTIVITY_WAIT: Family = Family {
 };
 pub const ACTIVITY_PHASE: Family = Family {
     name: "platformsh_activity_phase_seconds",
-    help: "Phase times reported in an activity's timings (wait, build, deploy, execute).",
+    help: "Phase times reported in an activity's timings (wait, build, deploy; execute spans the whole run, overlapping build and deploy).",
     kind: Kind::Histogram,
     labels: &["project", "environment_type", "type", "phase"],
     buckets: ACTIVITY_SECONDS,

@@ -9,7 +9,8 @@
 //! `platformsh_deployments_total` to `platformsh_restarts_total`, variable changes became
 //! deployments, and nothing else moved; so did its tie rule: the fixtures' failed and
 //! successful redeploys of one environment at one instant now leave it failing, without the
-//! 0-second recovery they used to observe).
+//! 0-second recovery they used to observe; and the phase family's HELP, which says that
+//! `execute` spans the whole run).
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -295,9 +296,9 @@ fn the_fixtures_are_written_as_before() {
             ("history", &history),
         ],
         &[
-            "5bf6a97d27bb4c45f8c086cd08d6c82b42c5e9619a44843928060c362e0cdec2",
-            "198ae93bc0715096f5d55698f0046385a06f16b86f8fd181bbb90214a84e7c44",
-            "ffb805e5a49e57b0d36c84a5050db7ddc404aa31020aae954db87977436e5fa7",
+            "73a155e842eee709173d6f2336da47fc472e49ae0e03edf082ab85f432a72377",
+            "ce6da6d40a0b96c58efdcd9835faa87c7c128fbf66289d240b72b7aed03a058c",
+            "4cbe0e3a59ea45af378e04a2e19d3ee9815ab8631e4d4a97d072a2c939f4c9aa",
         ],
     );
 }
