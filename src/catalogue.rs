@@ -209,6 +209,13 @@ pub const DELIVERED: Family = Family {
     labels: &["project"],
     buckets: &[],
 };
+pub const UNSENT: Family = Family {
+    name: "platformsh_exporter_unsent_activities_total",
+    help: "Activities (id, state) the Platform.sh API listed that no webhook had delivered and that no webhook integration of the project was configured to send (states, events, environments, result): not missed.",
+    kind: Kind::Counter,
+    labels: &["project"],
+    buckets: &[],
+};
 pub const RECONCILED: Family = Family {
     name: "platformsh_exporter_reconciled_activities_total",
     help: "Activities (id, state) the Platform.sh API listed that no webhook had delivered, since reconciliation started: missed deliveries.",
@@ -288,6 +295,13 @@ pub const API_UNREAD: Family = Family {
     labels: &["project"],
     buckets: &[],
 };
+pub const API_INTEGRATIONS_READABLE: Family = Family {
+    name: "platformsh_exporter_api_integrations_readable",
+    help: "1 if the project's webhook integrations could be read at the last poll (missed deliveries are then only what one of them should have sent), 0 if not (every activity polling found undelivered counts as missed).",
+    kind: Kind::Gauge,
+    labels: &["project"],
+    buckets: &[],
+};
 pub const PROJECT_INFO: Family = Family {
     name: "platformsh_project_info",
     help: "Always 1 for each project polled in the Platform.sh API: its title, region and organization name (its id if the name cannot be read), for dashboards to show.",
@@ -325,6 +339,7 @@ pub const FAMILIES: &[&Family] = &[
     &LABEL_OVERFLOW,
     &DELIVERED,
     &RECONCILED,
+    &UNSENT,
     &BACKFILLED,
     &OBSERVATIONS_SKIPPED,
     &UNORDERED_ACTIVITIES,
@@ -334,6 +349,7 @@ pub const FAMILIES: &[&Family] = &[
     &API_REQUESTS,
     &API_LAST_SUCCESS,
     &API_UNREAD,
+    &API_INTEGRATIONS_READABLE,
     &PROJECT_INFO,
     &BUILD_INFO,
 ];

@@ -12,8 +12,8 @@ use prometheus::core::Collector;
 use prometheus::{HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry};
 
 use crate::catalogue::{
-    API_LAST_SUCCESS, API_REQUESTS, API_UNREAD, BUILD_INFO, Family, PROJECT_INFO,
-    STORE_COMMIT_BATCH, STORE_COMMIT_DURATION, STORE_ERRORS, WEBHOOKS,
+    API_INTEGRATIONS_READABLE, API_LAST_SUCCESS, API_REQUESTS, API_UNREAD, BUILD_INFO, Family,
+    PROJECT_INFO, STORE_COMMIT_BATCH, STORE_COMMIT_DURATION, STORE_ERRORS, WEBHOOKS,
 };
 
 /// What became of a webhook delivery: the `outcome` label of
@@ -127,6 +127,7 @@ pub struct ApiTelemetry {
     requests: IntCounterVec,
     last_success: prometheus::GaugeVec,
     unread: prometheus::GaugeVec,
+    integrations_readable: IntGaugeVec,
     project_info: IntGaugeVec,
 }
 
@@ -166,6 +167,13 @@ impl ApiTelemetry {
     }
 
     /// How much creation time of `project` is not proven read, in seconds.
+    /// Whether the project's webhook integrations could be read at its last poll.
+    pub fn integrations_readable(&self, project: &str, readable: bool) {
+        self.integrations_readable
+            .with_label_values(&[project])
+            .set(i64::from(readable));
+    }
+
     pub fn unread(&self, project: &str, seconds: f64) {
         self.unread.with_label_values(&[project]).set(seconds);
     }
@@ -315,6 +323,14 @@ impl Telemetry {
                 &self.registry,
                 prometheus::GaugeVec::new(opts(&API_UNREAD), API_UNREAD.labels)
                     .expect("valid gauge family"),
+            ),
+            integrations_readable: registered(
+                &self.registry,
+                IntGaugeVec::new(
+                    opts(&API_INTEGRATIONS_READABLE),
+                    API_INTEGRATIONS_READABLE.labels,
+                )
+                .expect("valid gauge family"),
             ),
             project_info: registered(
                 &self.registry,

@@ -150,10 +150,19 @@ pub enum Source {
     Reconciliation,
     /// The Platform.sh API listed it from before reconciliation started (history).
     Backfill,
+    /// The Platform.sh API listed it after reconciliation started, no webhook had delivered
+    /// it, and no webhook integration of the project was configured to send it (its states,
+    /// events, environments or result): not a missed delivery.
+    Unsent,
 }
 
 impl Source {
-    pub const ALL: [Source; 3] = [Source::Webhook, Source::Reconciliation, Source::Backfill];
+    pub const ALL: [Source; 4] = [
+        Source::Webhook,
+        Source::Reconciliation,
+        Source::Backfill,
+        Source::Unsent,
+    ];
 
     /// As the store keeps it.
     pub fn as_str(self) -> &'static str {
@@ -161,6 +170,7 @@ impl Source {
             Source::Webhook => "webhook",
             Source::Reconciliation => "reconciliation",
             Source::Backfill => "backfill",
+            Source::Unsent => "unsent",
         }
     }
 

@@ -12,17 +12,21 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::activity;
+use crate::activity::{self, Source};
 use crate::record::Recorded;
 use crate::store::Intake;
 use crate::telemetry::ApiTelemetry;
 
 mod client;
+mod discovery;
 pub mod gaps;
+pub mod integrations;
 mod settings;
 pub mod walk;
 
+use discovery::{AccessList, MAX_ACCESS_PAGES, next_page};
 use gaps::{Gaps, Listed, Step};
+use integrations::Integration;
 use walk::{Due, Window};
 
 pub use client::{ApiError, Client};
@@ -101,52 +105,6 @@ struct Me {
     id: String,
 }
 
-#[derive(Deserialize)]
-struct Access {
-    resource_id: String,
-}
-
-/// A page of `extended-access`: its items, and the next page's link (HAL `_links.next`); a
-/// bare list is taken as the only page.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum AccessList {
-    Items {
-        items: Vec<Access>,
-        #[serde(default, rename = "_links")]
-        links: Links,
-    },
-    Bare(Vec<Access>),
-}
-
-#[derive(Deserialize, Default)]
-struct Links {
-    next: Option<Link>,
-}
-
-#[derive(Deserialize)]
-struct Link {
-    href: String,
-}
-
-/// Most pages of `extended-access` read per discovery (the vendor's CLI follows every page; a
-/// bound keeps a looping API from holding the poller).
-const MAX_ACCESS_PAGES: usize = 1000;
-
-/// The path under `api_url` of the page a `next` link names, resolved against the page it was
-/// read from (`current`, a path under `api_url`) as a browser would; `None` for a link outside
-/// `api_url`, which is not followed: the token goes nowhere else.
-fn next_page(api_url: &str, current: &str, href: &str) -> Option<String> {
-    let base = reqwest::Url::parse(&format!("{api_url}{current}")).ok()?;
-    let next = base.join(href).ok()?;
-    let api = reqwest::Url::parse(api_url).ok()?;
-    let same_origin = next.origin() == api.origin();
-    let path = next
-        .as_str()
-        .strip_prefix(api.as_str().trim_end_matches('/'))?;
-    (same_origin && path.starts_with('/')).then(|| path.to_owned())
-}
-
 impl Poller {
     /// A poller that resumes from `saved` (the store's counters, as the last run left them).
     pub fn new(
@@ -156,7 +114,13 @@ impl Poller {
         saved: &[(String, u64)],
     ) -> Result<Self, String> {
         let client = Client::new(&settings, telemetry.clone())?;
-        telemetry.expect_requests(&["token", "activities", "project", "organization"]);
+        telemetry.expect_requests(&[
+            "token",
+            "activities",
+            "project",
+            "organization",
+            "integrations",
+        ]);
         let mut progress = HashMap::new();
         for (name, value) in saved {
             if let Some(project) = name.strip_prefix("reconcile_since:")
@@ -212,6 +176,22 @@ impl Poller {
                 Err(e) => {
                     tracing::warn!(project, error = %e, "cannot poll the Platform.sh API");
                 }
+            }
+        }
+    }
+
+    /// The project's webhook integrations (`GET /projects/{id}/integrations`), or `None`, said
+    /// in a metric and a log line, when they cannot be read (a token without the right): every
+    /// undelivered activity then counts as missed, as before integrations were read.
+    async fn webhook_integrations(&self, project: &str) -> Option<Vec<Integration>> {
+        let path = format!("/projects/{}/integrations", encode(project));
+        let read: Result<Vec<Integration>, ApiError> = self.json("integrations", &path).await;
+        self.telemetry.integrations_readable(project, read.is_ok());
+        match read {
+            Ok(list) => Some(list.into_iter().filter(Integration::is_webhook).collect()),
+            Err(e) => {
+                tracing::debug!(project, error = %e, "cannot read the project's integrations: every undelivered activity counts as missed");
+                None
             }
         }
     }
@@ -318,6 +298,7 @@ impl Poller {
             recorder.max_clock_skew()
         };
         self.update_project_info(project).await;
+        let senders = self.webhook_integrations(project).await;
 
         let grace = chrono_duration(MAX_GRACE.min(self.settings.poll_interval / 2));
         let since = self.progress[project].since;
@@ -332,6 +313,7 @@ impl Poller {
             seen: HashSet::new(),
             fullest: 0,
             unsettled: Vec::new(),
+            senders,
         };
         let walked = self.walk(project, start, &mut walk).await;
         let progress = self.progress.get_mut(project).expect("inserted above");
@@ -484,6 +466,9 @@ struct Walk<'a> {
     /// Creation times (µs) of activities this poll could not settle (unfinished, or touched
     /// too recently): the next poll reads each of those places again.
     unsettled: Vec<i64>,
+    /// The project's webhook integrations, if they could be read: an activity none of them
+    /// sends is not a missed delivery.
+    senders: Option<Vec<Integration>>,
 }
 
 /// What one page held.
@@ -542,6 +527,14 @@ impl Walk<'_> {
                     self.unsettled.extend(created);
                     continue;
                 }
+                Due::Take(Source::Reconciliation)
+                    if self
+                        .senders
+                        .as_ref()
+                        .is_some_and(|senders| !integrations::any_sends(senders, &activity)) =>
+                {
+                    Source::Unsent
+                }
                 Due::Take(source) => source,
             };
             let received_at = activity::stored_precision(Utc::now());
@@ -574,44 +567,6 @@ fn encode(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn a_next_link_is_followed_under_the_api_url_only() {
-        let api = "https://api.example.com/api";
-        let current = "/users/u/extended-access?filter%5Bresource_type%5D=project";
-        let page2 = "/users/u/extended-access?page=2";
-        for href in [
-            "https://api.example.com/api/users/u/extended-access?page=2",
-            "/api/users/u/extended-access?page=2",
-            "extended-access?page=2",
-        ] {
-            assert_eq!(
-                next_page(api, current, href).as_deref(),
-                Some(page2),
-                "{href}"
-            );
-        }
-        for elsewhere in [
-            "https://evil.example.com/api/users/u/extended-access?page=2",
-            "http://api.example.com/api/users/u/extended-access?page=2",
-            "https://api.example.com:8443/api/users/u/extended-access?page=2",
-            "/other/users/u/extended-access?page=2",
-            "/apix/users",
-        ] {
-            assert_eq!(next_page(api, current, elsewhere), None, "{elsewhere}");
-        }
-        // An API at the root of its host.
-        let root = "http://127.0.0.1:9000";
-        assert_eq!(
-            next_page(
-                root,
-                "/users/u/extended-access",
-                "/users/u/extended-access?page=3"
-            )
-            .as_deref(),
-            Some("/users/u/extended-access?page=3")
-        );
-    }
-
     use super::*;
 
     #[test]

@@ -137,6 +137,7 @@ impl Recorder {
         self.own.delivered.add(&[project], 0.0);
         self.own.reconciled.add(&[project], 0.0);
         self.own.backfilled.add(&[project], 0.0);
+        self.own.unsent.add(&[project], 0.0);
         self.changed = true;
     }
 
@@ -214,6 +215,7 @@ impl Recorder {
             Source::Webhook => self.own.delivered.inc(&[&labels.project]),
             Source::Reconciliation => self.own.reconciled.inc(&[&labels.project]),
             Source::Backfill => self.own.backfilled.inc(&[&labels.project]),
+            Source::Unsent => self.own.unsent.inc(&[&labels.project]),
         }
         if labels.name_one_environment() {
             let (project, environment) = (&labels.project, &labels.environment);

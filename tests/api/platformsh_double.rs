@@ -39,6 +39,10 @@ pub struct Behaviour {
     /// API links them (`_links.next.href`), the first by an absolute path, the next ones by a
     /// path relative to the page.
     pub access_page: usize,
+    /// Each project's integrations (`GET /projects/{id}/integrations`, a bare array as the
+    /// API answers it); a project without an entry answers 403, as to a token without the
+    /// right to read them.
+    pub integrations: HashMap<String, Value>,
 }
 
 impl Default for Behaviour {
@@ -51,6 +55,7 @@ impl Default for Behaviour {
             delay: Duration::ZERO,
             empty_listings: Vec::new(),
             access_page: 0,
+            integrations: HashMap::new(),
         }
     }
 }
@@ -97,6 +102,7 @@ impl ApiDouble {
             .route("/oauth2/token", post(token))
             .route("/projects/{project}/activities", get(activities))
             .route("/projects/{project}", get(project))
+            .route("/projects/{project}/integrations", get(integrations))
             .route("/users/me", get(me))
             .route("/organizations/{organization}", get(organization))
             .route("/users/{user}/extended-access", get(access))
@@ -343,6 +349,21 @@ async fn organization(
         return unauthorised();
     }
     axum::Json(json!({"id": organization, "name": "acme", "label": "ACME Inc."})).into_response()
+}
+
+async fn integrations(
+    State(inner): State<Shared>,
+    Path(project): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let request = format!("GET /projects/{project}/integrations");
+    let Some(inner) = admit(&inner, &headers, request) else {
+        return unauthorised();
+    };
+    match inner.behaviour.integrations.get(&project) {
+        Some(list) => axum::Json(list.clone()).into_response(),
+        None => (StatusCode::FORBIDDEN, "{\"detail\": \"no access\"}").into_response(),
+    }
 }
 
 async fn me(State(inner): State<Shared>, headers: HeaderMap) -> Response {

@@ -4,6 +4,8 @@
 
 use std::time::{Duration, Instant};
 
+use std::collections::HashMap;
+
 use serde_json::{Value, json};
 
 use crate::helpers::{Samples, TestApp, activity_samples, fixture, spawn_app, value};
@@ -359,6 +361,84 @@ async fn discovery_follows_every_page_of_projects() {
         }
         assert!(!pages.iter().any(|r| r.ends_with("page=4")), "{pages:?}");
     });
+}
+
+/// Missed means missed: with the project's webhook integration readable and sending only
+/// `complete` activities (the default), a cancelled activity polling finds was never meant to
+/// be delivered: it is counted apart, and only the complete one is a missed delivery. A
+/// project whose integrations cannot be read counts both, as before, and says so.
+#[tokio::test]
+async fn only_what_an_integration_should_have_sent_counts_as_missed() {
+    const OTHER: &str = "other-project";
+    const UNSENT: &str = "platformsh_exporter_unsent_activities_total";
+    let mut integrations = HashMap::new();
+    integrations.insert(
+        PROJECT.to_owned(),
+        json!([
+            {"id": "w1", "type": "webhook", "url": "https://exporter.example.com/webhook",
+             "events": ["*"], "states": ["complete"], "environments": ["*"],
+             "excluded_environments": [], "result": "*"},
+            {"id": "h1", "type": "health.email", "recipients": ["ops@example.com"]},
+        ]),
+    );
+    let double = ApiDouble::start(Behaviour {
+        integrations,
+        ..Behaviour::default()
+    })
+    .await;
+    let app = spawn(
+        &double,
+        &["--platformsh.projects", &format!("{PROJECT},{OTHER}")],
+    )
+    .await;
+    until(&app, "a first poll", |s| {
+        value(
+            s,
+            "platformsh_exporter_api_integrations_readable",
+            &[("project", PROJECT)],
+        ) == 1.0
+    })
+    .await;
+
+    for project in [PROJECT, OTHER] {
+        let mut new = recent(&format!("{project}-"), 2);
+        new[1]["state"] = json!("cancelled");
+        new[1]["result"] = json!("failure");
+        for activity in &mut new {
+            activity["project"] = json!(project);
+        }
+        double.add(project, new);
+    }
+    let samples = until(&app, "both projects polled", |s| {
+        value(s, RECONCILED, &[("project", PROJECT)]) == 1.0
+            && value(s, UNSENT, &[("project", PROJECT)]) == 1.0
+            && value(s, RECONCILED, &[("project", OTHER)]) == 2.0
+    })
+    .await;
+    assert_eq!(value(&samples, UNSENT, &[("project", OTHER)]), 0.0);
+    let readable = |project| {
+        value(
+            &samples,
+            "platformsh_exporter_api_integrations_readable",
+            &[("project", project)],
+        )
+    };
+    assert_eq!((readable(PROJECT), readable(OTHER)), (1.0, 0.0));
+    // Both were recorded all the same: the cancelled one is a cancelled activity.
+    assert_eq!(
+        value(
+            &samples,
+            "platformsh_activities_total",
+            &[
+                ("project", PROJECT),
+                ("environment", "main"),
+                ("environment_type", "production"),
+                ("type", "environment.redeploy"),
+                ("result", "cancelled"),
+            ]
+        ),
+        1.0
+    );
 }
 
 #[tokio::test]
