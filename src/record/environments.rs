@@ -70,6 +70,18 @@ pub(super) struct Environments {
     next_forget: f64,
 }
 
+/// The environment's entry in `map`, made the first time; a look-up allocates only then.
+fn entry<'m>(
+    map: &'m mut HashMap<String, HashMap<String, Environment>>,
+    project: &str,
+    environment: &str,
+) -> &'m mut Environment {
+    map.entry_ref(project)
+        .or_default()
+        .entry_ref(environment)
+        .or_default()
+}
+
 impl Environments {
     pub(super) fn new(tombstone_cap: usize, forget_after: Option<Duration>) -> Self {
         Self {
@@ -136,12 +148,7 @@ impl Environments {
 
     /// Notes that the environment of `labels` had an activity at `at`.
     pub(super) fn seen(&mut self, project: &str, environment: &str, at: f64) {
-        let env = self
-            .map
-            .entry_ref(project)
-            .or_default()
-            .entry_ref(environment)
-            .or_default();
+        let env = entry(&mut self.map, project, environment);
         env.seen_at = env.seen_at.max(at);
         if let Some(after) = self.forget_after {
             self.next_forget = self.next_forget.min(env.seen_at + after.as_secs_f64());
@@ -158,12 +165,7 @@ impl Environments {
         m: &mut ActivityFamilies,
     ) {
         let values = [project, environment];
-        let env = self
-            .map
-            .entry_ref(project)
-            .or_default()
-            .entry_ref(environment)
-            .or_default();
+        let env = entry(&mut self.map, project, environment);
         if env.ended_at.is_some_and(|end| at <= end) {
             // Finished before the environment was deactivated: its state stays "inactive".
             return;
@@ -263,12 +265,7 @@ impl Environments {
     /// The environment, its state gone, was deleted at `at`: what remains is when, so that its
     /// late activities do not bring it back.
     pub(super) fn tombstone(&mut self, project: &str, environment: &str, at: f64) {
-        let env = self
-            .map
-            .entry_ref(project)
-            .or_default()
-            .entry_ref(environment)
-            .or_default();
+        let env = entry(&mut self.map, project, environment);
         self.deletions += 1;
         *env = Environment {
             ended_at: Some(at),
