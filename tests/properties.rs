@@ -240,7 +240,7 @@ proptest! {
     #[test]
     fn environment_lifecycles_live_and_replayed_agree(
         steps in prop::collection::vec(
-            (0..4usize, 0..LIFECYCLE_KINDS.len(), 0..4usize, 0..5000i64, 1..4000i64, any::<bool>()),
+            (0..4usize, 0..LIFECYCLE_KINDS.len(), 0..5usize, 0..5000i64, 1..4000i64, any::<bool>()),
             1..40,
         ),
         // Per step: the commits a push lists (of six), with or without an author date; a
@@ -274,6 +274,8 @@ proptest! {
                 // Manual deployment: staged with a result (ids repeat, so the same id is
                 // sometimes seen complete too: counted once, live and replayed alike).
                 2 => (ActivityState::Staged, Some(ActivityResult::Failure)),
+                // Complete without a result: `unknown`, moving no health.
+                3 => (ActivityState::Complete, None),
                 _ => (ActivityState::InProgress, None),
             };
             let kind = LIFECYCLE_KINDS[kind];

@@ -78,21 +78,35 @@ impl ActivityResult {
     }
 }
 
-/// The `result` label of a finished activity: its [`ActivityResult`], or `cancelled`.
+/// The `result` label of a finished activity: its [`ActivityResult`], `cancelled`, or
+/// `unknown`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResultLabel {
     Success,
     Failure,
     /// State `cancelled`, whatever `result` says (Platform.sh sends `failure`).
     Cancelled,
+    /// State `complete` with a null `result`, which the API's schema allows: finished, but
+    /// neither a success nor a failure can be claimed for it, so it counts, and moves no
+    /// environment's health.
+    Unknown,
 }
 
 impl ResultLabel {
+    /// Every value, in the order of the discriminants (slot arrays are indexed by them).
+    pub const ALL: [ResultLabel; 4] = [
+        ResultLabel::Success,
+        ResultLabel::Failure,
+        ResultLabel::Cancelled,
+        ResultLabel::Unknown,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ResultLabel::Success => "success",
             ResultLabel::Failure => "failure",
             ResultLabel::Cancelled => "cancelled",
+            ResultLabel::Unknown => "unknown",
         }
     }
 }
@@ -265,15 +279,19 @@ impl Activity {
     }
 
     /// The `result` label, for a finished activity only. A success with a failed command is a
-    /// failure, as the vendor's CLI shows it: its deploy hook did not do its work.
+    /// failure, as the vendor's CLI shows it: its deploy hook did not do its work. So is a
+    /// `complete` activity without a result (the schema allows it) with a failed command;
+    /// without one, its result is `unknown`.
     pub fn finished(&self) -> Option<ResultLabel> {
+        let failed_command = self.failed_commands > 0;
         match (self.state, self.result) {
             (ActivityState::Cancelled, _) => Some(ResultLabel::Cancelled),
             // A staged activity (manual deployment) with a result is finished for what it did
             // (a build that failed is a failure); what it staged is deployed later, by
             // `environment.deploy`.
-            (ActivityState::Complete | ActivityState::Staged, Some(ActivityResult::Success))
-                if self.failed_commands > 0 =>
+            (ActivityState::Complete | ActivityState::Staged, Some(_))
+            | (ActivityState::Complete, None)
+                if failed_command =>
             {
                 Some(ResultLabel::Failure)
             }
@@ -283,6 +301,7 @@ impl Activity {
             (ActivityState::Complete | ActivityState::Staged, Some(ActivityResult::Failure)) => {
                 Some(ResultLabel::Failure)
             }
+            (ActivityState::Complete, None) => Some(ResultLabel::Unknown),
             _ => None,
         }
     }
@@ -291,7 +310,7 @@ impl Activity {
     /// Platform.sh's own `failure_reason` first, then a failed command.
     pub fn failure(&self) -> Option<FailureReason> {
         match self.finished()? {
-            ResultLabel::Success => None,
+            ResultLabel::Success | ResultLabel::Unknown => None,
             ResultLabel::Cancelled => Some(FailureReason::Cancelled),
             ResultLabel::Failure => Some(match (self.result, self.failure_reason) {
                 (Some(ActivityResult::Failure), Some(reason)) => reason,

@@ -340,13 +340,6 @@ impl Wire<'_> {
         if let Some((path, child)) = &merged_child {
             check_value(path, child, MAX_LABEL_BYTES, true)?;
         }
-        if self.state == ActivityState::Complete && self.result.is_none() {
-            return Err(ParseError::new(
-                "$.result",
-                "an activity in state complete must have result success or failure",
-            ));
-        }
-
         let commits = self.payload.0.as_ref().and_then(|p| {
             p.commits_count
                 .or_else(|| p.commits.as_ref().map(|c| c.listed))

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::state::AppState;
+use crate::activity::ResultLabel;
 use crate::store;
 
 /// Most activities one request returns.
@@ -45,11 +46,11 @@ pub async fn activities(
         );
     };
     if let Some(result) = &params.result
-        && !["success", "failure", "cancelled"].contains(&result.as_str())
+        && !ResultLabel::ALL.iter().any(|r| r.as_str() == result)
     {
         return error(
             StatusCode::BAD_REQUEST,
-            format!("result must be success, failure or cancelled, not {result:?}"),
+            format!("result must be success, failure, cancelled or unknown, not {result:?}"),
         );
     }
     let limit = params.limit.unwrap_or(DEFAULT_LIMIT);

@@ -18,14 +18,14 @@ use super::skipped::{Metric, Reason, skip};
 /// set does not fix (result, phase) has one slot per value.
 #[derive(Debug, Default)]
 pub(super) struct Handles {
-    activities: [Option<usize>; 3],
+    activities: [Option<usize>; ResultLabel::ALL.len()],
     failures: [Option<usize>; 5],
-    duration: [Option<usize>; 3],
+    duration: [Option<usize>; ResultLabel::ALL.len()],
     wait: Option<usize>,
     phase: [Option<usize>; 4],
     push_commits: Option<usize>,
-    deployments: [Option<usize>; 3],
-    restarts: [Option<usize>; 3],
+    deployments: [Option<usize>; ResultLabel::ALL.len()],
+    restarts: [Option<usize>; ResultLabel::ALL.len()],
 }
 
 /// The label set that keys [`Handles`]: project, environment, environment type, type.

@@ -304,8 +304,9 @@ impl Recorder {
         let succeeded = match finished {
             ResultLabel::Success => true,
             ResultLabel::Failure => false,
-            // A cancelled deployment leaves the environment as it was.
-            ResultLabel::Cancelled => return None,
+            // A cancelled deployment, or one whose result is unknown, leaves the environment
+            // as it was.
+            ResultLabel::Cancelled | ResultLabel::Unknown => return None,
         };
         let environment = (labels.project.as_ref(), labels.environment.as_ref());
         self.environments

@@ -237,16 +237,6 @@ async fn a_body_over_the_limit_is_answered_413_and_changes_nothing() {
 }
 
 #[tokio::test]
-async fn a_state_complete_without_a_result_is_refused() {
-    let app = spawn_app(&[]).await;
-    let mut body = fixture_json("push-success-seed.json");
-    body["result"] = json!(null);
-    let answer = app.post(body.to_string()).await;
-    assert_eq!(answer.status, 400);
-    assert_eq!(answer.json()["path"], "$.result");
-}
-
-#[tokio::test]
 async fn the_landing_page_links_to_the_metrics() {
     let app = spawn_app(&["--web.telemetry-path", "/custom-metrics"]).await;
     let answer = app.get("/").await;

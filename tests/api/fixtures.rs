@@ -939,3 +939,71 @@ async fn staged_pushes_count_once_and_environment_deploy_delivers_them() {
         activity_samples(&samples)
     );
 }
+
+/// A `complete` activity with a null `result` (the API's schema allows it) is accepted and
+/// counted under `result="unknown"`: not a failure (no failure reason, the alert stays
+/// silent), not a success (no last-deployment state, no commits delivered).
+#[tokio::test]
+async fn a_complete_activity_without_a_result_counts_as_unknown_and_moves_no_health() {
+    let (ack, samples) = post_alone("platform/complete-without-result.json").await;
+    assert_eq!(ack["state"], "complete");
+    let p = ("project", PROJECT);
+    let env = ("environment", "staging");
+    let et = ("environment_type", "staging");
+    let ty = ("type", "environment.variable.update");
+    let unknown = ("result", "unknown");
+    let mut expected = vec![
+        s(
+            "platformsh_activities_total",
+            &[p, env, et, ty, unknown],
+            1.0,
+        ),
+        s("platformsh_deployments_total", &[p, env, et, unknown], 1.0),
+        s(
+            "platformsh_last_activity_timestamp_seconds",
+            &[p],
+            1_793_638_862.0,
+        ),
+    ];
+    expected.extend(histogram(
+        "platformsh_activity_duration_seconds",
+        &[p, et, ty, unknown],
+        60.0,
+        1.0,
+    ));
+    expected.extend(histogram(
+        "platformsh_activity_wait_seconds",
+        &[p, et, ty],
+        2.0,
+        1.0,
+    ));
+    assert_exactly(&activity_samples(&samples), &expected);
+
+    // A failed command says it failed, as the vendor's CLI shows it.
+    let app = spawn_app(&[]).await;
+    let mut body: serde_json::Value =
+        serde_json::from_slice(&fixture("platform/complete-without-result.json")).unwrap();
+    body["commands"] = serde_json::json!([{"app": "app", "type": "deploy", "exit_code": 1}]);
+    assert_eq!(app.post(body.to_string()).await.status, 202);
+    let samples = app.scrape().await;
+    assert_eq!(
+        value(
+            &samples,
+            "platformsh_deployments_total",
+            &[p, env, et, ("result", "failure")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(
+            &samples,
+            "platformsh_activity_failures_total",
+            &[p, env, et, ty, ("reason", "command")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(&samples, "platformsh_last_deployment_success", &[p, env]),
+        0.0
+    );
+}

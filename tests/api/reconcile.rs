@@ -391,12 +391,23 @@ async fn only_what_an_integration_should_have_sent_counts_as_missed() {
         &["--platformsh.projects", &format!("{PROJECT},{OTHER}")],
     )
     .await;
+    // Integrations are read before the activities: wait for the whole first poll of both
+    // projects, or the activities added next could be read by it, as history.
     until(&app, "a first poll", |s| {
+        let polled = |project| {
+            value(
+                s,
+                "platformsh_exporter_api_last_success_timestamp_seconds",
+                &[("project", project)],
+            ) > 0.0
+        };
         value(
             s,
             "platformsh_exporter_api_integrations_readable",
             &[("project", PROJECT)],
         ) == 1.0
+            && polled(PROJECT)
+            && polled(OTHER)
     })
     .await;
 
