@@ -850,11 +850,26 @@ def deployments():
         12,
         8,
     )
+    L.add(
+        timeseries(
+            "Restarts per day by environment type",
+            "Finished restarts over the preceding day, by environment type and result: redeploys, resumes, resource updates (autoscaling among them), certificate renewals (--deployment.restart-types). They deliver no change, so DORA's panels leave them out, but a failed one fails its environment like a failed deployment.",
+            "short",
+            [
+                target(
+                    f"sum by (environment_type, result) (increase(platformsh_restarts_total{{{SEL}}}[1d]))",
+                    "{{environment_type}} {{result}}",
+                )
+            ],
+        ),
+        12,
+        8,
+    )
     L.row("Per environment")
     L.add(
         table(
             "Deployments per environment",
-            "Finished deployments of each environment over the dashboard's time range, and how many failed.",
+            "Finished deployments of a change of each environment over the dashboard's time range, how many failed, and its finished restarts.",
             [
                 target(
                     f'sum by (project, environment) (increase(platformsh_deployments_total{{result=~"success|failure", {SEL}}}[$__range]))',
@@ -869,11 +884,18 @@ def deployments():
                     instant=True,
                     fmt="table",
                 ),
+                target(
+                    f'sum by (project, environment) (increase(platformsh_restarts_total{{result=~"success|failure", {SEL}}}[$__range]))'
+                    f' or (0 * sum by (project, environment) (increase(platformsh_deployments_total{{{SEL}}}[$__range])))',
+                    ref="C",
+                    instant=True,
+                    fmt="table",
+                ),
             ],
             [],
             {
                 "excludeByName": {"Time": True},
-                "renameByName": {"Value #A": "Deployments", "Value #B": "Failed", "project": "Project", "environment": "Environment"},
+                "renameByName": {"Value #A": "Deployments", "Value #B": "Failed", "Value #C": "Restarts", "project": "Project", "environment": "Environment"},
             },
         ),
         24,
