@@ -527,17 +527,23 @@ def overview():
     L.add(
         timeseries(
             "Missed webhook deliveries",
-            "Activities the Platform.sh API listed that no webhook had delivered (reconciliation), per hour and project, beside those the webhook delivered. Rising while deliveries stay at zero: the webhook integration is broken or missing. Needs --platformsh.api-token-file.",
+            "Activities the Platform.sh API listed that a webhook should have delivered and had not (reconciliation), per hour and project, beside those the webhook delivered and those polling found that no webhook integration sends (API-only projects: all of them). Missed rising while deliveries stay at zero: the webhook integration is broken or missing. API-only projects have no missed line. Needs --platformsh.api-token-file.",
             "short",
             [
                 target(
-                    'sum by (project) (increase(platformsh_exporter_reconciled_activities_total{project=~"$project"}[1h]))',
+                    'sum by (project) (increase(platformsh_exporter_reconciled_activities_total{project=~"$project"}[1h]))'
+                    ' unless on (project) max by (project) (platformsh_exporter_delivery_mode{mode="api_only", project=~"$project"}) == 1',
                     "{{project}} missed",
                 ),
                 target(
                     'sum by (project) (increase(platformsh_exporter_delivered_activities_total{project=~"$project"}[1h]))',
                     "{{project}} delivered",
                     ref="B",
+                ),
+                target(
+                    'sum by (project) (increase(platformsh_exporter_unsent_activities_total{project=~"$project"}[1h]))',
+                    "{{project}} polled, not sent",
+                    ref="C",
                 ),
             ],
         ),

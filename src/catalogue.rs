@@ -302,6 +302,13 @@ pub const API_INTEGRATIONS_READABLE: Family = Family {
     labels: &["project"],
     buckets: &[],
 };
+pub const DELIVERY_MODE: Family = Family {
+    name: "platformsh_exporter_delivery_mode",
+    help: "1 for the way the project's activities reach the exporter, 0 for the others: webhook (a webhook integration sends to it), api_only (none does, or --platformsh.api-only: the poller is the only source, and nothing it finds is a missed delivery), unknown (its integrations cannot be read).",
+    kind: Kind::Gauge,
+    labels: &["project", "mode"],
+    buckets: &[],
+};
 pub const PROJECT_INFO: Family = Family {
     name: "platformsh_project_info",
     help: "Always 1 for each project polled in the Platform.sh API: its title, region and organization name (its id if the name cannot be read), for dashboards to show.",
@@ -350,6 +357,7 @@ pub const FAMILIES: &[&Family] = &[
     &API_LAST_SUCCESS,
     &API_UNREAD,
     &API_INTEGRATIONS_READABLE,
+    &DELIVERY_MODE,
     &PROJECT_INFO,
     &BUILD_INFO,
 ];

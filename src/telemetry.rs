@@ -11,9 +11,11 @@ use std::sync::OnceLock;
 use prometheus::core::Collector;
 use prometheus::{HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry};
 
+use crate::activity::DeliveryMode;
 use crate::catalogue::{
-    API_INTEGRATIONS_READABLE, API_LAST_SUCCESS, API_REQUESTS, API_UNREAD, BUILD_INFO, Family,
-    PROJECT_INFO, STORE_COMMIT_BATCH, STORE_COMMIT_DURATION, STORE_ERRORS, WEBHOOKS,
+    API_INTEGRATIONS_READABLE, API_LAST_SUCCESS, API_REQUESTS, API_UNREAD, BUILD_INFO,
+    DELIVERY_MODE, Family, PROJECT_INFO, STORE_COMMIT_BATCH, STORE_COMMIT_DURATION, STORE_ERRORS,
+    WEBHOOKS,
 };
 
 /// What became of a webhook delivery: the `outcome` label of
@@ -128,6 +130,7 @@ pub struct ApiTelemetry {
     last_success: prometheus::GaugeVec,
     unread: prometheus::GaugeVec,
     integrations_readable: IntGaugeVec,
+    delivery_mode: IntGaugeVec,
     project_info: IntGaugeVec,
 }
 
@@ -172,6 +175,39 @@ impl ApiTelemetry {
         self.integrations_readable
             .with_label_values(&[project])
             .set(i64::from(readable));
+    }
+
+    /// Sets the project's delivery mode: 1 on its mode's series, 0 on the others.
+    pub fn delivery_mode(&self, project: &str, mode: DeliveryMode) {
+        for each in DeliveryMode::ALL {
+            self.delivery_mode
+                .with_label_values(&[project, each.as_str()])
+                .set(i64::from(each == mode));
+        }
+    }
+
+    /// Each project's delivery mode, by project.
+    pub fn delivery_modes(&self) -> Vec<(String, DeliveryMode)> {
+        let mut modes: Vec<(String, DeliveryMode)> = self
+            .delivery_mode
+            .collect()
+            .iter()
+            .flat_map(|family| family.get_metric().iter())
+            .filter(|m| m.get_gauge().value() > 0.5)
+            .filter_map(|m| {
+                let label = |name: &str| {
+                    m.get_label()
+                        .iter()
+                        .find(|l| l.name() == name)
+                        .map(|l| l.value().to_owned())
+                };
+                let mode = label("mode")?;
+                let mode = DeliveryMode::ALL.into_iter().find(|d| d.as_str() == mode)?;
+                Some((label("project")?, mode))
+            })
+            .collect();
+        modes.sort_by(|a, b| a.0.cmp(&b.0));
+        modes
     }
 
     pub fn unread(&self, project: &str, seconds: f64) {
@@ -331,6 +367,11 @@ impl Telemetry {
                     API_INTEGRATIONS_READABLE.labels,
                 )
                 .expect("valid gauge family"),
+            ),
+            delivery_mode: registered(
+                &self.registry,
+                IntGaugeVec::new(opts(&DELIVERY_MODE), DELIVERY_MODE.labels)
+                    .expect("valid gauge family"),
             ),
             project_info: registered(
                 &self.registry,

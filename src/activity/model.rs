@@ -193,6 +193,36 @@ impl Source {
     }
 }
 
+/// How a project's activities reach the exporter, as reconciliation finds it at each poll:
+/// the `mode` label of `platformsh_exporter_delivery_mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryMode {
+    /// A webhook integration of the project sends to this exporter.
+    Webhook,
+    /// None does (or `--platformsh.api-only`): the poller is the only source, and what it
+    /// finds is not a missed delivery.
+    ApiOnly,
+    /// The project's integrations cannot be read: taken to be a webhook, as before they were
+    /// read.
+    Unknown,
+}
+
+impl DeliveryMode {
+    pub const ALL: [DeliveryMode; 3] = [
+        DeliveryMode::Webhook,
+        DeliveryMode::ApiOnly,
+        DeliveryMode::Unknown,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryMode::Webhook => "webhook",
+            DeliveryMode::ApiOnly => "api_only",
+            DeliveryMode::Unknown => "unknown",
+        }
+    }
+}
+
 /// Phase times from the `timings` object. Only the documented keys are kept, so a delivery
 /// cannot create unbounded `phase` label values.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, Serialize)]

@@ -5,9 +5,12 @@ use std::time::Duration;
 
 use clap::Parser;
 
+mod command;
 mod error;
 mod parse;
 mod types;
+
+pub use command::{Command, SetupOutput};
 
 pub use error::{ConfigError, read};
 use parse::{commits_per_push, duration, positive_duration, route_path};
@@ -77,7 +80,8 @@ pub struct Config {
         long = "webhook.shared-key-file",
         help_heading = "Webhook",
         env = "PLATFORMSH_EXPORTER_WEBHOOK_SHARED_KEY_FILE",
-        conflicts_with = "shared_key"
+        conflicts_with = "shared_key",
+        global = true
     )]
     pub shared_key_file: Option<PathBuf>,
 
@@ -87,7 +91,8 @@ pub struct Config {
         long = "webhook.shared-key",
         help_heading = "Webhook",
         env = "PLATFORMSH_EXPORTER_WEBHOOK_SHARED_KEY",
-        hide_env_values = true
+        hide_env_values = true,
+        global = true
     )]
     pub shared_key: Option<SharedKey>,
 
@@ -362,7 +367,8 @@ pub struct Config {
         long = "platformsh.api-token-file",
         help_heading = "Reconciliation with the Platform.sh API",
         env = "PLATFORMSH_EXPORTER_PLATFORMSH_API_TOKEN_FILE",
-        conflicts_with = "api_token"
+        conflicts_with = "api_token",
+        global = true
     )]
     pub api_token_file: Option<PathBuf>,
 
@@ -372,7 +378,8 @@ pub struct Config {
         long = "platformsh.api-token",
         help_heading = "Reconciliation with the Platform.sh API",
         env = "PLATFORMSH_EXPORTER_PLATFORMSH_API_TOKEN",
-        hide_env_values = true
+        hide_env_values = true,
+        global = true
     )]
     pub api_token: Option<ApiToken>,
 
@@ -381,7 +388,8 @@ pub struct Config {
         long = "platformsh.api-url",
         help_heading = "Reconciliation with the Platform.sh API",
         env = "PLATFORMSH_EXPORTER_PLATFORMSH_API_URL",
-        default_value = "https://api.upsun.com"
+        default_value = "https://api.upsun.com",
+        global = true
     )]
     pub api_url: String,
 
@@ -390,16 +398,39 @@ pub struct Config {
         long = "platformsh.auth-url",
         help_heading = "Reconciliation with the Platform.sh API",
         env = "PLATFORMSH_EXPORTER_PLATFORMSH_AUTH_URL",
-        default_value = "https://auth.upsun.com"
+        default_value = "https://auth.upsun.com",
+        global = true
     )]
     pub auth_url: String,
+
+    /// The URL Platform.sh posts this exporter's webhook deliveries to (such as
+    /// `https://exporter.example.com/webhook`): `setup` points each project's integration at it,
+    /// and reconciliation knows by it which integration is this exporter's.
+    #[arg(
+        long = "webhook.public-url",
+        help_heading = "Webhook",
+        env = "PLATFORMSH_EXPORTER_WEBHOOK_PUBLIC_URL",
+        value_parser = parse::public_url,
+        global = true
+    )]
+    pub public_url: Option<reqwest::Url>,
+
+    /// No webhook is configured: the API poller is the only source (README, API-only mode).
+    /// Activities show at each poll, unfinished ones too, and none counts as missed.
+    #[arg(
+        long = "platformsh.api-only",
+        help_heading = "Reconciliation with the Platform.sh API",
+        env = "PLATFORMSH_EXPORTER_PLATFORMSH_API_ONLY"
+    )]
+    pub api_only: bool,
 
     /// Project ids to poll (comma-separated); empty: every project the token can see.
     #[arg(
         long = "platformsh.projects",
         help_heading = "Reconciliation with the Platform.sh API",
         env = "PLATFORMSH_EXPORTER_PLATFORMSH_PROJECTS",
-        value_delimiter = ','
+        value_delimiter = ',',
+        global = true
     )]
     pub projects: Vec<String>,
 
@@ -460,38 +491,6 @@ pub enum LogFormat {
     Json,
 }
 
-/// What the exporter can do besides serving.
-#[derive(Debug, Clone, clap::Subcommand)]
-pub enum Command {
-    /// Write the activity metrics as they evolved, from the store at --storage.path, in the
-    /// OpenMetrics text format with timestamps, for `promtool tsdb create-blocks-from
-    /// openmetrics` (see README, History for Prometheus).
-    History {
-        /// How far back to write (the state at that time, then every change).
-        #[arg(long, default_value = "90d", value_parser = duration)]
-        since: Duration,
-        /// File to write; standard output if absent. Never the store; written in full beside
-        /// it, then moved in place.
-        #[arg(long)]
-        output: Option<PathBuf>,
-        /// Replace --output if it exists (a symlink is replaced, not followed).
-        #[arg(long)]
-        overwrite: bool,
-        /// Also write every metric at each multiple of this (e.g. 15m), not only when it
-        /// changes: instant queries and short ranges then find a sample (Prometheus looks
-        /// back 5 minutes). Each step costs a line per series.
-        #[arg(long, value_parser = positive_duration)]
-        step: Option<Duration>,
-    },
-    /// Exit 0 if the exporter at --web.listen-address (or --url) answers its readiness check,
-    /// 1 if not: a container HEALTHCHECK that needs no curl in the image.
-    Healthcheck {
-        /// Readiness URL; by default /-/ready on --web.listen-address (0.0.0.0 as 127.0.0.1).
-        #[arg(long)]
-        url: Option<String>,
-    },
-}
-
 impl Config {
     /// The configuration with every default, as if no flag were given.
     pub fn defaults() -> Self {
@@ -507,6 +506,13 @@ impl Config {
                 ApiToken::parse(&token).map_err(|e| ConfigError::invalid(what, path, e))?
             }
             (None, Some(token)) => token.clone(),
+            (None, None) if self.api_only => {
+                return Err(ConfigError::Flags(
+                    "--platformsh.api-only needs an API token (--platformsh.api-token-file): the \
+                     poller is then the only source"
+                        .into(),
+                ));
+            }
             (None, None) => return Ok(None),
         };
         let projects: Vec<String> = self
@@ -529,6 +535,8 @@ impl Config {
             timeout: Duration::from_secs(30),
             backoff: Duration::from_secs(1),
             max_pages: self.max_pages_per_poll as usize,
+            public_url: self.public_url.clone(),
+            api_only: self.api_only,
         }))
     }
 

@@ -45,3 +45,15 @@ pub fn commits_per_push(s: &str) -> Result<usize, String> {
     }
     Ok(n)
 }
+
+/// The exporter's public webhook URL: absolute, http or https, without credentials.
+pub fn public_url(s: &str) -> Result<reqwest::Url, String> {
+    let url = reqwest::Url::parse(s.trim()).map_err(|e| format!("not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err("must be an http:// or https:// URL with a host".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not carry credentials".into());
+    }
+    Ok(url)
+}

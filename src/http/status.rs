@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::state::AppState;
+use crate::activity::DeliveryMode;
 use crate::store;
 
 /// Deliveries listed.
@@ -174,6 +175,7 @@ fn exporter_section(state: &AppState, now: f64, html: &mut String) {
                 );
             }
             let unread = api.unread_by_project();
+            let modes = api.delivery_modes();
             for (project, at) in polls {
                 // Behind by more than three poll intervals' worth of a default 5 min: stale.
                 let mut class = if now - at > 900.0 { "bad" } else { "ok" };
@@ -190,10 +192,24 @@ fn exporter_section(state: &AppState, now: f64, html: &mut String) {
                 } else {
                     String::new()
                 };
+                let mode = modes
+                    .iter()
+                    .find(|(p, _)| *p == project)
+                    .map_or("", |(_, mode)| match mode {
+                        DeliveryMode::Webhook => "; activities arrive by webhook",
+                        DeliveryMode::ApiOnly => {
+                            "; API-only: no webhook integration sends here, so activities \
+                             show at each poll"
+                        }
+                        DeliveryMode::Unknown => {
+                            "; its integrations cannot be read, so every activity found \
+                             undelivered counts as missed"
+                        }
+                    });
                 let _ = writeln!(
                     html,
                     "<li id=\"reconciliation\" class=\"{class}\">Reconciliation of {}: last \
-                     complete poll {}{behind}.</li>",
+                     complete poll {}{behind}{mode}.</li>",
                     escaped(&project),
                     ago(at, now)
                 );

@@ -26,7 +26,7 @@ pub mod walk;
 
 use discovery::{AccessList, MAX_ACCESS_PAGES, next_page};
 use gaps::{Gaps, Listed, Step};
-use integrations::Integration;
+use integrations::{Delivery, Integration};
 use walk::{Due, Window};
 
 pub use client::{ApiError, Client};
@@ -180,20 +180,24 @@ impl Poller {
         }
     }
 
-    /// The project's webhook integrations (`GET /projects/{id}/integrations`), or `None`, said
-    /// in a metric and a log line, when they cannot be read (a token without the right): every
-    /// undelivered activity then counts as missed, as before integrations were read.
-    async fn webhook_integrations(&self, project: &str) -> Option<Vec<Integration>> {
-        let path = format!("/projects/{}/integrations", encode(project));
-        let read: Result<Vec<Integration>, ApiError> = self.json("integrations", &path).await;
-        self.telemetry.integrations_readable(project, read.is_ok());
-        match read {
-            Ok(list) => Some(list.into_iter().filter(Integration::is_webhook).collect()),
-            Err(e) => {
+    /// How the project's activities reach this exporter (see [`Delivery`]), said in metrics:
+    /// with --platformsh.api-only, by the flag; else by the project's integrations (`GET
+    /// /projects/{id}/integrations`). When they cannot be read (a token without the right),
+    /// every undelivered activity counts as missed, as before integrations were read.
+    async fn delivery(&self, project: &str) -> Delivery {
+        let delivery = if self.settings.api_only {
+            Delivery::ApiOnly
+        } else {
+            let path = format!("/projects/{}/integrations", encode(project));
+            let read: Result<Vec<Integration>, ApiError> = self.json("integrations", &path).await;
+            self.telemetry.integrations_readable(project, read.is_ok());
+            if let Err(e) = &read {
                 tracing::debug!(project, error = %e, "cannot read the project's integrations: every undelivered activity counts as missed");
-                None
             }
-        }
+            Delivery::of(read.ok(), self.settings.public_url.as_ref())
+        };
+        self.telemetry.delivery_mode(project, delivery.mode());
+        delivery
     }
 
     /// The configured projects, or every project the token can see.
@@ -298,9 +302,15 @@ impl Poller {
             recorder.max_clock_skew()
         };
         self.update_project_info(project).await;
-        let senders = self.webhook_integrations(project).await;
+        let delivery = self.delivery(project).await;
+        let api_only = matches!(delivery, Delivery::ApiOnly);
 
-        let grace = chrono_duration(MAX_GRACE.min(self.settings.poll_interval / 2));
+        // No delivery is on its way when no webhook sends the project's activities.
+        let grace = if api_only {
+            chrono::Duration::zero()
+        } else {
+            chrono_duration(MAX_GRACE.min(self.settings.poll_interval / 2))
+        };
         let since = self.progress[project].since;
         let mut walk = Walk {
             project,
@@ -308,12 +318,13 @@ impl Poller {
                 since,
                 settled_before: start - grace,
                 skewed_after: start + chrono_duration(skew),
+                api_only,
             },
             polled: Polled::default(),
             seen: HashSet::new(),
             fullest: 0,
             unsettled: Vec::new(),
-            senders,
+            delivery,
         };
         let walked = self.walk(project, start, &mut walk).await;
         let progress = self.progress.get_mut(project).expect("inserted above");
@@ -466,9 +477,9 @@ struct Walk<'a> {
     /// Creation times (µs) of activities this poll could not settle (unfinished, or touched
     /// too recently): the next poll reads each of those places again.
     unsettled: Vec<i64>,
-    /// The project's webhook integrations, if they could be read: an activity none of them
-    /// sends is not a missed delivery.
-    senders: Option<Vec<Integration>>,
+    /// How the project's activities reach this exporter: an activity none of its webhook
+    /// integrations sends is not a missed delivery.
+    delivery: Delivery,
 }
 
 /// What one page held.
@@ -521,21 +532,24 @@ impl Walk<'_> {
             if let Some(created) = activity.created_at.map(|c| c.timestamp_micros()) {
                 result.oldest = Some(result.oldest.map_or(created, |o| o.min(created)));
             }
-            activity.source = match self.window.due(&activity, floor) {
+            let due = self.window.due(&activity, floor);
+            let source = match due {
                 Due::Skip => continue,
                 Due::Unsettled(created) => {
                     self.unsettled.extend(created);
                     continue;
                 }
-                Due::Take(Source::Reconciliation)
-                    if self
-                        .senders
-                        .as_ref()
-                        .is_some_and(|senders| !integrations::any_sends(senders, &activity)) =>
-                {
-                    Source::Unsent
+                Due::TakeUnfinished(source, created) => {
+                    self.unsettled.extend(created);
+                    source
                 }
                 Due::Take(source) => source,
+            };
+            activity.source = match source {
+                Source::Reconciliation if !self.delivery.should_have_sent(&activity) => {
+                    Source::Unsent
+                }
+                source => source,
             };
             let received_at = activity::stored_precision(Utc::now());
             let recorded = intake.accept(activity, received_at).await?;

@@ -54,4 +54,9 @@ pub struct Settings {
     /// Most pages read per project and poll: a bound on one poll's work whatever the API
     /// answers; a walk cut there goes on at the next poll.
     pub max_pages: usize,
+    /// `--webhook.public-url`: the integration pointing there is this exporter's; without
+    /// it, any webhook integration of the project is taken for this exporter's.
+    pub public_url: Option<reqwest::Url>,
+    /// `--platformsh.api-only`: no webhook is expected; the poller is the only source.
+    pub api_only: bool,
 }

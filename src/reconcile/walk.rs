@@ -6,6 +6,9 @@
 //!   its creation time is read again at the next poll.
 //! - Last touched in the far future (past the clock skew the recorder believes): never settled
 //!   by waiting, so taken in; the recorder clamps its times as it clamps a delivery's.
+//! - API-only (no webhook sends the project's activities here): no grace for a delivery on its
+//!   way, and an unfinished activity is taken in as unfinished (nothing else would show it)
+//!   while its place is read again, until it finishes.
 //! - Otherwise taken in: as history (backfill) if created before reconciliation first polled the
 //!   project, as a missed delivery (reconciliation) if after, or if it has no creation time.
 
@@ -22,6 +25,8 @@ pub struct Window {
     pub settled_before: DateTime<Utc>,
     /// …unless after this: a time from a wrong clock (the year 9999).
     pub skewed_after: DateTime<Utc>,
+    /// No webhook delivers the project's activities: the poll is the only source.
+    pub api_only: bool,
 }
 
 /// What becomes of one listed activity.
@@ -33,6 +38,9 @@ pub enum Due {
     Unsettled(Option<i64>),
     /// Taken in, as this source.
     Take(Source),
+    /// API-only: taken in unfinished, as this source, and its place read again (as
+    /// `Unsettled`) until it finishes.
+    TakeUnfinished(Source, Option<i64>),
 }
 
 impl Window {
@@ -47,13 +55,16 @@ impl Window {
             .or(activity.created_at)
             .unwrap_or(self.settled_before);
         let recent = latest > self.settled_before && latest <= self.skewed_after;
-        if activity.finished().is_none() || recent {
-            return Due::Unsettled(created);
-        }
-        if activity.created_at.is_some_and(|c| c < self.since) {
-            Due::Take(Source::Backfill)
+        let source = if activity.created_at.is_some_and(|c| c < self.since) {
+            Source::Backfill
         } else {
-            Due::Take(Source::Reconciliation)
+            Source::Reconciliation
+        };
+        match activity.finished() {
+            None if self.api_only => Due::TakeUnfinished(source, created),
+            None => Due::Unsettled(created),
+            Some(_) if recent => Due::Unsettled(created),
+            Some(_) => Due::Take(source),
         }
     }
 }
@@ -89,6 +100,7 @@ mod tests {
         since: DateTime::from_timestamp(1000, 0).unwrap(),
         settled_before: DateTime::from_timestamp(2000, 0).unwrap(),
         skewed_after: DateTime::from_timestamp(3000, 0).unwrap(),
+        api_only: false,
     };
 
     #[test]
@@ -137,6 +149,27 @@ mod tests {
         assert_eq!(
             WINDOW.due(&activity(Some(600), 700), 600_000_000),
             Due::Take(Source::Backfill)
+        );
+    }
+
+    /// API-only: an unfinished activity is taken in at once (and read again), and no grace is
+    /// left for a delivery on its way: the poll's start is the settling time.
+    #[test]
+    fn api_only_takes_unfinished_ones_in_and_reads_them_again() {
+        let api_only = Window {
+            api_only: true,
+            ..WINDOW
+        };
+        let mut unfinished = activity(Some(1500), 1600);
+        unfinished.state = ActivityState::InProgress;
+        unfinished.result = None;
+        assert_eq!(
+            api_only.due(&unfinished, 0),
+            Due::TakeUnfinished(Source::Reconciliation, Some(1_500_000_000))
+        );
+        assert_eq!(
+            api_only.due(&activity(Some(1500), 1600), 0),
+            Due::Take(Source::Reconciliation)
         );
     }
 }

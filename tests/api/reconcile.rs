@@ -728,3 +728,133 @@ async fn an_activity_unfinished_for_days_is_read_again_alone_not_with_the_window
     until(&app, "the finished one", |s| exactly_once(s, 51.0, 51.0)).await;
     settled(&app, &double, 51.0, 51.0).await;
 }
+
+/// The last complete poll of `project` (seconds), 0 before the first.
+fn last_poll(samples: &Samples, project: &str) -> f64 {
+    value(
+        samples,
+        "platformsh_exporter_api_last_success_timestamp_seconds",
+        &[("project", project)],
+    )
+}
+
+/// Waits for the poll after the one `samples` show to complete, and returns its samples.
+async fn next_poll(app: &TestApp, samples: &Samples) -> Samples {
+    let before = last_poll(samples, PROJECT);
+    until(app, "the next poll", |s| last_poll(s, PROJECT) > before).await
+}
+
+/// API-only mode: no webhook at all. Each activity shows at the first poll that starts after
+/// it changed, an unfinished one too (and then finished), and none counts as missed.
+#[tokio::test]
+async fn api_only_shows_each_activity_at_the_next_poll_and_counts_none_missed() {
+    let double = ApiDouble::start(Behaviour::default()).await;
+    let app = spawn(&double, &["--platformsh.api-only"]).await;
+    let first = until(&app, "a first poll", |s| last_poll(s, PROJECT) > 0.0).await;
+    let mode = |s: &Samples, mode: &str| {
+        value(
+            s,
+            "platformsh_exporter_delivery_mode",
+            &[("project", PROJECT), ("mode", mode)],
+        )
+    };
+    assert_eq!(
+        (mode(&first, "api_only"), mode(&first, "webhook")),
+        (1.0, 0.0)
+    );
+
+    let mut running = recent("running", 1).remove(0);
+    running["state"] = json!("in_progress");
+    running["result"] = json!(null);
+    running["completed_at"] = json!(null);
+    let mut failed = recent("failed", 1).remove(0);
+    failed["result"] = json!("failure");
+    double.add(PROJECT, [running.clone(), failed]);
+    // The poll under way may have listed before they were added; the one after it has not.
+    let samples = next_poll(&app, &next_poll(&app, &first).await).await;
+    let main = [("project", PROJECT), ("environment", "main")];
+    assert_eq!(
+        value(&samples, "platformsh_last_deployment_success", &main),
+        0.0
+    );
+    assert_eq!(
+        value(
+            &samples,
+            "platformsh_activities_unfinished",
+            &[main[0], main[1], ("state", "in_progress")]
+        ),
+        1.0
+    );
+
+    // It finishes: the next poll but one sees it finished, and no longer unfinished.
+    let mut finished = running;
+    finished["state"] = json!("complete");
+    finished["result"] = json!("success");
+    // Later than the failure, so that it is the environment's last deployment.
+    let now = json!(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, false));
+    finished["completed_at"] = now.clone();
+    finished["updated_at"] = now;
+    double.replace(PROJECT, finished);
+    let samples = next_poll(&app, &next_poll(&app, &samples).await).await;
+    assert_eq!(
+        value(&samples, "platformsh_last_deployment_success", &main),
+        1.0
+    );
+    assert_eq!(
+        value(
+            &samples,
+            "platformsh_activities_unfinished",
+            &[main[0], main[1], ("state", "in_progress")]
+        ),
+        0.0
+    );
+    // Three states taken in, none of them missed.
+    let counted = |name: &str| value(&samples, name, &[("project", PROJECT)]);
+    assert_eq!(counted("platformsh_exporter_unsent_activities_total"), 3.0);
+    assert_eq!(counted(RECONCILED), 0.0);
+    // The integrations were not asked for: the flag says there is no webhook.
+    let asked = double.seen(|s| s.requests.iter().any(|r| r.contains("/integrations")));
+    assert!(!asked);
+    let page = app.get("/").await;
+    assert!(page.body.contains("API-only"), "{}", page.body);
+}
+
+/// With --webhook.public-url, an integration pointing elsewhere is not this exporter's: the
+/// project is in API-only mode, found from its integrations, and nothing is missed.
+#[tokio::test]
+async fn an_integration_pointing_elsewhere_is_not_ours() {
+    let mut integrations = HashMap::new();
+    integrations.insert(
+        PROJECT.to_owned(),
+        json!([{"id": "chat", "type": "webhook", "url": "https://chat.example.com/hook",
+                "states": ["*"]}]),
+    );
+    let double = ApiDouble::start(Behaviour {
+        integrations,
+        ..Behaviour::default()
+    })
+    .await;
+    let app = spawn(
+        &double,
+        &[
+            "--webhook.public-url",
+            "https://exporter.example.com/webhook",
+        ],
+    )
+    .await;
+    let first = until(&app, "a first poll", |s| last_poll(s, PROJECT) > 0.0).await;
+    double.add(PROJECT, recent("elsewhere", 2));
+    let samples = next_poll(&app, &next_poll(&app, &first).await).await;
+    let samples = next_poll(&app, &samples).await;
+    let counted = |name: &str| value(&samples, name, &[("project", PROJECT)]);
+    assert_eq!(counted("platformsh_exporter_unsent_activities_total"), 2.0);
+    assert_eq!(counted(RECONCILED), 0.0);
+    assert_eq!(
+        value(
+            &samples,
+            "platformsh_exporter_delivery_mode",
+            &[("project", PROJECT), ("mode", "api_only")]
+        ),
+        1.0
+    );
+}
