@@ -1,6 +1,7 @@
 //! The Platform.sh API client: exchanges the API token for short-lived access tokens, and gets
 //! JSON with retries (401: a new access token, once; 429, 5xx and no answer: back off).
 
+use std::fmt::Write;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -184,7 +185,34 @@ impl Client {
 
     /// The body of `GET {api}{path}`, counted under `endpoint`.
     pub async fn get(&self, endpoint: &str, path: &str) -> Result<Vec<u8>, ApiError> {
+        self.send(reqwest::Method::GET, endpoint, path, None).await
+    }
+
+    /// `GET {api}{path}` as JSON.
+    pub async fn json<T: for<'de> Deserialize<'de>>(
+        &self,
+        endpoint: &str,
+        path: &str,
+    ) -> Result<T, ApiError> {
+        let body = self.get(endpoint, path).await?;
+        serde_json::from_slice(&body).map_err(|e| ApiError::Invalid {
+            url: format!("{}{path}", self.api_url),
+            message: e.to_string(),
+        })
+    }
+
+    /// The body of `method {api}{path}` with `body` as JSON, counted under `endpoint`. A
+    /// `POST` is not idempotent: it is retried only where the API cannot have acted on it
+    /// (401 with a fresh token, 429); a 5xx or a lost answer is returned as the error it is.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        endpoint: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Vec<u8>, ApiError> {
         let url = format!("{}{path}", self.api_url);
+        let idempotent = method != reqwest::Method::POST;
         let mut refreshed = false;
         let mut attempt = 0;
         loop {
@@ -199,7 +227,24 @@ impl Client {
                     token
                 }
             };
-            let sent = self.http.get(&url).bearer_auth(&access).send().await;
+            let mut request = self.http.request(method.clone(), &url).bearer_auth(&access);
+            if let Some(body) = body {
+                // reqwest's `json` feature is not enabled for one call: the body is built here.
+                request = request
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(body.to_string());
+            }
+            let sent = request.send().await;
+            let sent = match sent {
+                Err(e) if !idempotent => {
+                    self.telemetry.count_request(endpoint, "error");
+                    return Err(ApiError::Unreachable {
+                        url,
+                        message: e.without_url().to_string(),
+                    });
+                }
+                sent => sent,
+            };
             let Some(answer) = self.counted(endpoint, &url, attempt, sent).await? else {
                 continue;
             };
@@ -224,7 +269,9 @@ impl Client {
                 status: status.as_u16(),
                 message: snippet(&body),
             };
-            if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            let again = status == reqwest::StatusCode::TOO_MANY_REQUESTS
+                || (idempotent && status.is_server_error());
+            if again {
                 self.wait_or_fail(attempt, retry_after, error).await?;
                 continue;
             }
@@ -299,4 +346,18 @@ fn same_origin_redirects() -> reqwest::redirect::Policy {
             attempt.follow()
         }
     })
+}
+
+/// Percent-encodes everything but unreserved characters (RFC 3986), for a path segment or a
+/// query value.
+pub fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
 }

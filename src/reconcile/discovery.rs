@@ -1,7 +1,73 @@
 //! Discovery of every project the token can see: `extended-access`'s pages and the links
 //! between them (pure; the poller reads them).
 
+use std::collections::HashSet;
+
 use serde::Deserialize;
+
+use super::client::{ApiError, Client, encode};
+use crate::activity;
+
+#[derive(Deserialize)]
+struct Me {
+    id: String,
+}
+
+/// The `configured` projects, or every project the token can see: `/users/me`, then every
+/// page of its `extended-access` to projects.
+pub async fn projects(client: &Client, configured: &[String]) -> Result<Vec<String>, ApiError> {
+    if !configured.is_empty() {
+        return Ok(configured.to_vec());
+    }
+    let me: Me = client.json("projects", "/users/me").await?;
+    let path = format!(
+        "/users/{}/extended-access?filter%5Bresource_type%5D=project",
+        encode(&me.id)
+    );
+    // Paged: every page is read (each counted as a request), until a page has no next
+    // link, repeats one already read, or is empty.
+    let mut access = Vec::new();
+    let mut read = HashSet::new();
+    let mut path = path;
+    for _ in 0..MAX_ACCESS_PAGES {
+        read.insert(path.clone());
+        let (items, next) = match client.json("projects", &path).await? {
+            AccessList::Items { items, links } => (items, links.next),
+            AccessList::Bare(items) => (items, None),
+        };
+        if items.is_empty() {
+            break;
+        }
+        access.extend(items);
+        let Some(next) = next else { break };
+        match next_page(client.api_url(), &path, &next.href) {
+            Some(next) if !read.contains(&next) => path = next,
+            Some(_) => break,
+            None => {
+                tracing::warn!(
+                    link = next.href,
+                    "the Platform.sh API's next page of projects is outside \
+                         --platformsh.api-url: not followed (the token goes nowhere else)"
+                );
+                break;
+            }
+        }
+    }
+    let mut projects: Vec<String> = access
+            .into_iter()
+            .map(|a| a.resource_id)
+            .filter(|id| match activity::check_project_id("resource_id", id) {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::warn!(error = %e, "the Platform.sh API listed a project id the exporter does not poll");
+                    false
+                }
+            })
+            .collect();
+    projects.sort();
+    projects.dedup();
+    Ok(projects)
+}
 
 #[derive(Deserialize)]
 pub struct Access {

@@ -5,7 +5,6 @@
 //! round, so nothing counts twice.
 
 use std::collections::{HashMap, HashSet};
-use std::fmt::Write;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -24,7 +23,7 @@ pub mod integrations;
 mod settings;
 pub mod walk;
 
-use discovery::{AccessList, MAX_ACCESS_PAGES, next_page};
+pub use client::encode;
 use gaps::{Gaps, Listed, Step};
 use integrations::{Delivery, Integration};
 use walk::{Due, Window};
@@ -98,11 +97,6 @@ struct Project {
 struct Organization {
     #[serde(default)]
     name: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Me {
-    id: String,
 }
 
 impl Poller {
@@ -202,57 +196,7 @@ impl Poller {
 
     /// The configured projects, or every project the token can see.
     async fn projects(&self) -> Result<Vec<String>, ApiError> {
-        if !self.settings.projects.is_empty() {
-            return Ok(self.settings.projects.clone());
-        }
-        let me: Me = self.json("projects", "/users/me").await?;
-        let path = format!(
-            "/users/{}/extended-access?filter%5Bresource_type%5D=project",
-            encode(&me.id)
-        );
-        // Paged: every page is read (each counted as a request), until a page has no next
-        // link, repeats one already read, or is empty.
-        let mut access = Vec::new();
-        let mut read = HashSet::new();
-        let mut path = path;
-        for _ in 0..MAX_ACCESS_PAGES {
-            read.insert(path.clone());
-            let (items, next) = match self.json("projects", &path).await? {
-                AccessList::Items { items, links } => (items, links.next),
-                AccessList::Bare(items) => (items, None),
-            };
-            if items.is_empty() {
-                break;
-            }
-            access.extend(items);
-            let Some(next) = next else { break };
-            match next_page(self.client.api_url(), &path, &next.href) {
-                Some(next) if !read.contains(&next) => path = next,
-                Some(_) => break,
-                None => {
-                    tracing::warn!(
-                        link = next.href,
-                        "the Platform.sh API's next page of projects is outside \
-                         --platformsh.api-url: not followed (the token goes nowhere else)"
-                    );
-                    break;
-                }
-            }
-        }
-        let mut projects: Vec<String> = access
-            .into_iter()
-            .map(|a| a.resource_id)
-            .filter(|id| match activity::check_project_id("resource_id", id) {
-                Ok(()) => true,
-                Err(e) => {
-                    tracing::warn!(error = %e, "the Platform.sh API listed a project id the exporter does not poll");
-                    false
-                }
-            })
-            .collect();
-        projects.sort();
-        projects.dedup();
-        Ok(projects)
+        discovery::projects(&self.client, &self.settings.projects).await
     }
 
     async fn json<T: for<'de> Deserialize<'de>>(
@@ -260,11 +204,7 @@ impl Poller {
         endpoint: &str,
         path: &str,
     ) -> Result<T, ApiError> {
-        let body = self.client.get(endpoint, path).await?;
-        serde_json::from_slice(&body).map_err(|e| ApiError::Invalid {
-            url: format!("{}{path}", self.client.api_url()),
-            message: e.to_string(),
-        })
+        self.client.json(endpoint, path).await
     }
 
     /// The project's progress, starting it (and its backfill) at the first poll.
@@ -563,20 +503,6 @@ impl Walk<'_> {
 
 fn chrono_duration(d: Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
-}
-
-/// Percent-encodes everything but unreserved characters (RFC 3986), for a path segment or a
-/// query value.
-fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
 }
 
 #[cfg(test)]
