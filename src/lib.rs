@@ -19,7 +19,8 @@
 //! 4. [`reconcile`]: the Platform.sh API client and poller, which takes in what the webhook
 //!    missed through the same intake as a delivery (its paging rules pure: `gaps`, `walk`); and [`history`], the stored activities'
 //!    metrics over time in OpenMetrics, for Prometheus's backfill.
-//! 5. [`config`]: the flags.
+//! 5. [`config`]: the flags; and [`setup`], which points each project's webhook integration
+//!    at the exporter through the API client (`platformsh-exporter setup`).
 //! 6. [`http`]: what the handlers share, the webhook handler, `/metrics`, the activity API,
 //!    basic auth, the serve loop. It only serves.
 //! 7. [`app`]: the composition root. `App::build` checks every flag and reads every file they
@@ -41,6 +42,7 @@ pub mod labels;
 pub mod reconcile;
 pub mod record;
 pub mod series;
+pub mod setup;
 pub mod store;
 pub mod telemetry;
 pub mod verify;

@@ -3,8 +3,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use platformsh_exporter::app::App;
-use platformsh_exporter::config::{Command, LogFormat};
-use platformsh_exporter::{Config, history, http};
+use platformsh_exporter::config::{Command, LogFormat, SetupOutput};
+use platformsh_exporter::{Config, history, http, setup};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -46,6 +46,14 @@ async fn main() -> ExitCode {
     }
     if let Some(Command::Healthcheck { url }) = &config.command {
         return healthcheck(&config, url.as_deref()).await;
+    }
+    if let Some(Command::Setup {
+        apply,
+        output,
+        set_key,
+    }) = &config.command
+    {
+        return setup(&config, *apply, *output, *set_key).await;
     }
     // Every flag and the files they name, before the port is taken and the store replayed.
     let app = match App::build(config) {
@@ -118,6 +126,73 @@ async fn healthcheck(config: &Config, url: Option<&str>) -> ExitCode {
             eprintln!("unhealthy: {url}: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `platformsh-exporter setup`: the plan (or what was done) on standard output; exit 1 if
+/// any project could not be set up.
+async fn setup(config: &Config, apply: bool, output: SetupOutput, set_key: bool) -> ExitCode {
+    let options = (|| {
+        let api = config.reconcile()?.ok_or_else(|| {
+            "setup needs an API token (--platformsh.api-token-file) of a user who administers \
+             the projects"
+                .to_owned()
+        })?;
+        let url = config.public_url.clone().ok_or_else(|| {
+            "setup needs --webhook.public-url: the URL Platform.sh is to post deliveries to"
+                .to_owned()
+        })?;
+        let key = config.shared_key()?;
+        Ok::<_, Box<dyn std::error::Error>>(setup::Options {
+            api,
+            url,
+            key,
+            apply,
+            set_key,
+        })
+    })();
+    let options = match options {
+        Ok(options) => options,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if options.key.is_none() {
+        tracing::warn!(
+            "no shared key (--webhook.shared-key-file): the integrations will send unsigned \
+             deliveries, which anyone who knows the URL can forge"
+        );
+    }
+    let report = match setup::run(&options).await {
+        Ok(report) => report,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let text = match output {
+        SetupOutput::Table => setup::table(&report),
+        SetupOutput::Json => match serde_json::to_string_pretty(&report) {
+            Ok(json) => json + "\n",
+            Err(e) => {
+                tracing::error!("cannot write the report: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    let mut out = std::io::stdout().lock();
+    if out
+        .write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .is_err()
+    {
+        return ExitCode::FAILURE;
+    }
+    if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 

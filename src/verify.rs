@@ -21,6 +21,12 @@ impl SharedKey {
     pub fn new(key: impl Into<String>) -> Self {
         Self(key.into())
     }
+
+    /// The key itself: only for the body of the API request that gives it to an integration
+    /// (`setup`), and for comparing with what the API shows. Never for output or logs.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
 }
 
 impl fmt::Debug for SharedKey {

@@ -25,6 +25,8 @@ const LAYERS: &[(&str, u8, &[&str])] = &[
     ("reconcile", 3, &["reconcile"]),
     ("history", 3, &["history"]),
     ("config", 4, &["config"]),
+    // `setup` configures Platform.sh through the API client; main hands it its options.
+    ("setup", 4, &["setup"]),
     ("http", 5, &["http"]),
     // The composition root: it builds the state http serves and runs it beside the poller.
     ("app", 6, &["app"]),

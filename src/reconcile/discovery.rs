@@ -70,7 +70,7 @@ pub async fn projects(client: &Client, configured: &[String]) -> Result<Vec<Stri
 }
 
 #[derive(Deserialize)]
-pub struct Access {
+struct Access {
     pub resource_id: String,
 }
 
@@ -78,7 +78,7 @@ pub struct Access {
 /// bare list is taken as the only page.
 #[derive(Deserialize)]
 #[serde(untagged)]
-pub enum AccessList {
+enum AccessList {
     Items {
         items: Vec<Access>,
         #[serde(default, rename = "_links")]
@@ -88,12 +88,12 @@ pub enum AccessList {
 }
 
 #[derive(Deserialize, Default)]
-pub struct Links {
+struct Links {
     pub next: Option<Link>,
 }
 
 #[derive(Deserialize)]
-pub struct Link {
+struct Link {
     pub href: String,
 }
 

@@ -17,7 +17,7 @@ use crate::store::Intake;
 use crate::telemetry::ApiTelemetry;
 
 mod client;
-mod discovery;
+pub mod discovery;
 pub mod gaps;
 pub mod integrations;
 mod settings;

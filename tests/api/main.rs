@@ -22,6 +22,7 @@ mod platformsh_double;
 mod promtool;
 mod readme;
 mod reconcile;
+mod setup;
 mod signing;
 mod status;
 mod storage;

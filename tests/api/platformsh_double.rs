@@ -41,8 +41,13 @@ pub struct Behaviour {
     pub access_page: usize,
     /// Each project's integrations (`GET /projects/{id}/integrations`, a bare array as the
     /// API answers it); a project without an entry answers 403, as to a token without the
-    /// right to read them.
+    /// right to read them. Created, updated and removed (POST, PATCH, DELETE) as the facts
+    /// sheet describes: the answer wraps the stored integration in `_embedded.entity`; each
+    /// webhook links `#validate`, which answers 400 with `detail` for a URL that is not https.
     pub integrations: HashMap<String, Value>,
+    /// Whether listed integrations show their `shared_key` (the facts sheet cannot say
+    /// whether the API does: by default the double does not).
+    pub show_keys: bool,
 }
 
 impl Default for Behaviour {
@@ -56,6 +61,7 @@ impl Default for Behaviour {
             empty_listings: Vec::new(),
             access_page: 0,
             integrations: HashMap::new(),
+            show_keys: false,
         }
     }
 }
@@ -65,8 +71,9 @@ pub struct Seen {
     /// Access tokens handed out.
     pub exchanges: usize,
     pub listings: usize,
-    /// Every request's path and query.
+    /// Every request's method, path and query (never a body).
     pub requests: Vec<String>,
+    pub integrations_created: usize,
 }
 
 #[derive(Debug, Default)]
@@ -102,7 +109,18 @@ impl ApiDouble {
             .route("/oauth2/token", post(token))
             .route("/projects/{project}/activities", get(activities))
             .route("/projects/{project}", get(project))
-            .route("/projects/{project}/integrations", get(integrations))
+            .route(
+                "/projects/{project}/integrations",
+                get(integrations).post(create_integration),
+            )
+            .route(
+                "/projects/{project}/integrations/{id}",
+                axum::routing::patch(update_integration).delete(remove_integration),
+            )
+            .route(
+                "/projects/{project}/integrations/{id}/validate",
+                post(validate_integration),
+            )
             .route("/users/me", get(me))
             .route("/organizations/{organization}", get(organization))
             .route("/users/{user}/extended-access", get(access))
@@ -360,9 +378,143 @@ async fn integrations(
     let Some(inner) = admit(&inner, &headers, request) else {
         return unauthorised();
     };
+    let show_keys = inner.behaviour.show_keys;
     match inner.behaviour.integrations.get(&project) {
-        Some(list) => axum::Json(list.clone()).into_response(),
-        None => (StatusCode::FORBIDDEN, "{\"detail\": \"no access\"}").into_response(),
+        Some(Value::Array(list)) => {
+            let listed: Vec<Value> = list
+                .iter()
+                .map(|i| {
+                    let mut i = i.clone();
+                    if !show_keys && let Some(o) = i.as_object_mut() {
+                        o.remove("shared_key");
+                    }
+                    if i["type"] == "webhook" {
+                        let id = i["id"].as_str().unwrap_or_default().to_owned();
+                        i["_links"] = json!({
+                            "self": {"href": format!("/projects/{project}/integrations/{id}")},
+                            "#validate": {"href": format!("/projects/{project}/integrations/{id}/validate")},
+                        });
+                    }
+                    i
+                })
+                .collect();
+            axum::Json(Value::Array(listed)).into_response()
+        }
+        Some(other) => axum::Json(other.clone()).into_response(),
+        None => forbidden(),
+    }
+}
+
+fn forbidden() -> Response {
+    (StatusCode::FORBIDDEN, "{\"detail\": \"no access\"}").into_response()
+}
+
+/// The integration as stored, wrapped as the clients read a write's answer.
+fn entity(integration: &Value) -> Response {
+    let mut shown = integration.clone();
+    if let Some(o) = shown.as_object_mut() {
+        o.remove("shared_key");
+    }
+    let body = json!({"_embedded": {"entity": shown, "activities": []}});
+    (StatusCode::CREATED, axum::Json(body)).into_response()
+}
+
+async fn create_integration(
+    State(inner): State<Shared>,
+    Path(project): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let request = format!("POST /projects/{project}/integrations");
+    let Some(mut inner) = admit(&inner, &headers, request) else {
+        return unauthorised();
+    };
+    let Ok(Value::Object(mut new)) = serde_json::from_slice::<Value>(&body) else {
+        return (StatusCode::BAD_REQUEST, "{\"detail\": \"not JSON\"}").into_response();
+    };
+    if new.get("type") != Some(&json!("webhook")) || !new.contains_key("url") {
+        let detail = json!({"detail": {"url": "type webhook and a url are required"}});
+        return (StatusCode::BAD_REQUEST, axum::Json(detail)).into_response();
+    }
+    inner.seen.integrations_created += 1;
+    let id = format!("created-{}", inner.seen.integrations_created);
+    new.insert("id".into(), json!(id));
+    let Some(Value::Array(list)) = inner.behaviour.integrations.get_mut(&project) else {
+        return forbidden();
+    };
+    list.push(Value::Object(new));
+    entity(list.last().unwrap())
+}
+
+async fn update_integration(
+    State(inner): State<Shared>,
+    Path((project, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let request = format!("PATCH /projects/{project}/integrations/{id}");
+    let Some(mut inner) = admit(&inner, &headers, request) else {
+        return unauthorised();
+    };
+    let Ok(Value::Object(changes)) = serde_json::from_slice::<Value>(&body) else {
+        return (StatusCode::BAD_REQUEST, "{\"detail\": \"not JSON\"}").into_response();
+    };
+    let Some(Value::Array(list)) = inner.behaviour.integrations.get_mut(&project) else {
+        return forbidden();
+    };
+    let Some(found) = list.iter_mut().find(|i| i["id"] == id.as_str()) else {
+        return (StatusCode::NOT_FOUND, "{}").into_response();
+    };
+    for (key, value) in changes {
+        found[key] = value;
+    }
+    entity(found)
+}
+
+async fn remove_integration(
+    State(inner): State<Shared>,
+    Path((project, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let request = format!("DELETE /projects/{project}/integrations/{id}");
+    let Some(mut inner) = admit(&inner, &headers, request) else {
+        return unauthorised();
+    };
+    let Some(Value::Array(list)) = inner.behaviour.integrations.get_mut(&project) else {
+        return forbidden();
+    };
+    list.retain(|i| i["id"] != id.as_str());
+    axum::Json(json!({"status": "success", "code": 200})).into_response()
+}
+
+async fn validate_integration(
+    State(inner): State<Shared>,
+    Path((project, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let request = format!("POST /projects/{project}/integrations/{id}/validate");
+    let Some(inner) = admit(&inner, &headers, request) else {
+        return unauthorised();
+    };
+    let Some(Value::Array(list)) = inner.behaviour.integrations.get(&project) else {
+        return forbidden();
+    };
+    match list.iter().find(|i| i["id"] == id.as_str()) {
+        Some(i) if i["url"].as_str().is_some_and(|u| u.starts_with("https://")) => {
+            axum::Json(json!({})).into_response()
+        }
+        Some(_) => {
+            let detail = json!({"detail": {"url": "must be https"}});
+            (StatusCode::BAD_REQUEST, axum::Json(detail)).into_response()
+        }
+        None => (StatusCode::NOT_FOUND, "{}").into_response(),
+    }
+}
+
+/// A project's integrations as the double holds them (keys included).
+impl ApiDouble {
+    pub fn integrations(&self, project: &str) -> Value {
+        self.inner.lock().unwrap().behaviour.integrations[project].clone()
     }
 }
 
