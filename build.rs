@@ -27,8 +27,14 @@ fn civil(days: i64) -> (i64, u32, u32) {
 }
 
 fn main() {
-    let revision =
-        output("git", &["rev-parse", "--short=12", "HEAD"]).unwrap_or_else(|| "unknown".into());
+    // A build without `.git` (a container build: `.dockerignore` leaves it out) is told its
+    // revision by SOURCE_REVISION (the Dockerfile's build argument).
+    let revision = std::env::var("SOURCE_REVISION")
+        .ok()
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty())
+        .or_else(|| output("git", &["rev-parse", "--short=12", "HEAD"]))
+        .unwrap_or_else(|| "unknown".into());
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     let rust_version = output(&rustc, &["--version"]).unwrap_or_else(|| "unknown".into());
     // Reproducible builds set SOURCE_DATE_EPOCH; else the build's own day.
@@ -51,4 +57,5 @@ fn main() {
     println!("cargo:rerun-if-changed=.git/HEAD");
     println!("cargo:rerun-if-changed=.git/refs");
     println!("cargo:rerun-if-env-changed=SOURCE_DATE_EPOCH");
+    println!("cargo:rerun-if-env-changed=SOURCE_REVISION");
 }

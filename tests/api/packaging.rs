@@ -25,8 +25,11 @@ fn the_systemd_unit_verifies_and_is_hardened() {
     }
     let dir = tempfile::tempdir().unwrap();
     // As installed, but with the binary where this build put it.
-    let unit = read("deploy/systemd/platformsh-exporter.service")
-        .replace("/usr/local/bin/platformsh-exporter", BINARY);
+    let unit = read("deploy/systemd/platformsh-exporter.service").replace(
+        "ExecStart=platformsh-exporter",
+        &format!("ExecStart={BINARY}"),
+    );
+    assert!(unit.contains(BINARY), "the unit's ExecStart moved");
     let path = dir.path().join("platformsh-exporter.service");
     std::fs::write(&path, unit).unwrap();
     let verify = Command::new("systemd-analyze")
@@ -71,6 +74,10 @@ fn the_dockerfile_runs_the_binary_as_non_root_with_a_volume_and_a_healthcheck() 
     assert!(instructions.contains(&"USER 65532:65532"));
     assert!(instructions.contains(&"ENV PLATFORMSH_EXPORTER_STORAGE_PATH=/data/store.db"));
     assert!(instructions.contains(&r#"VOLUME ["/data"]"#));
+    // The image says its revision though .dockerignore leaves .git out.
+    assert!(instructions.contains(&"ARG SOURCE_REVISION=unknown"));
+    assert!(dockerfile.contains(r#"SOURCE_REVISION="$SOURCE_REVISION" cargo build"#));
+    assert!(read(".dockerignore").lines().any(|l| l == ".git"));
     assert!(instructions.contains(&r#"ENTRYPOINT ["/usr/local/bin/platformsh-exporter"]"#));
     assert!(dockerfile.contains(r#"CMD ["/usr/local/bin/platformsh-exporter", "healthcheck"]"#));
     // Every base image is pinned to a tag, never `latest` (hadolint DL3006/DL3007).
