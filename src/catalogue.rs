@@ -195,6 +195,13 @@ pub const WEBHOOKS: Family = Family {
     labels: &["outcome"],
     buckets: &[],
 };
+pub const SIGNATURES_VERIFIED: Family = Family {
+    name: "platformsh_exporter_webhook_signatures_verified_total",
+    help: "Deliveries whose signature verified, by the shared key it verified with (its line in --webhook.shared-key-file, from 1): an old key at 0 can be retired.",
+    kind: Kind::Counter,
+    labels: &["key"],
+    buckets: &[],
+};
 pub const LABEL_OVERFLOW: Family = Family {
     name: "platformsh_exporter_label_overflow_total",
     help: "Activities whose label value was replaced by _overflow because the label's cap was reached.",
@@ -343,6 +350,7 @@ pub const FAMILIES: &[&Family] = &[
     &ACTIVITIES_UNFINISHED,
     &LAST_ACTIVITY_TIMESTAMP,
     &WEBHOOKS,
+    &SIGNATURES_VERIFIED,
     &LABEL_OVERFLOW,
     &DELIVERED,
     &RECONCILED,

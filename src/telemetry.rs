@@ -14,8 +14,8 @@ use prometheus::{HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts, Re
 use crate::activity::DeliveryMode;
 use crate::catalogue::{
     API_INTEGRATIONS_READABLE, API_LAST_SUCCESS, API_REQUESTS, API_UNREAD, BUILD_INFO,
-    DELIVERY_MODE, Family, PROJECT_INFO, STORE_COMMIT_BATCH, STORE_COMMIT_DURATION, STORE_ERRORS,
-    WEBHOOKS,
+    DELIVERY_MODE, Family, PROJECT_INFO, SIGNATURES_VERIFIED, STORE_COMMIT_BATCH,
+    STORE_COMMIT_DURATION, STORE_ERRORS, WEBHOOKS,
 };
 
 /// What became of a webhook delivery: the `outcome` label of
@@ -117,6 +117,8 @@ pub struct Telemetry {
     /// once: a label lookup per delivery hashes the value and takes the vector's lock.
     outcomes: Vec<IntCounter>,
     store_errors: IntCounterVec,
+    /// Deliveries whose signature verified, by the number of the shared key it verified with.
+    signatures: IntCounterVec,
     /// Registered when a store is opened: a memory-only exporter has no commits to show.
     store_commits: OnceLock<StoreCommits>,
     api: OnceLock<ApiTelemetry>,
@@ -264,6 +266,7 @@ impl Telemetry {
         let mut metrics = Self {
             webhooks: counter(&registry, &WEBHOOKS),
             store_errors: counter(&registry, &STORE_ERRORS),
+            signatures: counter(&registry, &SIGNATURES_VERIFIED),
             store_commits: OnceLock::new(),
             api: OnceLock::new(),
             outcomes: Vec::new(),
@@ -302,6 +305,18 @@ impl Telemetry {
     /// Counts a delivery with `outcome`.
     pub fn count_delivery(&self, outcome: DeliveryOutcome) {
         self.outcomes[outcome as usize].inc();
+    }
+
+    /// Shows each of `keys` shared keys' count of verified deliveries, at 0 from the start.
+    pub fn expect_keys(&self, keys: usize) {
+        for key in 1..=keys {
+            self.signatures.with_label_values(&[&key.to_string()]);
+        }
+    }
+
+    /// Counts a delivery whose signature verified with the shared key numbered `key`.
+    pub fn count_verified(&self, key: usize) {
+        self.signatures.with_label_values(&[&key.to_string()]).inc();
     }
 
     /// Counts a commit of the store that failed for `reason`.

@@ -95,14 +95,20 @@ struct Protected {
     crit: Vec<String>,
 }
 
-/// Checks signatures against one shared key.
+/// Most shared keys accepted at once: enough to rotate (the old and the new, and a spare);
+/// each is a `key` label value of `platformsh_exporter_webhook_signatures_verified_total`.
+pub const MAX_KEYS: usize = 8;
+
+/// Checks signatures against the shared keys (several while one is rotated).
 #[derive(Clone)]
 pub struct Verifier {
-    /// The key bytes to try: the key's UTF-8 bytes, and the key read as base64url or as
-    /// standard base64 (what `openssl rand -base64` writes, with `+` and `/`) when it is valid
-    /// as either. The public docs disagree on which Platform.sh uses; each derives from the
-    /// secret, so accepting any weakens nothing.
-    keys: Vec<Vec<u8>>,
+    /// The key bytes to try, each with the number (from 1) of the key it derives from: the
+    /// key's UTF-8 bytes, and the key read as base64url or as standard base64 (what `openssl
+    /// rand -base64` writes, with `+` and `/`) when it is valid as either. The public docs
+    /// disagree on which Platform.sh uses; each derives from the secret, so accepting any
+    /// weakens nothing.
+    keys: Vec<(usize, Vec<u8>)>,
+    count: usize,
 }
 
 impl fmt::Debug for Verifier {
@@ -112,25 +118,40 @@ impl fmt::Debug for Verifier {
 }
 
 impl Verifier {
-    pub fn new(key: &SharedKey) -> Self {
-        let mut keys = vec![key.0.as_bytes().to_vec()];
-        let unpadded = key.0.trim_end_matches('=');
-        for decoded in [
-            URL_SAFE_NO_PAD.decode(unpadded),
-            STANDARD_NO_PAD.decode(unpadded),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            if !decoded.is_empty() && !keys.contains(&decoded) {
-                keys.push(decoded);
+    /// A verifier for `keys`, in order: a delivery signed with any of them verifies.
+    pub fn new(keys: &[SharedKey]) -> Self {
+        let mut readings = Vec::new();
+        for (n, key) in keys.iter().enumerate() {
+            let number = n + 1;
+            let mut mine = vec![key.0.as_bytes().to_vec()];
+            let unpadded = key.0.trim_end_matches('=');
+            for decoded in [
+                URL_SAFE_NO_PAD.decode(unpadded),
+                STANDARD_NO_PAD.decode(unpadded),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                if !decoded.is_empty() && !mine.contains(&decoded) {
+                    mine.push(decoded);
+                }
             }
+            readings.extend(mine.into_iter().map(|bytes| (number, bytes)));
         }
-        Self { keys }
+        Self {
+            keys: readings,
+            count: keys.len(),
+        }
     }
 
-    /// Verifies `signature` (the header value, if any) over the raw `body`.
-    pub fn verify(&self, signature: Option<&[u8]>, body: &[u8]) -> Result<(), SignatureError> {
+    /// How many keys it holds.
+    pub fn key_count(&self) -> usize {
+        self.count
+    }
+
+    /// Verifies `signature` (the header value, if any) over the raw `body`; the number (from
+    /// 1) of the first key it verifies with.
+    pub fn verify(&self, signature: Option<&[u8]>, body: &[u8]) -> Result<usize, SignatureError> {
         let signature = signature.ok_or(SignatureError::Missing)?;
         let signature = std::str::from_utf8(signature).map_err(|_| SignatureError::NotCompact)?;
         let mut parts = signature.trim().split('.');
@@ -161,7 +182,7 @@ impl Verifier {
             .decode(mac)
             .map_err(|_| SignatureError::Base64("signature"))?;
 
-        let matches = |key: &Vec<u8>| {
+        let matches = |key: &[u8]| {
             let mut hmac =
                 Hmac::<Sha256>::new_from_slice(key).expect("HMAC accepts keys of any length");
             hmac.update(header.as_bytes());
@@ -170,14 +191,13 @@ impl Verifier {
             // verify_slice compares in constant time.
             hmac.verify_slice(&mac).is_ok()
         };
-        // Try every reading of the key, without stopping early, so the time taken does not
-        // tell which reading matched.
-        let verified = self.keys.iter().fold(false, |any, key| matches(key) | any);
-        if verified {
-            Ok(())
-        } else {
-            Err(SignatureError::Mismatch)
-        }
+        // Try every reading of every key, without stopping early, so the time taken does not
+        // tell which one matched.
+        let verified = self.keys.iter().fold(None, |first, (number, key)| {
+            let verifies = matches(key);
+            first.or(verifies.then_some(*number))
+        });
+        verified.ok_or(SignatureError::Mismatch)
     }
 }
 
@@ -194,15 +214,15 @@ mod tests {
     const SIGNATURE: &str = include_str!("../tests/fixtures/signed/x-jws-signature.txt");
 
     fn shared() -> Verifier {
-        Verifier::new(&SharedKey::new(KEY.trim_end()))
+        Verifier::new(&[SharedKey::new(KEY.trim_end())])
     }
 
     #[test]
     fn the_rfc_7797_test_vector_verifies_with_the_key_read_as_base64url() {
-        let verifier = Verifier::new(&SharedKey::new(RFC7797_KEY));
+        let verifier = Verifier::new(&[SharedKey::new(RFC7797_KEY)]);
         assert_eq!(
             verifier.verify(Some(RFC7797_JWS.as_bytes()), b"$.02"),
-            Ok(())
+            Ok(1)
         );
         assert_eq!(
             verifier.verify(Some(RFC7797_JWS.as_bytes()), b"$.03"),
@@ -214,7 +234,7 @@ mod tests {
     fn the_shared_signed_fixture_verifies_with_the_key_as_utf8() {
         assert_eq!(
             shared().verify(Some(SIGNATURE.trim().as_bytes()), BODY),
-            Ok(())
+            Ok(1)
         );
     }
 
@@ -236,11 +256,11 @@ mod tests {
     #[test]
     fn both_readings_of_the_key_are_accepted() {
         let key = "c2VjcmV0LWtleS1ieXRlcw"; // base64url of "secret-key-bytes"
-        let verifier = Verifier::new(&SharedKey::new(key));
+        let verifier = Verifier::new(&[SharedKey::new(key)]);
         let as_utf8 = sign(key.as_bytes(), GOOD_HEADER, BODY);
         let as_base64 = sign(b"secret-key-bytes", GOOD_HEADER, BODY);
-        assert_eq!(verifier.verify(Some(as_utf8.as_bytes()), BODY), Ok(()));
-        assert_eq!(verifier.verify(Some(as_base64.as_bytes()), BODY), Ok(()));
+        assert_eq!(verifier.verify(Some(as_utf8.as_bytes()), BODY), Ok(1));
+        assert_eq!(verifier.verify(Some(as_base64.as_bytes()), BODY), Ok(1));
         let other = sign(b"another key", GOOD_HEADER, BODY);
         assert_eq!(
             verifier.verify(Some(other.as_bytes()), BODY),
@@ -342,11 +362,11 @@ mod tests {
     fn a_standard_base64_key_verifies_as_text_and_as_its_decoded_bytes() {
         use base64::engine::general_purpose::STANDARD;
         let key = "q+3Lx/9ZbWc0Qe1vYk2N8sT4uJ7aHd6FgRp5mXoViwE=";
-        let verifier = Verifier::new(&SharedKey::new(key));
+        let verifier = Verifier::new(&[SharedKey::new(key)]);
         let decoded = STANDARD.decode(key).unwrap();
         for bytes in [key.as_bytes(), &decoded[..]] {
             let signature = sign(bytes, GOOD_HEADER, BODY);
-            assert_eq!(verifier.verify(Some(signature.as_bytes()), BODY), Ok(()));
+            assert_eq!(verifier.verify(Some(signature.as_bytes()), BODY), Ok(1));
         }
         let signature = sign(b"another key", GOOD_HEADER, BODY);
         assert_eq!(
@@ -365,6 +385,33 @@ mod tests {
     #[test]
     fn the_key_never_shows_in_debug_output() {
         let key = SharedKey::new("hunter2");
-        assert!(!format!("{key:?} {:?}", Verifier::new(&key)).contains("hunter2"));
+        assert!(
+            !format!("{key:?} {:?}", Verifier::new(std::slice::from_ref(&key))).contains("hunter2")
+        );
+    }
+
+    /// Rotation: with the new key first and the old second, a delivery signed with either
+    /// verifies, and says which; a third key does not.
+    #[test]
+    fn with_two_keys_either_verifies_and_says_which() {
+        let (old, new) = (SharedKey::new("old-key"), SharedKey::new("new-key"));
+        let both = Verifier::new(&[new.clone(), old.clone()]);
+        assert_eq!(both.key_count(), 2);
+        let signed_with = |key: &SharedKey| {
+            let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","b64":false,"crit":["b64"]}"#);
+            let mut mac = Hmac::<Sha256>::new_from_slice(key.0.as_bytes()).unwrap();
+            mac.update(header.as_bytes());
+            mac.update(b".");
+            mac.update(BODY);
+            let mac = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+            format!("{header}..{mac}")
+        };
+        assert_eq!(both.verify(Some(signed_with(&new).as_bytes()), BODY), Ok(1));
+        assert_eq!(both.verify(Some(signed_with(&old).as_bytes()), BODY), Ok(2));
+        let other = SharedKey::new("other-key");
+        assert_eq!(
+            both.verify(Some(signed_with(&other).as_bytes()), BODY),
+            Err(SignatureError::Mismatch)
+        );
     }
 }

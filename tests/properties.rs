@@ -203,13 +203,13 @@ proptest! {
     fn arbitrary_signatures_never_panic_and_never_verify(
         signature in prop::collection::vec(any::<u8>(), 0..200)
     ) {
-        let verifier = Verifier::new(&SharedKey::new(SIGNED_KEY.trim_end()));
+        let verifier = Verifier::new(&[SharedKey::new(SIGNED_KEY.trim_end())]);
         prop_assert!(verifier.verify(Some(&signature), SIGNED_BODY).is_err());
     }
 
     #[test]
     fn a_signature_with_any_byte_changed_does_not_verify(at in 0..SIGNATURE.trim().len(), to in any::<u8>()) {
-        let verifier = Verifier::new(&SharedKey::new(SIGNED_KEY.trim_end()));
+        let verifier = Verifier::new(&[SharedKey::new(SIGNED_KEY.trim_end())]);
         let mut signature = SIGNATURE.trim().as_bytes().to_vec();
         prop_assume!(signature[at] != to);
         signature[at] = to;
@@ -222,7 +222,7 @@ proptest! {
 
     #[test]
     fn a_body_with_any_byte_changed_does_not_verify(at in 0..SIGNED_BODY.len(), to in any::<u8>()) {
-        let verifier = Verifier::new(&SharedKey::new(SIGNED_KEY.trim_end()));
+        let verifier = Verifier::new(&[SharedKey::new(SIGNED_KEY.trim_end())]);
         let mut body = SIGNED_BODY.to_vec();
         prop_assume!(body[at] != to);
         body[at] = to;
@@ -317,7 +317,7 @@ proptest! {
 #[test]
 fn the_unmodified_signed_fixture_verifies() {
     // The property tests above prove rejection; this proves they start from a valid pair.
-    let verifier = Verifier::new(&SharedKey::new(SIGNED_KEY.trim_end()));
+    let verifier = Verifier::new(&[SharedKey::new(SIGNED_KEY.trim_end())]);
     assert!(
         verifier
             .verify(Some(SIGNATURE.trim().as_bytes()), SIGNED_BODY)
@@ -340,7 +340,7 @@ fn the_fuzz_corpus_replays_cleanly() {
         }
         replayed += 1;
     }
-    let verifier = Verifier::new(&SharedKey::new("fuzzing-key"));
+    let verifier = Verifier::new(&[SharedKey::new("fuzzing-key")]);
     for entry in std::fs::read_dir(root.join("verify")).unwrap() {
         let input = std::fs::read(entry.unwrap().path()).unwrap();
         assert!(verifier.verify(Some(&input), SIGNED_BODY).is_err());

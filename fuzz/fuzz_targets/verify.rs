@@ -6,6 +6,6 @@ use platformsh_exporter::verify::{SharedKey, Verifier};
 
 fuzz_target!(|input: (&[u8], &[u8])| {
     let (signature, body) = input;
-    let verifier = Verifier::new(&SharedKey::new("fuzzing-key"));
+    let verifier = Verifier::new(&[SharedKey::new("fuzzing-key")]);
     assert!(verifier.verify(Some(signature), body).is_err());
 });

@@ -50,7 +50,8 @@ impl App {
     pub fn build(config: Config) -> Result<Self, StartError> {
         http::validate(&config)?;
         config.check_types()?;
-        let verifier = config.shared_key()?.as_ref().map(Verifier::new);
+        let keys = config.shared_keys()?;
+        let verifier = (!keys.is_empty()).then(|| Verifier::new(&keys));
         let auth = match &config.web_config_file {
             Some(path) => BasicAuth::load(path)?,
             None => None,
@@ -74,6 +75,7 @@ impl App {
     pub fn open(self) -> Result<Opened, StartError> {
         let config = &self.config;
         let telemetry = Arc::new(Telemetry::new());
+        telemetry.expect_keys(self.verifier.as_ref().map_or(0, Verifier::key_count));
         let recorder = Arc::new(Mutex::new(Recorder::new(config.settings())));
         let store = if config.in_memory {
             None

@@ -9,8 +9,10 @@ mod command;
 mod error;
 mod parse;
 mod types;
+mod version;
 
 pub use command::{Command, SetupOutput};
+pub use version::LONG_VERSION;
 
 pub use error::{ConfigError, read};
 use parse::{commits_per_push, duration, positive_duration, route_path};
@@ -18,20 +20,7 @@ use parse::{commits_per_push, duration, positive_duration, route_path};
 use crate::labels::Limits;
 use crate::reconcile::{self, ApiToken};
 use crate::record::{DEFAULT_DEPLOYMENT_TYPES, DEFAULT_RESTART_TYPES, Settings};
-use crate::verify::SharedKey;
-
-/// `--version`, as Prometheus tools print theirs.
-pub const LONG_VERSION: &str = concat!(
-    env!("CARGO_PKG_VERSION"),
-    " (revision: ",
-    env!("PLATFORMSH_EXPORTER_REVISION"),
-    ")\n  build date:   ",
-    env!("PLATFORMSH_EXPORTER_BUILD_DATE"),
-    "\n  rust version: ",
-    env!("PLATFORMSH_EXPORTER_RUST_VERSION"),
-    "\n  platform:     ",
-    env!("PLATFORMSH_EXPORTER_TARGET"),
-);
+use crate::verify::{BlankKey, MAX_KEYS, SharedKey};
 
 /// The default port. Prometheus's port registry for 9100–9999 is full; 9887 is not used by any
 /// widely deployed exporter.
@@ -50,7 +39,8 @@ pub struct Config {
         long = "web.listen-address",
         help_heading = "Web",
         env = "PLATFORMSH_EXPORTER_WEB_LISTEN_ADDRESS",
-        default_value = "0.0.0.0:9887"
+        default_value = "0.0.0.0:9887",
+        global = true
     )]
     pub listen_address: String,
 
@@ -75,7 +65,8 @@ pub struct Config {
     pub webhook_path: String,
 
     /// File holding the integration's shared key (`platform integration:add --shared-key`).
-    /// With a key, every delivery must carry a valid X-JWS-Signature.
+    /// With a key, every delivery must carry a valid X-JWS-Signature. One key per line: a
+    /// delivery signed with any verifies (to rotate it); `setup` gives the first.
     #[arg(
         long = "webhook.shared-key-file",
         help_heading = "Webhook",
@@ -540,16 +531,39 @@ impl Config {
         }))
     }
 
-    /// The shared key from the flag, the variable or the file (trailing newline removed).
-    pub fn shared_key(&self) -> Result<Option<SharedKey>, ConfigError> {
+    /// The shared keys: the flag's or the variable's, or the file's, one per line (blank
+    /// lines skipped; a line is the key as written, its line ending removed). The first is the
+    /// one `setup` gives integrations; a delivery signed with any verifies (README, Rotating
+    /// the shared key).
+    pub fn shared_keys(&self) -> Result<Vec<SharedKey>, ConfigError> {
         let Some(path) = &self.shared_key_file else {
-            return Ok(self.shared_key.clone());
+            return Ok(self.shared_key.iter().cloned().collect());
         };
         let what = "shared key file";
-        let key = read(what, path)?;
-        SharedKey::parse(key.trim_end_matches(['\r', '\n']))
-            .map(Some)
-            .map_err(|e| ConfigError::invalid(what, path, e))
+        let text = read(what, path)?;
+        let keys: Vec<SharedKey> = text
+            .lines()
+            .map(|l| l.trim_end_matches('\r'))
+            .filter(|l| !l.trim().is_empty())
+            .map(SharedKey::parse)
+            .collect::<Result<_, _>>()
+            .map_err(|e| ConfigError::invalid(what, path, e))?;
+        if keys.is_empty() {
+            return Err(ConfigError::invalid(what, path, BlankKey));
+        }
+        if keys.len() > MAX_KEYS {
+            return Err(ConfigError::invalid(
+                what,
+                path,
+                format!("{} keys, at most {MAX_KEYS}", keys.len()),
+            ));
+        }
+        Ok(keys)
+    }
+
+    /// The first shared key, the one integrations are given.
+    pub fn shared_key(&self) -> Result<Option<SharedKey>, ConfigError> {
+        Ok(self.shared_keys()?.into_iter().next())
     }
 
     /// Checks what clap cannot about the activity types: none is both a change and a restart.

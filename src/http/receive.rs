@@ -207,7 +207,8 @@ async fn receive(
     if let Some(verifier) = &state.verifier {
         // Before parsing: an unauthenticated body gets no further than this.
         let signature = headers.get(SIGNATURE_HEADER).map(HeaderValue::as_bytes);
-        verifier.verify(signature, body)?;
+        let key = verifier.verify(signature, body)?;
+        state.telemetry.count_verified(key);
     }
     let activity = activity::parse(body)?;
     let (id, activity_state) = (activity.id.clone(), activity.state);

@@ -112,6 +112,13 @@ async fn the_healthcheck_passes_against_a_serving_exporter_and_fails_without_one
         "{}",
         String::from_utf8_lossy(&derived.stderr)
     );
+    // After the subcommand too, as `docker run … healthcheck --web.listen-address=…` puts it.
+    let after = run(&["healthcheck", "--web.listen-address", &address]).await;
+    assert!(
+        after.status.success(),
+        "{}",
+        String::from_utf8_lossy(&after.stderr)
+    );
     app.stop().await.unwrap();
     let gone = run(&["--web.listen-address", &address, "healthcheck"]).await;
     assert!(!gone.status.success());

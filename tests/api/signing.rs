@@ -307,3 +307,44 @@ fn sign(key: &[u8], body: &str) -> String {
         URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
     )
 }
+
+/// Rotation: a key file with the new key and the old one, one per line. A delivery signed with
+/// either is accepted, and the verified counter says which key it was; a third key is refused.
+#[tokio::test]
+async fn with_two_keys_in_the_file_either_verifies_and_the_metric_says_which() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shared-keys");
+    std::fs::write(&path, "new-key-Bq3\r\n\nold-key-Xz9\n").unwrap();
+    let app = spawn_app(&["--webhook.shared-key-file", path.to_str().unwrap()]).await;
+    let verified = |samples: &crate::helpers::Samples, key: &str| {
+        value(
+            samples,
+            "platformsh_exporter_webhook_signatures_verified_total",
+            &[("key", key)],
+        )
+    };
+    let before = app.scrape().await;
+    assert_eq!((verified(&before, "1"), verified(&before, "2")), (0.0, 0.0));
+    let seed = fixture("push-success-seed.json");
+    for (n, key) in ["old-key-Xz9", "new-key-Bq3", "old-key-Xz9"]
+        .iter()
+        .enumerate()
+    {
+        let mut body: serde_json::Value = serde_json::from_slice(&seed).unwrap();
+        body["id"] = format!("rotation-{n}").into();
+        let body = body.to_string();
+        let answer = app
+            .post_signed(body.clone(), &sign(key.as_bytes(), &body))
+            .await;
+        assert_eq!(answer.status, 202, "{key}: {}", answer.body);
+    }
+    let mut body: serde_json::Value = serde_json::from_slice(&seed).unwrap();
+    body["id"] = "rotation-other".into();
+    let body = body.to_string();
+    let refused = app
+        .post_signed(body.clone(), &sign(b"other-key", &body))
+        .await;
+    assert_eq!(refused.status, 401, "{}", refused.body);
+    let after = app.scrape().await;
+    assert_eq!((verified(&after, "1"), verified(&after, "2")), (1.0, 2.0));
+}
