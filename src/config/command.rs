@@ -59,3 +59,10 @@ pub enum SetupOutput {
     Table,
     Json,
 }
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Logfmt,
+    Json,
+}

@@ -7,11 +7,12 @@ use clap::Parser;
 
 mod command;
 mod error;
+mod keys;
 mod parse;
 mod types;
 mod version;
 
-pub use command::{Command, SetupOutput};
+pub use command::{Command, LogFormat, SetupOutput};
 pub use version::LONG_VERSION;
 
 pub use error::{ConfigError, read};
@@ -20,7 +21,7 @@ use parse::{commits_per_push, duration, positive_duration, route_path};
 use crate::labels::Limits;
 use crate::reconcile::{self, ApiToken};
 use crate::record::{DEFAULT_DEPLOYMENT_TYPES, DEFAULT_RESTART_TYPES, Settings};
-use crate::verify::{BlankKey, MAX_KEYS, SharedKey};
+use crate::verify::SharedKey;
 
 /// The default port. Prometheus's port registry for 9100–9999 is full; 9887 is not used by any
 /// widely deployed exporter.
@@ -86,6 +87,17 @@ pub struct Config {
         global = true
     )]
     pub shared_key: Option<SharedKey>,
+
+    /// Proxies (IP addresses or CIDR networks, comma-separated) whose X-Forwarded-For header
+    /// is believed: a refused delivery's log line then names the address it forwarded for.
+    #[arg(
+        long = "web.trusted-proxies",
+        help_heading = "Web",
+        env = "PLATFORMSH_EXPORTER_WEB_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_parser = parse::network
+    )]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 
     /// Most bytes of webhook bodies held in memory at once, all deliveries together; a
     /// delivery whose next bytes do not fit waits (until the request timeout). An eighth is
@@ -475,13 +487,6 @@ pub struct Config {
     pub log_level: String,
 }
 
-/// How log lines are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogFormat {
-    Logfmt,
-    Json,
-}
-
 impl Config {
     /// The configuration with every default, as if no flag were given.
     pub fn defaults() -> Self {
@@ -531,34 +536,9 @@ impl Config {
         }))
     }
 
-    /// The shared keys: the flag's or the variable's, or the file's, one per line (blank
-    /// lines skipped; a line is the key as written, its line ending removed). The first is the
-    /// one `setup` gives integrations; a delivery signed with any verifies (README, Rotating
-    /// the shared key).
+    /// The shared keys (see [`keys::shared_keys`]).
     pub fn shared_keys(&self) -> Result<Vec<SharedKey>, ConfigError> {
-        let Some(path) = &self.shared_key_file else {
-            return Ok(self.shared_key.iter().cloned().collect());
-        };
-        let what = "shared key file";
-        let text = read(what, path)?;
-        let keys: Vec<SharedKey> = text
-            .lines()
-            .map(|l| l.trim_end_matches('\r'))
-            .filter(|l| !l.trim().is_empty())
-            .map(SharedKey::parse)
-            .collect::<Result<_, _>>()
-            .map_err(|e| ConfigError::invalid(what, path, e))?;
-        if keys.is_empty() {
-            return Err(ConfigError::invalid(what, path, BlankKey));
-        }
-        if keys.len() > MAX_KEYS {
-            return Err(ConfigError::invalid(
-                what,
-                path,
-                format!("{} keys, at most {MAX_KEYS}", keys.len()),
-            ));
-        }
-        Ok(keys)
+        keys::shared_keys(self.shared_key_file.as_deref(), self.shared_key.as_ref())
     }
 
     /// The first shared key, the one integrations are given.

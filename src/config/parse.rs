@@ -57,3 +57,11 @@ pub fn public_url(s: &str) -> Result<reqwest::Url, String> {
     }
     Ok(url)
 }
+
+/// An IP network (`10.0.0.0/8`), or one address (`192.0.2.1`, taken as a /32 or /128).
+pub fn network(s: &str) -> Result<ipnet::IpNet, String> {
+    let s = s.trim();
+    s.parse::<ipnet::IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{s:?} is not an IP address or network"))
+}

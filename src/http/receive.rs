@@ -4,7 +4,9 @@
 
 use axum::Json;
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -47,21 +49,34 @@ struct Summary {
 /// `POST` handler for the webhook path.
 pub async fn webhook(State(state): State<AppState>, request: Request) -> Response {
     // Taken apart rather than extracted as a HeaderMap, which would copy the headers.
-    let (Parts { headers, .. }, body) = request.into_parts();
+    let (
+        Parts {
+            headers,
+            extensions,
+            ..
+        },
+        body,
+    ) = request.into_parts();
     // The budget held for the body lives until the answer is built.
     let result = match read_body(&state, &headers, body).await {
         Ok((body, _budget)) => receive(&state, &headers, &body).await,
         Err(e) => Err(e),
     };
-    report(&state, &result);
+    let peer = extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+    report(&state, &result, (peer, &headers));
     match result {
         Ok((status, ack)) => (status, Json(ack)).into_response(),
         Err(e) => e.into_response(),
     }
 }
 
-/// The one place a delivery's outcome is counted and logged, together.
-fn report(state: &AppState, result: &Result<(StatusCode, Ack), WebhookError>) {
+/// The one place a delivery's outcome is counted and logged, together. A refusal names its
+/// sender: the connection's peer, and the address a trusted proxy forwarded for.
+fn report(
+    state: &AppState,
+    result: &Result<(StatusCode, Ack), WebhookError>,
+    (peer, headers): (Option<SocketAddr>, &HeaderMap),
+) {
     let telemetry: &Telemetry = &state.telemetry;
     match result {
         Ok((_, ack)) => {
@@ -106,15 +121,43 @@ fn report(state: &AppState, result: &Result<(StatusCode, Ack), WebhookError>) {
                 .expect("the refusal log lock is never poisoned")
                 .admit(Instant::now());
             if let Some(unlogged) = admitted {
+                let remote = peer.map_or_else(String::new, |p| p.ip().to_string());
+                let forwarded = peer
+                    .and_then(|p| forwarded_for(p.ip(), headers, &state.trusted_proxies))
+                    .unwrap_or_default();
                 tracing::warn!(
                     outcome = e.outcome().as_str(),
                     error = %e,
+                    remote,
+                    forwarded_for = forwarded,
                     unlogged_before = unlogged,
                     "webhook delivery refused"
                 );
             }
         }
     }
+}
+
+/// The client a trusted proxy forwarded for: walking `X-Forwarded-For` from the right (each
+/// proxy appends the address it received from), the first address that is not a trusted
+/// proxy; `None` if `peer` itself is not trusted (anyone can write the header).
+fn forwarded_for(peer: IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) -> Option<String> {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return None;
+    }
+    let chain: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse().ok())
+        .collect();
+    chain
+        .iter()
+        .rev()
+        .find(|ip| !is_trusted(ip))
+        .map(ToString::to_string)
 }
 
 /// Awaits `future` until `deadline`. A future that is ready at once (a body already received)
@@ -238,4 +281,29 @@ async fn receive(
             summary,
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Only a trusted proxy's X-Forwarded-For is believed, and in it the nearest address that
+    /// is not a trusted proxy (a client can put anything at the left end).
+    #[test]
+    fn the_forwarded_address_is_taken_from_trusted_proxies_only() {
+        let trusted: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("6.6.6.6, 203.0.113.7, 10.1.2.3"),
+        );
+        let proxy: IpAddr = "10.9.9.9".parse().unwrap();
+        assert_eq!(
+            forwarded_for(proxy, &headers, &trusted).as_deref(),
+            Some("203.0.113.7")
+        );
+        let stranger: IpAddr = "198.51.100.1".parse().unwrap();
+        assert_eq!(forwarded_for(stranger, &headers, &trusted), None);
+        assert_eq!(forwarded_for(proxy, &HeaderMap::new(), &trusted), None);
+    }
 }

@@ -51,6 +51,8 @@ pub struct Shared {
     pub scrapes: super::scrapes::Scrapes,
     /// Refused deliveries logged this minute (see `receive::report`).
     pub refusals: Mutex<super::refusals::RefusalLog>,
+    /// `--web.trusted-proxies`: peers whose `X-Forwarded-For` is believed in log lines.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// What the state is made of besides the flags: built by the composition root.
@@ -97,6 +99,7 @@ impl AppState {
             body_budget: BodyBudget::new(config.body_memory_bytes, config.max_body_bytes),
             verifier,
             store,
+            trusted_proxies: config.trusted_proxies.clone(),
         }))
     }
 
