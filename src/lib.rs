@@ -12,7 +12,8 @@
 //!    finished-activity counts, time to recover, unfinished activities, lead time's commits
 //!    (`record::lead`), the deliveries recorded already (`dedup`), and the facts applied in
 //!    time order whatever order they arrive in (`settle`)).
-//! 2. [`verify`] (the JWS signature check, pure) and [`telemetry`] (the process-lifetime
+//! 2. [`verify`] (the JWS signature check, pure), [`logging`] (the log line formats) and
+//!    [`telemetry`] (the process-lifetime
 //!    instruments in the `prometheus` crate's registry). The rule: what replay rebuilds from
 //!    stored activities is the recorder's; what describes this process is telemetry's.
 //! 3. [`store`]: SQLite schema and migrations, the writer with group commit, replay, queries.
@@ -39,6 +40,7 @@ pub mod exposition;
 pub mod history;
 pub mod http;
 pub mod labels;
+pub mod logging;
 pub mod reconcile;
 pub mod record;
 pub mod series;

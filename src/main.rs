@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use platformsh_exporter::app::App;
 use platformsh_exporter::config::{Command, LogFormat, SetupOutput};
-use platformsh_exporter::{Config, history, http, setup};
+use platformsh_exporter::{Config, history, http, logging, setup};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -18,18 +18,15 @@ async fn main() -> ExitCode {
         EnvFilter::new("info")
     });
     // Logs are diagnostics, not output: stderr, where service managers collect them.
-    match config.log_format {
-        LogFormat::Logfmt => tracing_logfmt::builder()
-            .subscriber_builder()
-            .with_writer(std::io::stderr)
-            .with_env_filter(filter)
-            .init(),
-        LogFormat::Json => tracing_subscriber::fmt()
-            .json()
-            .with_writer(std::io::stderr)
-            .with_env_filter(filter)
-            .init(),
-    }
+    let format = match config.log_format {
+        LogFormat::Logfmt => logging::Format::Logfmt,
+        LogFormat::Json => logging::Format::Json,
+    };
+    tracing_subscriber::fmt()
+        .event_format(format)
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter)
+        .init();
     if let Some(Command::History {
         since,
         output,

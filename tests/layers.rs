@@ -21,6 +21,7 @@ const LAYERS: &[(&str, u8, &[&str])] = &[
     ),
     ("verify", 1, &["verify"]),
     ("telemetry", 1, &["telemetry"]),
+    ("logging", 1, &["logging"]),
     ("store", 2, &["store"]),
     ("reconcile", 3, &["reconcile"]),
     ("history", 3, &["history"]),
