@@ -631,14 +631,16 @@ def deployments():
     )
     L.add(
         stat(
-            "Deployment failure rate",
-            "Failed deployments over finished deployments in the last day, for the selected environment types. A proxy for DORA's change failure rate, which counts production changes that caused a failure in service: a failed deployment is one such signal, not all of them.",
+            "Change failure rate",
+            "DORA's change failure rate over the last day. From incidents where any exist for the selection: successful production changes followed by an incident (Alertmanager, see README, Incidents) over successful production changes (recording rule project_environment_type:platformsh_change_failure:ratio1d's parts). Otherwise the proxy: failed deployments over finished deployments of the selected environment types (a failed deployment is one signal of a change failure, not all of them).",
             "percentunit",
             [
                 target(
-                    f"(sum(project_environment_type:platformsh_deployments_failed:increase1d{{{rec}}}) or vector(0))"
-                    f" / sum(project_environment_type:platformsh_deployments:increase1d{{{rec}}})",
-                    "deployment failure rate",
+                    f'(sum(project_environment_type:platformsh_change_failures:increase1d{{{rec}, environment_type="production"}})'
+                    f' / (sum(project_environment_type:platformsh_deployments_succeeded:increase1d{{{rec}, environment_type="production"}}) > 0))'
+                    f" or ((sum(project_environment_type:platformsh_deployments_failed:increase1d{{{rec}}}) or vector(0))"
+                    f" / sum(project_environment_type:platformsh_deployments:increase1d{{{rec}}}))",
+                    "change failure rate",
                     instant=True,
                 )
             ],
@@ -653,13 +655,15 @@ def deployments():
     )
     L.add(
         stat(
-            "Time to recover (mean, 7 days)",
-            "Mean time from the first failed deployment of an environment to its next successful one, over the last 7 days.",
+            "Time to restore (mean, 7 days)",
+            "DORA's time to restore over the last 7 days. From incidents where any resolved for the selection: the mean time from an incident's start to its resolution (platformsh_incident_restore_seconds). Otherwise the proxy: the mean time from the first failed deployment of an environment to its next successful one.",
             "s",
             [
                 target(
-                    f"sum(project_environment_type:platformsh_deployment_recovery_seconds_sum:increase7d{{{rec}}})"
-                    f" / sum(project_environment_type:platformsh_deployment_recovery_seconds_count:increase7d{{{rec}}})",
+                    f"(sum(project_environment_type:platformsh_incident_restore_seconds_sum:increase7d{{{rec}}})"
+                    f" / (sum(project_environment_type:platformsh_incident_restore_seconds_count:increase7d{{{rec}}}) > 0))"
+                    f" or (sum(project_environment_type:platformsh_deployment_recovery_seconds_sum:increase7d{{{rec}}})"
+                    f" / sum(project_environment_type:platformsh_deployment_recovery_seconds_count:increase7d{{{rec}}}))",
                     "mean",
                     instant=True,
                 )
@@ -714,9 +718,11 @@ def deployments():
     L.add(
         level(
             "Time to restore",
-            "Mean time from a first failed deployment to the next successful one of the same production environment, over the last 30 days (a proxy for DORA's time to restore service). DORA 2021: elite less than an hour, high less than a day, medium between a day and a week, low more than six months. Shown: elite under an hour, high under a day, medium under a week, low beyond.",
-            f"sum(increase(platformsh_deployment_recovery_seconds_sum{{{PROD_NO_ENV}}}[30d]))"
-            f" / sum(increase(platformsh_deployment_recovery_seconds_count{{{PROD_NO_ENV}}}[30d]))",
+            "Mean time to restore service on production over the last 30 days: from incidents where any resolved (start to resolution, platformsh_incident_restore_seconds; see README, Incidents), else the proxy, from a first failed deployment to the next successful one of the same production environment. DORA 2021: elite less than an hour, high less than a day, medium between a day and a week, low more than six months. Shown: elite under an hour, high under a day, medium under a week, low beyond.",
+            f"(sum(increase(platformsh_incident_restore_seconds_sum{{{PROD_NO_ENV}}}[30d]))"
+            f" / (sum(increase(platformsh_incident_restore_seconds_count{{{PROD_NO_ENV}}}[30d])) > 0))"
+            f" or (sum(increase(platformsh_deployment_recovery_seconds_sum{{{PROD_NO_ENV}}}[30d]))"
+            f" / sum(increase(platformsh_deployment_recovery_seconds_count{{{PROD_NO_ENV}}}[30d])))",
             [(0, 3600, "elite"), (3600, 86400, "high"), (86400, 604800, "medium"), (604800, None, "low")],
         ),
         6,
@@ -724,10 +730,12 @@ def deployments():
     )
     L.add(
         level(
-            "Deployment failure rate",
-            "Failed over finished deployments of a change to production in the last 30 days, a proxy for DORA's change failure rate. DORA 2021: elite 0-15 %, high, medium and low 16-30 %. Shown: elite up to 15 %, high up to 30 %, medium up to 45 %, low above (the last two extend the published ranges).",
-            f'(sum(increase(platformsh_deployments_total{{result="failure", {PROD}}}[30d])) or vector(0))'
-            f' / sum(increase(platformsh_deployments_total{{result=~"success|failure", {PROD}}}[30d]))',
+            "Change failure rate",
+            "Change failure rate on production over the last 30 days: from incidents where any exist (successful changes followed by an incident, over successful changes; see README, Incidents), else the proxy, failed over finished deployments of a change. DORA 2021: elite 0-15 %, high, medium and low 16-30 %. Shown: elite up to 15 %, high up to 30 %, medium up to 45 %, low above (the last two extend the published ranges).",
+            f"(sum(increase(platformsh_change_failures_total{{{PROD}}}[30d]))"
+            f' / (sum(increase(platformsh_deployments_total{{result="success", {PROD}}}[30d])) > 0))'
+            f' or ((sum(increase(platformsh_deployments_total{{result="failure", {PROD}}}[30d])) or vector(0))'
+            f' / sum(increase(platformsh_deployments_total{{result=~"success|failure", {PROD}}}[30d])))',
             [(0, 0.15, "elite"), (0.15, 0.30, "high"), (0.30, 0.45, "medium"), (0.45, None, "low")],
         ),
         6,
@@ -858,6 +866,37 @@ def deployments():
     )
     L.add(
         timeseries(
+            "Open incidents",
+            "Incidents firing now, by environment: Alertmanager alerts of --alertmanager.severities that name a Platform.sh project and environment (see README, Incidents).",
+            "short",
+            [
+                target(
+                    f"sum by (project, environment) (platformsh_incidents_open{{{SEL}}})",
+                    "{{project}}/{{environment}}",
+                )
+            ],
+            stack=True,
+        ),
+        12,
+        8,
+    )
+    L.add(
+        timeseries(
+            "Change failure rate from incidents (production)",
+            "Successful production changes followed by an incident within --incidents.window, over successful production changes, in the preceding day (recording rule project_environment_type:platformsh_change_failure:ratio1d). Empty until the exporter receives incidents from Alertmanager.",
+            "percentunit",
+            [
+                target(
+                    'max by (project) (project_environment_type:platformsh_change_failure:ratio1d{project=~"$project", environment_type="production"})',
+                    "{{project}}",
+                )
+            ],
+        ),
+        12,
+        8,
+    )
+    L.add(
+        timeseries(
             "Restarts per day by environment type",
             "Finished restarts over the preceding day, by environment type and result: redeploys, resumes, resource updates (autoscaling among them), certificate renewals (--deployment.restart-types). They deliver no change, so DORA's panels leave them out, but a failed one fails its environment like a failed deployment.",
             "short",
@@ -910,7 +949,7 @@ def deployments():
     return dashboard(
         "platformsh-deployments",
         "Platform.sh / Deployments (DORA)",
-        "Deployment frequency, deployment failure rate (a proxy for DORA's change failure rate), time to recover and deployment duration, per project and environment.",
+        "Deployment frequency, change failure rate and time to restore (from Alertmanager's incidents when the exporter receives them, else from failed deployments), lead time and deployment duration, per project and environment.",
         L.panels,
     )
 

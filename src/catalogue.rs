@@ -143,6 +143,34 @@ pub const DEPLOYMENT_RECOVERY: Family = Family {
     labels: &["project", "environment_type"],
     buckets: RECOVERY_SECONDS,
 };
+pub const INCIDENTS: Family = Family {
+    name: "platformsh_incidents_total",
+    help: "Incidents (Alertmanager alerts of --alertmanager.severities naming the environment) of an environment the exporter has seen deploy, counted when first heard of.",
+    kind: Kind::Counter,
+    labels: &["project", "environment", "environment_type"],
+    buckets: &[],
+};
+pub const INCIDENTS_OPEN: Family = Family {
+    name: "platformsh_incidents_open",
+    help: "Incidents of the environment firing now (heard of firing, not yet resolved).",
+    kind: Kind::Gauge,
+    labels: &["project", "environment", "environment_type"],
+    buckets: &[],
+};
+pub const CHANGE_FAILURES: Family = Family {
+    name: "platformsh_change_failures_total",
+    help: "Change deployments to production followed by an incident there within --incidents.window, each counted once: DORA's change failures, from incidents.",
+    kind: Kind::Counter,
+    labels: &["project", "environment", "environment_type"],
+    buckets: &[],
+};
+pub const INCIDENT_RESTORE: Family = Family {
+    name: "platformsh_incident_restore_seconds",
+    help: "Time from an incident's start to its resolution, observed when it resolves: DORA's time to restore, from incidents.",
+    kind: Kind::Histogram,
+    labels: &["project", "environment_type"],
+    buckets: RECOVERY_SECONDS,
+};
 /// Lead time: a minute (a push straight to production) to 90 days (a branch left waiting).
 const LEAD_SECONDS: &[f64] = &[
     60.0,
@@ -191,6 +219,20 @@ pub const LAST_ACTIVITY_TIMESTAMP: Family = Family {
 pub const WEBHOOKS: Family = Family {
     name: "platformsh_exporter_webhooks_total",
     help: "Webhook deliveries received, by outcome.",
+    kind: Kind::Counter,
+    labels: &["outcome"],
+    buckets: &[],
+};
+pub const ALERTMANAGER_NOTIFICATIONS: Family = Family {
+    name: "platformsh_exporter_alertmanager_notifications_total",
+    help: "Alertmanager notifications received on /alertmanager, by outcome (as for webhooks).",
+    kind: Kind::Counter,
+    labels: &["outcome"],
+    buckets: &[],
+};
+pub const ALERTMANAGER_ALERTS: Family = Family {
+    name: "platformsh_exporter_alertmanager_alerts_total",
+    help: "Alerts in accepted Alertmanager notifications, by outcome: opened, resolved, duplicate (a repeat), unknown_environment (no deployment of it seen), or ignored_severity, ignored_unplaced (no project or environment label), ignored_own (this exporter's alerts).",
     kind: Kind::Counter,
     labels: &["outcome"],
     buckets: &[],
@@ -345,12 +387,18 @@ pub const FAMILIES: &[&Family] = &[
     &LAST_DEPLOYMENT_SUCCESS,
     &LAST_SUCCESSFUL_DEPLOYMENT_TIMESTAMP,
     &DEPLOYMENT_RECOVERY,
+    &INCIDENTS,
+    &INCIDENTS_OPEN,
+    &CHANGE_FAILURES,
+    &INCIDENT_RESTORE,
     &CHANGE_LEAD_TIME,
     &COMMIT_LEAD_TIME,
     &ACTIVITIES_UNFINISHED,
     &LAST_ACTIVITY_TIMESTAMP,
     &WEBHOOKS,
     &SIGNATURES_VERIFIED,
+    &ALERTMANAGER_NOTIFICATIONS,
+    &ALERTMANAGER_ALERTS,
     &LABEL_OVERFLOW,
     &DELIVERED,
     &RECONCILED,

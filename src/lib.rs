@@ -3,15 +3,17 @@
 //! The modules form layers, and imports point inward (checked by `tests/layers.rs`):
 //!
 //! 1. **Core**, the domain without its edges (no HTTP, SQLite or async runtime):
-//!    [`activity`] (the typed, validated activity, parsed from the wire shape), [`labels`]
+//!    [`activity`] (the typed, validated activity, parsed from the wire shape), [`alert`] (the
+//!    incidents an Alertmanager notification reports), [`labels`]
 //!    (cardinality caps), [`catalogue`] (every metric family, defined once), [`series`] (the
 //!    series the recorder keeps), [`exposition`] (the one walk out of every family, into a
 //!    sink per format: text, OpenMetrics, `history`'s timeline) and [`record`] (the
 //!    recorder: the one function that turns an activity into metric updates, over sub-states
 //!    that own what spans activities, each with its own fields and tests: environments,
 //!    finished-activity counts, time to recover, unfinished activities, lead time's commits
-//!    (`record::lead`), the deliveries recorded already (`dedup`), and the facts applied in
-//!    time order whatever order they arrive in (`settle`)).
+//!    (`record::lead`), the deliveries recorded already (`dedup`), the facts applied in
+//!    time order whatever order they arrive in (`settle`), and incidents attributed to the
+//!    changes they follow (`incidents`)).
 //! 2. [`verify`] (the JWS signature check, pure), [`logging`] (the log line formats) and
 //!    [`telemetry`] (the process-lifetime
 //!    instruments in the `prometheus` crate's registry). The rule: what replay rebuilds from
@@ -33,6 +35,7 @@
 //! then recorded) → [`record`] → `http::metrics` (`/metrics`).
 
 pub mod activity;
+pub mod alert;
 pub mod app;
 pub mod catalogue;
 pub mod config;

@@ -9,10 +9,11 @@ use hashbrown::{DefaultHashBuilder, HashTable};
 
 use crate::catalogue::{
     ACTIVITIES, ACTIVITIES_UNFINISHED, ACTIVITY_DURATION, ACTIVITY_FAILURES, ACTIVITY_PHASE,
-    ACTIVITY_WAIT, BACKFILLED, CHANGE_LEAD_TIME, COMMIT_LEAD_TIME, DELIVERED, DEPLOYMENT_RECOVERY,
-    DEPLOYMENTS, Family, LABEL_OVERFLOW, LAST_ACTIVITY_TIMESTAMP, LAST_DEPLOYMENT_SUCCESS,
-    LAST_DEPLOYMENT_TIMESTAMP, LAST_SUCCESSFUL_DEPLOYMENT_TIMESTAMP, OBSERVATIONS_SKIPPED,
-    PUSH_COMMITS, RECONCILED, RESTARTS, UNORDERED_ACTIVITIES, UNSENT,
+    ACTIVITY_WAIT, BACKFILLED, CHANGE_FAILURES, CHANGE_LEAD_TIME, COMMIT_LEAD_TIME, DELIVERED,
+    DEPLOYMENT_RECOVERY, DEPLOYMENTS, Family, INCIDENT_RESTORE, INCIDENTS, INCIDENTS_OPEN,
+    LABEL_OVERFLOW, LAST_ACTIVITY_TIMESTAMP, LAST_DEPLOYMENT_SUCCESS, LAST_DEPLOYMENT_TIMESTAMP,
+    LAST_SUCCESSFUL_DEPLOYMENT_TIMESTAMP, OBSERVATIONS_SKIPPED, PUSH_COMMITS, RECONCILED, RESTARTS,
+    UNORDERED_ACTIVITIES, UNSENT,
 };
 use crate::exposition::{Bucket, Sink};
 
@@ -62,6 +63,10 @@ families! {
         last_deployment_success: f64 = LAST_DEPLOYMENT_SUCCESS,
         last_successful_deployment_timestamp: f64 = LAST_SUCCESSFUL_DEPLOYMENT_TIMESTAMP,
         deployment_recovery: Histogram = DEPLOYMENT_RECOVERY,
+        incidents: f64 = INCIDENTS,
+        incidents_open: f64 = INCIDENTS_OPEN,
+        change_failures: f64 = CHANGE_FAILURES,
+        incident_restore: Histogram = INCIDENT_RESTORE,
         change_lead_time: Histogram = CHANGE_LEAD_TIME,
         commit_lead_time: Histogram = COMMIT_LEAD_TIME,
         activities_unfinished: f64 = ACTIVITIES_UNFINISHED,
@@ -80,6 +85,29 @@ families! {
         backfilled: f64 = BACKFILLED,
         observations_skipped: f64 = OBSERVATIONS_SKIPPED,
         unordered: f64 = UNORDERED_ACTIVITIES,
+    }
+}
+
+impl ActivityFamilies {
+    /// Removes the series of every family with an `environment` label whose label set
+    /// `carries_one` of the environments that go; returns how many.
+    pub fn remove_environments(
+        &mut self,
+        carries_one: impl Fn(LabelSet<'_>) -> bool + Copy,
+    ) -> usize {
+        self.activities.remove_where(carries_one)
+            + self.activity_failures.remove_where(carries_one)
+            + self.deployments.remove_where(carries_one)
+            + self.restarts.remove_where(carries_one)
+            + self.last_deployment_timestamp.remove_where(carries_one)
+            + self.last_deployment_success.remove_where(carries_one)
+            + self
+                .last_successful_deployment_timestamp
+                .remove_where(carries_one)
+            + self.activities_unfinished.remove_where(carries_one)
+            + self.incidents.remove_where(carries_one)
+            + self.incidents_open.remove_where(carries_one)
+            + self.change_failures.remove_where(carries_one)
     }
 }
 

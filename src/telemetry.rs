@@ -13,9 +13,9 @@ use prometheus::{HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts, Re
 
 use crate::activity::DeliveryMode;
 use crate::catalogue::{
-    API_INTEGRATIONS_READABLE, API_LAST_SUCCESS, API_REQUESTS, API_UNREAD, BUILD_INFO,
-    DELIVERY_MODE, Family, PROJECT_INFO, SIGNATURES_VERIFIED, STORE_COMMIT_BATCH,
-    STORE_COMMIT_DURATION, STORE_ERRORS, WEBHOOKS,
+    ALERTMANAGER_ALERTS, ALERTMANAGER_NOTIFICATIONS, API_INTEGRATIONS_READABLE, API_LAST_SUCCESS,
+    API_REQUESTS, API_UNREAD, BUILD_INFO, DELIVERY_MODE, Family, PROJECT_INFO, SIGNATURES_VERIFIED,
+    STORE_COMMIT_BATCH, STORE_COMMIT_DURATION, STORE_ERRORS, WEBHOOKS,
 };
 
 /// What became of a webhook delivery: the `outcome` label of
@@ -57,6 +57,18 @@ impl DeliveryOutcome {
         }
     }
 }
+
+/// The `outcome` values of `platformsh_exporter_alertmanager_alerts_total`: what the recorder
+/// made of an incident, or why an alert is none.
+pub const ALERT_OUTCOMES: [&str; 7] = [
+    "opened",
+    "resolved",
+    "duplicate",
+    "unknown_environment",
+    "ignored_severity",
+    "ignored_unplaced",
+    "ignored_own",
+];
 
 /// Why a commit to the activity store failed: the `reason` label of
 /// `platformsh_exporter_store_errors_total`.
@@ -119,6 +131,8 @@ pub struct Telemetry {
     store_errors: IntCounterVec,
     /// Deliveries whose signature verified, by the number of the shared key it verified with.
     signatures: IntCounterVec,
+    alertmanager_notifications: IntCounterVec,
+    alertmanager_alerts: IntCounterVec,
     /// Registered when a store is opened: a memory-only exporter has no commits to show.
     store_commits: OnceLock<StoreCommits>,
     api: OnceLock<ApiTelemetry>,
@@ -267,6 +281,8 @@ impl Telemetry {
             webhooks: counter(&registry, &WEBHOOKS),
             store_errors: counter(&registry, &STORE_ERRORS),
             signatures: counter(&registry, &SIGNATURES_VERIFIED),
+            alertmanager_notifications: counter(&registry, &ALERTMANAGER_NOTIFICATIONS),
+            alertmanager_alerts: counter(&registry, &ALERTMANAGER_ALERTS),
             store_commits: OnceLock::new(),
             api: OnceLock::new(),
             outcomes: Vec::new(),
@@ -278,6 +294,14 @@ impl Telemetry {
             .collect();
         for reason in StoreErrorReason::ALL {
             metrics.store_errors.with_label_values(&[reason.as_str()]);
+        }
+        for outcome in DeliveryOutcome::ALL {
+            metrics
+                .alertmanager_notifications
+                .with_label_values(&[outcome.as_str()]);
+        }
+        for outcome in ALERT_OUTCOMES {
+            metrics.alertmanager_alerts.with_label_values(&[outcome]);
         }
         let build_info =
             IntGaugeVec::new(opts(&BUILD_INFO), BUILD_INFO.labels).expect("valid gauge family");
@@ -305,6 +329,20 @@ impl Telemetry {
     /// Counts a delivery with `outcome`.
     pub fn count_delivery(&self, outcome: DeliveryOutcome) {
         self.outcomes[outcome as usize].inc();
+    }
+
+    /// Counts an Alertmanager notification with `outcome`.
+    pub fn count_notification(&self, outcome: DeliveryOutcome) {
+        self.alertmanager_notifications
+            .with_label_values(&[outcome.as_str()])
+            .inc();
+    }
+
+    /// Counts `n` alerts of accepted notifications with `outcome` (one of [`ALERT_OUTCOMES`]).
+    pub fn count_alerts(&self, outcome: &str, n: usize) {
+        self.alertmanager_alerts
+            .with_label_values(&[outcome])
+            .inc_by(n as u64);
     }
 
     /// Shows each of `keys` shared keys' count of verified deliveries, at 0 from the start.
@@ -446,6 +484,21 @@ fn counter(registry: &Registry, family: &Family) -> IntCounterVec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every outcome the receiver counts is one exposed at 0 from the start.
+    #[test]
+    fn alert_outcomes_name_every_incident_outcome_and_ignored_reason() {
+        let named: Vec<String> = crate::record::IncidentOutcome::ALL
+            .iter()
+            .map(|o| o.as_str().to_owned())
+            .chain(
+                crate::alert::Ignored::ALL
+                    .iter()
+                    .map(|r| format!("ignored_{}", r.as_str())),
+            )
+            .collect();
+        assert_eq!(named, ALERT_OUTCOMES);
+    }
 
     /// `outcomes` is indexed by the enum's discriminant: `ALL` must be in declaration order.
     #[test]

@@ -12,6 +12,7 @@ const LAYERS: &[(&str, u8, &[&str])] = &[
         0,
         &[
             "activity",
+            "alert",
             "labels",
             "catalogue",
             "series",

@@ -25,7 +25,7 @@ pub struct ParseError {
 }
 
 impl ParseError {
-    fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             path: path.into(),
             message: message.into(),

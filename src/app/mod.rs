@@ -21,6 +21,7 @@ use tokio::task::JoinHandle;
 pub use error::StartError;
 
 use crate::config::Config;
+use crate::config::Credential;
 use crate::http::auth::BasicAuth;
 use crate::http::{self, AppState, Parts};
 use crate::reconcile::{self, Poller};
@@ -34,6 +35,8 @@ use crate::verify::Verifier;
 pub struct App {
     config: Config,
     verifier: Option<Verifier>,
+    /// The credential Alertmanager must send, if any.
+    alertmanager: Option<Credential>,
     auth: Option<BasicAuth>,
     reconcile: Option<reconcile::Settings>,
 }
@@ -52,6 +55,7 @@ impl App {
         config.check_types()?;
         let keys = config.shared_keys()?;
         let verifier = (!keys.is_empty()).then(|| Verifier::new(&keys));
+        let alertmanager = config.alertmanager.credential()?;
         let auth = match &config.web_config_file {
             Some(path) => BasicAuth::load(path)?,
             None => None,
@@ -60,6 +64,7 @@ impl App {
         Ok(Self {
             config,
             verifier,
+            alertmanager,
             auth,
             reconcile,
         })
@@ -109,6 +114,7 @@ impl App {
             recorder,
             telemetry,
             verifier: self.verifier.clone(),
+            alertmanager: self.alertmanager.clone(),
             store,
         };
         let state = AppState::new(config, parts);
@@ -187,6 +193,18 @@ fn log_start(config: &Config, state: &AppState) {
         );
     } else {
         tracing::info!("webhook signatures are required (X-JWS-Signature)");
+    }
+    if state.alertmanager.credential.is_none() {
+        tracing::warn!(
+            path = http::alertmanager::PATH,
+            "no Alertmanager credential configured: anyone who can reach the exporter can post \
+             incidents (see --alertmanager.credentials-file)"
+        );
+    } else {
+        tracing::info!(
+            path = http::alertmanager::PATH,
+            "Alertmanager notifications must carry the credential (bearer token or basic auth)"
+        );
     }
 }
 

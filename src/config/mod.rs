@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
+mod alertmanager;
 mod command;
 mod error;
 mod keys;
@@ -12,6 +13,7 @@ mod parse;
 mod types;
 mod version;
 
+pub use alertmanager::{AlertmanagerFlags, Credential};
 pub use command::{Command, LogFormat, SetupOutput};
 pub use version::LONG_VERSION;
 
@@ -355,6 +357,9 @@ pub struct Config {
     )]
     pub settle: Duration,
 
+    #[command(flatten)]
+    pub alertmanager: AlertmanagerFlags,
+
     /// Most unfinished activities tracked at once.
     #[arg(
         long = "activities.unfinished-capacity",
@@ -570,6 +575,7 @@ impl Config {
             max_clock_skew: self.max_clock_skew,
             forget_after: self.forget_after,
             settle: self.settle,
+            incident_window: self.alertmanager.window,
         }
     }
 }

@@ -32,6 +32,12 @@ pub enum WebhookError {
     /// 408: nothing of the body arrived for `--webhook.body-gap-timeout`.
     #[error("the request body stalled: nothing arrived for {}", humantime::format_duration(*gap))]
     Stalled { gap: std::time::Duration },
+    /// 401: `/alertmanager` needs the credential and the request did not carry it.
+    #[error(
+        "this receiver needs the credential of --alertmanager.credentials-file, as \
+         `Authorization: Bearer …` or as basic auth's password"
+    )]
+    Credentials,
     /// 400: the body could not be read to its end (the client aborted, or bad chunking).
     #[error("the request body could not be read: {0}")]
     Unreadable(String),
@@ -42,7 +48,7 @@ impl WebhookError {
         match self {
             WebhookError::Invalid(_) | WebhookError::Unreadable(_) => StatusCode::BAD_REQUEST,
             WebhookError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            WebhookError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            WebhookError::Unauthorized(_) | WebhookError::Credentials => StatusCode::UNAUTHORIZED,
             WebhookError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             WebhookError::Timeout { .. } | WebhookError::Stalled { .. } => {
                 StatusCode::REQUEST_TIMEOUT
@@ -55,7 +61,9 @@ impl WebhookError {
         match self {
             WebhookError::Invalid(_) | WebhookError::Unreadable(_) => DeliveryOutcome::Invalid,
             WebhookError::TooLarge { .. } => DeliveryOutcome::TooLarge,
-            WebhookError::Unauthorized(_) => DeliveryOutcome::Unauthorized,
+            WebhookError::Unauthorized(_) | WebhookError::Credentials => {
+                DeliveryOutcome::Unauthorized
+            }
             WebhookError::Unavailable(_) => DeliveryOutcome::Unavailable,
             WebhookError::Timeout { .. } | WebhookError::Stalled { .. } => DeliveryOutcome::Timeout,
         }

@@ -2,6 +2,7 @@
 //! auth, the serve loop. It only serves: the composition root (`crate::app`) builds its state
 //! and runs it beside the poller and housekeeping.
 
+pub mod alertmanager;
 pub mod api;
 pub mod auth;
 pub mod budget;

@@ -178,7 +178,7 @@ async fn within<F: Future>(deadline: Instant, future: F) -> Result<F::Output, El
 /// slowly holds only what it sent, so slow clients cannot crowd out other deliveries the way a
 /// limit on concurrent requests would let them; one that stops sending for the gap timeout is
 /// answered 408 and gives its share back.
-async fn read_body(
+pub(super) async fn read_body(
     state: &AppState,
     headers: &HeaderMap,
     mut body: Body,

@@ -21,12 +21,18 @@ use tower::ServiceExt;
 use super::auth::{self, BasicAuth};
 use super::deadline::SendDeadline;
 use super::state::AppState;
-use super::{api, metrics, receive, status};
+use super::{alertmanager, api, metrics, receive, status};
 use crate::config::{Config, ConfigError};
 use crate::store::Store;
 
 /// Paths the exporter always serves; the configurable ones must not collide with them.
-const FIXED_PATHS: &[&str] = &["/", "/-/healthy", "/-/ready", "/api/v1/activities"];
+const FIXED_PATHS: &[&str] = &[
+    "/",
+    "/-/healthy",
+    "/-/ready",
+    "/api/v1/activities",
+    alertmanager::PATH,
+];
 
 /// Checks what clap cannot: that the configured paths do not collide, and that the serving
 /// limits can be met.
@@ -75,6 +81,9 @@ pub fn app(state: AppState, config: &Config, auth: Option<BasicAuth>) -> Router 
     // the connection's header timeout (see `run`); no other route reads a body.
     pages
         .route(&config.webhook_path, post(receive::webhook))
+        // Alertmanager cannot sign: it authenticates with its own credential (see
+        // `alertmanager::authenticate`), not the pages' basic auth.
+        .route(alertmanager::PATH, post(alertmanager::receive))
         .with_state(state)
 }
 

@@ -5,7 +5,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::budget::BodyBudget;
-use crate::config::Config;
+use crate::alert::Rules;
+use crate::config::{Config, Credential};
 use crate::record::Recorder;
 use crate::store::{Intake, Store};
 use crate::telemetry::Telemetry;
@@ -53,6 +54,16 @@ pub struct Shared {
     pub refusals: Mutex<super::refusals::RefusalLog>,
     /// `--web.trusted-proxies`: peers whose `X-Forwarded-For` is believed in log lines.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The Alertmanager receiver's rules and credential.
+    pub alertmanager: Receiver,
+}
+
+/// What the receiver needs besides the shared state: which alerts are incidents, and the
+/// credential a sender must show.
+#[derive(Debug, Clone)]
+pub struct Receiver {
+    pub rules: Rules,
+    pub credential: Option<Credential>,
 }
 
 /// What the state is made of besides the flags: built by the composition root.
@@ -61,6 +72,8 @@ pub struct Parts {
     pub recorder: Arc<Mutex<Recorder>>,
     pub telemetry: Arc<Telemetry>,
     pub verifier: Option<Verifier>,
+    /// The credential Alertmanager must send to `/alertmanager`, if any.
+    pub alertmanager: Option<Credential>,
     /// The store, opened and replayed into the recorder, and the counters it saved.
     pub store: Option<(Store, Vec<(String, u64)>)>,
 }
@@ -71,6 +84,7 @@ impl AppState {
             recorder,
             telemetry,
             verifier,
+            alertmanager,
             store,
         } = parts;
         let (store, saved_counters) = match store {
@@ -100,6 +114,10 @@ impl AppState {
             verifier,
             store,
             trusted_proxies: config.trusted_proxies.clone(),
+            alertmanager: Receiver {
+                rules: config.alertmanager.rules(),
+                credential: alertmanager,
+            },
         }))
     }
 

@@ -11,7 +11,8 @@ use chrono::{DateTime, Utc};
 use hashbrown::{HashMap, HashSet};
 
 use crate::activity::{Activity, ActivityState, ResultLabel, Source};
-use crate::exposition::{Families, Format, Sink};
+use crate::alert::Incident;
+use crate::exposition::Sink;
 use crate::labels::{Caps, Labels, Overflow};
 use crate::series::{ActivityFamilies, LabelSet, RecorderFamilies};
 
@@ -20,11 +21,13 @@ mod dedup;
 mod environments;
 mod fact;
 mod finished;
+mod incidents;
 pub mod lead;
 mod recovery;
 mod settings;
 mod settle;
 mod skipped;
+mod snapshot;
 pub mod unfinished;
 
 pub use clock::shown_at;
@@ -34,11 +37,14 @@ pub use environments::EnvironmentStatus;
 use environments::Environments;
 use fact::{Deployment, Fact};
 use finished::Finished;
+pub use incidents::IncidentOutcome;
+use incidents::Incidents;
 use lead::{LeadSeries, LeadTimes};
 use recovery::Recovery;
 pub use settings::{DEFAULT_DEPLOYMENT_TYPES, DEFAULT_RESTART_TYPES, Redeploy, Settings};
 use settle::{Offer, Settling, Unordered};
 use skipped::{SKIPPABLE, skip};
+pub use snapshot::Snapshot;
 use unfinished::Unfinished;
 
 /// Most weight of facts waiting to be applied in time order (one per activity, plus one per
@@ -89,6 +95,8 @@ pub struct Recorder {
     settling: Settling<Fact>,
     /// Each environment's failures and successes as time to recover sees them.
     recovery: Recovery,
+    /// Incidents, and the change deployments they may follow.
+    incidents: Incidents,
 }
 
 impl Recorder {
@@ -124,6 +132,7 @@ impl Recorder {
             handles: Finished::new(settings.limits.series),
             unfinished: Unfinished::new(settings.unfinished_capacity, settings.unfinished_ttl),
             recovery: Recovery::default(),
+            incidents: Incidents::new(settings.incident_window, settings.dedup_capacity),
             settings,
         }
     }
@@ -311,6 +320,16 @@ impl Recorder {
         let environment = (labels.project.as_ref(), labels.environment.as_ref());
         self.environments
             .deployment_finished(environment, at, succeeded, &mut self.families);
+        if labels.name_one_environment() {
+            let place = [
+                environment.0,
+                environment.1,
+                labels.environment_type.as_ref(),
+            ];
+            let micros = clock.at(activity.finished_at()).timestamp_micros();
+            let change = succeeded && redeploy == Some(Redeploy::Change);
+            self.incidents.deployed(place, micros, change);
+        }
         Some(Deployment {
             values,
             at,
@@ -338,6 +357,21 @@ impl Recorder {
             }
             _ => self.staged.contains(&activity.id, ActivityState::Staged),
         }
+    }
+
+    /// Records one incident alert received at `received_at` (see [`incidents`]).
+    pub fn incident(&mut self, incident: &Incident, received_at: DateTime<Utc>) -> IncidentOutcome {
+        let clock = Clock::new(received_at, self.settings.max_clock_skew);
+        let starts = clock.at(Some(incident.starts_at)).timestamp_micros();
+        let ends = incident
+            .ends_at
+            .map(|t| clock.at(Some(t)).timestamp_micros());
+        let (outcome, effect) = self.incidents.record(incident, starts, ends);
+        if effect != incidents::Effect::default() {
+            incidents::write(&effect, &mut self.families);
+            self.changed = true;
+        }
+        outcome
     }
 
     /// Applies what waited its turn up to `now` (less the settle window).
@@ -483,17 +517,9 @@ impl Recorder {
                 })
             })
         };
-        let m = &mut self.families;
-        let removed = m.activities.remove_where(carries_one)
-            + m.activity_failures.remove_where(carries_one)
-            + m.deployments.remove_where(carries_one)
-            + m.restarts.remove_where(carries_one)
-            + m.last_deployment_timestamp.remove_where(carries_one)
-            + m.last_deployment_success.remove_where(carries_one)
-            + m.last_successful_deployment_timestamp
-                .remove_where(carries_one)
-            + m.activities_unfinished.remove_where(carries_one);
+        let removed = self.families.remove_environments(carries_one);
         self.unfinished.forget_environments(is_gone);
+        self.incidents.forget_environments(is_gone);
         self.handles.forget_environments(is_gone);
         for (project, environments) in gone {
             for environment in environments {
@@ -558,31 +584,6 @@ impl Recorder {
         {
             self.changed = true;
         }
-    }
-}
-
-/// The recorder's families as they were at one generation, written outside its lock.
-#[derive(Debug)]
-pub struct Snapshot {
-    pub generation: u64,
-    families: ActivityFamilies,
-    own: RecorderFamilies,
-}
-
-impl Snapshot {
-    /// The families in `format` (OpenMetrics without the final `# EOF`).
-    pub fn write(&self, format: Format) -> String {
-        let mut out = String::new();
-        crate::exposition::write(self, format, &mut out);
-        out
-    }
-}
-
-/// The activity families, then the recorder's own.
-impl Families for Snapshot {
-    fn walk(&self, sink: &mut impl Sink) {
-        self.families.walk(sink);
-        self.own.walk(sink);
     }
 }
 

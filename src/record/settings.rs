@@ -74,6 +74,9 @@ pub struct Settings {
     /// How long the facts whose order matters (lead time, time to recover) wait before they
     /// are applied, in time order (see [`super::settle`]). Zero applies them as they come.
     pub settle: Duration,
+    /// `--incidents.window`: how long after a change deployment an incident on production is
+    /// that change's failure.
+    pub incident_window: Duration,
 }
 
 impl Settings {
@@ -108,6 +111,7 @@ impl Default for Settings {
             max_clock_skew: Duration::from_secs(300),
             forget_after: None,
             settle: Duration::ZERO,
+            incident_window: Duration::from_secs(24 * 3600),
         }
     }
 }

@@ -15,11 +15,13 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::activity::Activity;
-use crate::record::{Recorded, Recorder};
+use crate::alert::Incident;
+use crate::record::{IncidentOutcome, Recorded, Recorder};
 use crate::telemetry::StoreCommits;
 
 mod error;
 mod file;
+mod incidents;
 mod query;
 mod rows;
 mod schema;
@@ -89,6 +91,27 @@ impl Intake {
                 .lock()
                 .expect("the recorder lock is never poisoned: recording does not panic")
                 .record(&activity, received_at)),
+        }
+    }
+
+    /// Stores (durably, if there is a store) and records the incidents of one notification;
+    /// the outcome of each. An error means nothing was stored or recorded.
+    pub async fn accept_incidents(
+        &self,
+        incidents: Vec<Incident>,
+        received_at: DateTime<Utc>,
+    ) -> Result<Vec<IncidentOutcome>, StoreError> {
+        if let Some(store) = &self.store {
+            store.insert_incidents(incidents, received_at).await
+        } else {
+            let mut recorder = self
+                .recorder
+                .lock()
+                .expect("the recorder lock is never poisoned: recording does not panic");
+            Ok(incidents
+                .iter()
+                .map(|i| recorder.incident(i, received_at))
+                .collect())
         }
     }
 }
@@ -234,6 +257,21 @@ impl Store {
     ) -> Result<Recorded, StoreError> {
         self.send(|reply| Command::Insert {
             activity: Box::new(activity),
+            received_at,
+            reply,
+        })
+        .await
+    }
+
+    /// Stores the incidents durably, then records each that was not stored already; the
+    /// outcome of each, in order. An error means nothing was stored and nothing recorded.
+    pub async fn insert_incidents(
+        &self,
+        incidents: Vec<Incident>,
+        received_at: DateTime<Utc>,
+    ) -> Result<Vec<IncidentOutcome>, StoreError> {
+        self.send(|reply| Command::InsertIncidents {
+            incidents,
             received_at,
             reply,
         })

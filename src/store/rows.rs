@@ -118,6 +118,8 @@ fn decode_commits(text: Option<&str>) -> (Vec<Commit>, u64) {
 /// A binary search over `seq` finds the boundary in O(log n) reads: no index on `received_at`
 /// to maintain on every insert, which costs durable ingest about 7 % (BENCHMARKS.md).
 pub(super) fn prune(conn: &Connection, before: DateTime<Utc>) -> rusqlite::Result<usize> {
+    // Incidents go with the activities of their time: their deployments are gone.
+    super::incidents::prune(conn, before)?;
     let before = before.timestamp_micros();
     let (Some(mut low), Some(mut high)) =
         conn.query_row("SELECT MIN(seq), MAX(seq) FROM activities", [], |r| {
@@ -293,15 +295,25 @@ pub(super) fn in_time_order(
 }
 
 /// Replays every stored activity, in the order it was first recorded.
+/// Records every stored activity in commit order and, between them, every stored incident
+/// by receipt time (before an activity received at the same instant): the order they were
+/// recorded in live, but for deliveries whose receipt and commit orders crossed.
 pub(super) fn replay(conn: &Connection, recorder: &mut Recorder) -> rusqlite::Result<u64> {
+    let mut incidents = super::incidents::all(conn)?.into_iter().peekable();
     let mut stmt = conn.prepare(&format!("{SELECT_ACTIVITY} ORDER BY seq"))?;
     let mut rows = stmt.query([])?;
     let mut n = 0;
     while let Some(r) = rows.next()? {
         if let Some((activity, received_at)) = read_activity(r)? {
+            while let Some((incident, at)) = incidents.next_if(|(_, at)| *at <= received_at) {
+                recorder.incident(&incident, at);
+            }
             recorder.record(&activity, received_at);
             n += 1;
         }
+    }
+    for (incident, at) in incidents {
+        recorder.incident(&incident, at);
     }
     Ok(n)
 }

@@ -71,6 +71,24 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE activities RENAME COLUMN result TO platformsh_result;
     ALTER TABLE activities RENAME COLUMN outcome TO result;
 ",
+    r"
+    -- Alertmanager's alerts that are incidents, as received (POST /alertmanager). An alert is
+    -- re-sent unchanged at every repeat: (fingerprint, starts_at, status) keeps each state of
+    -- one incident once. Times in microseconds; ends_at NULL while it fires.
+    CREATE TABLE incidents (
+        seq INTEGER PRIMARY KEY,
+        fingerprint TEXT NOT NULL,
+        starts_at INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        ends_at INTEGER,
+        project TEXT NOT NULL,
+        environment TEXT NOT NULL,
+        alertname TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        received_at INTEGER NOT NULL,
+        UNIQUE (fingerprint, starts_at, status)
+    );
+",
 ];
 
 pub(super) fn open_connection(path: &Path) -> rusqlite::Result<Connection> {

@@ -11,7 +11,8 @@ use super::error::StoreError;
 use super::file::{Identity, Lock};
 use super::rows::{insert, prune, save_counters};
 use crate::activity::Activity;
-use crate::record::{Recorded, Recorder};
+use crate::alert::Incident;
+use crate::record::{IncidentOutcome, Recorded, Recorder};
 use crate::telemetry::StoreCommits;
 
 /// What the writer is asked to do, each with where its answer goes.
@@ -20,6 +21,11 @@ pub(super) enum Command {
         activity: Box<Activity>,
         received_at: DateTime<Utc>,
         reply: oneshot::Sender<Result<Recorded, StoreError>>,
+    },
+    InsertIncidents {
+        incidents: Vec<Incident>,
+        received_at: DateTime<Utc>,
+        reply: oneshot::Sender<Result<Vec<IncidentOutcome>, StoreError>>,
     },
     SaveCounters {
         counters: Vec<(String, u64)>,
@@ -91,6 +97,8 @@ impl Writer {
 /// What one command of a batch did inside the transaction.
 pub(super) enum Done {
     Inserted(bool),
+    /// Whether each incident was new.
+    IncidentsInserted(Vec<bool>),
     Saved,
     Pruned(usize),
 }
@@ -100,6 +108,7 @@ pub(super) fn fail(batch: Vec<Command>, error: &StoreError) {
     for command in batch {
         match command {
             Command::Insert { reply, .. } => drop(reply.send(Err(error.clone()))),
+            Command::InsertIncidents { reply, .. } => drop(reply.send(Err(error.clone()))),
             Command::SaveCounters { reply, .. } | Command::Stop { reply } => {
                 drop(reply.send(Err(error.clone())));
             }
@@ -125,6 +134,16 @@ pub(super) fn commit(
                     received_at,
                     ..
                 } => Done::Inserted(insert(&tx, activity, *received_at)?),
+                Command::InsertIncidents {
+                    incidents,
+                    received_at,
+                    ..
+                } => Done::IncidentsInserted(
+                    incidents
+                        .iter()
+                        .map(|i| super::incidents::insert(&tx, i, *received_at))
+                        .collect::<rusqlite::Result<_>>()?,
+                ),
                 Command::SaveCounters { counters, .. } => {
                     save_counters(&tx, counters)?;
                     Done::Saved
@@ -168,6 +187,27 @@ pub(super) fn commit(
                     Recorded::Duplicate
                 };
                 drop(reply.send(Ok(outcome)));
+            }
+            (
+                Command::InsertIncidents {
+                    incidents,
+                    received_at,
+                    reply,
+                },
+                Done::IncidentsInserted(new),
+            ) => {
+                let outcomes = incidents
+                    .iter()
+                    .zip(new)
+                    .map(|(incident, new)| {
+                        if new {
+                            recorder.incident(incident, received_at)
+                        } else {
+                            IncidentOutcome::Duplicate
+                        }
+                    })
+                    .collect();
+                drop(reply.send(Ok(outcomes)));
             }
             (Command::SaveCounters { reply, .. }, _) => drop(reply.send(Ok(()))),
             (Command::Prune { reply, .. }, Done::Pruned(n)) => drop(reply.send(Ok(n))),

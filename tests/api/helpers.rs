@@ -22,6 +22,12 @@ pub struct TestApp {
 /// Starts the server with the given flags (and every other flag at its default), storing in a
 /// fresh temporary folder unless the flags say where or `--storage.in-memory`.
 pub async fn spawn_app(flags: &[&str]) -> TestApp {
+    spawn_app_at("127.0.0.1:0", flags).await
+}
+
+/// [`spawn_app`] on a given address: one a sender outside the test (an Alertmanager) posts to,
+/// kept across a restart.
+pub async fn spawn_app_at(address: &str, flags: &[&str]) -> TestApp {
     let mut args: Vec<String> = ["platformsh-exporter", "--web.listen-address", "127.0.0.1:0"]
         .iter()
         .chain(flags)
@@ -39,7 +45,7 @@ pub async fn spawn_app(flags: &[&str]) -> TestApp {
         Some(dir)
     };
     let config = Config::parse_from(args);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = tokio::net::TcpListener::bind(address).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
     let handle = tokio::spawn(platformsh_exporter::app::run(

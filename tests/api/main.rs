@@ -12,6 +12,7 @@ mod fixtures;
 mod helpers;
 mod history;
 mod hostile;
+mod incidents;
 mod lead;
 mod lifecycle;
 mod logs;

@@ -49,6 +49,18 @@ fn the_rules_and_the_example_config_pass_promtool_check() {
         "prometheus/alerts.yml",
     ]);
     promtool(&["check", "config", "prometheus/prometheus.yml"]);
+    // The example Alertmanager configuration, with the receiver that sends incidents.
+    let output = Command::new("amtool")
+        .args(["check-config", "prometheus/alertmanager.yml"])
+        .current_dir(bundle(""))
+        .output()
+        .expect("amtool must be installed (Debian package prometheus-alertmanager)");
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 const RULE_TESTS: &[&str] = &[
@@ -518,6 +530,33 @@ async fn post_round(app: &TestApp, round: u32) -> u32 {
         assert_eq!(app.post(body).await.status, 202);
         accepted += 1;
     }
+    // A production change of abc123xyz/main, then an incident there 5 min later, resolved
+    // after 10 min: a change failure and a restore, from Alertmanager's notification.
+    let change = variant(
+        "push-in-progress.json",
+        &format!("production-change-{round}"),
+        &json!({"state": "complete", "result": "success",
+                "completed_at": format!("2026-11-02T{}:35:00+00:00", hour + 1)}),
+    );
+    assert_eq!(app.post(change).await.status, 202);
+    accepted += 1;
+    let incident = |status: &str, ends: &str| {
+        json!({
+            "status": status,
+            "labels": {"alertname": "CheckoutDown", "severity": "critical",
+                       "project": "abc123xyz", "environment": "main"},
+            "annotations": {}, "generatorURL": "", "fingerprint": format!("00000000000000{round:02}"),
+            "startsAt": format!("2026-11-02T{}:40:00Z", hour + 1), "endsAt": ends,
+        })
+    };
+    for alert in [
+        incident("firing", "0001-01-01T00:00:00Z"),
+        incident("resolved", &format!("2026-11-02T{}:50:00Z", hour + 1)),
+    ] {
+        let notification = json!({"version": "4", "status": "firing", "alerts": [alert]});
+        let answer = app.post_to("/alertmanager", notification.to_string()).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    }
     accepted
 }
 
@@ -553,6 +592,7 @@ async fn dashboards_show_data_and_the_failed_deployment_alert_fires_then_resolve
     assert_eq!(target["lastError"], "", "{target}");
     every_panel_and_variable_has_data(&prometheus).await;
     tables_show_project_titles(&prometheus).await;
+    dora_panels_use_incidents_where_there_are_some(&prometheus).await;
     assert!(
         prometheus
             .firing("PlatformshProductionDeploymentFailed")
@@ -616,6 +656,107 @@ async fn dashboards_show_data_and_the_failed_deployment_alert_fires_then_resolve
         .await;
 
     a_deleted_branch_resolves_its_alert(&app, &prometheus).await;
+}
+
+/// The DORA panels that fall back from incidents to the proxies: for the project with incidents
+/// each shows the incident figure (its left side), for one without them the proxy (its right
+/// side), evaluated at one instant.
+async fn dora_panels_use_incidents_where_there_are_some(prometheus: &Prometheus) {
+    let dashboard: Value = serde_json::from_str(&read("deployments.json")).unwrap();
+    let at = format!("{}", chrono::Utc::now().timestamp());
+    let value = |samples: Vec<Value>| -> Option<String> {
+        samples
+            .first()
+            .and_then(|s| s["value"][1].as_str().map(str::to_owned))
+    };
+    let mut checked = 0;
+    for panel in dashboard["panels"].as_array().unwrap() {
+        let title = panel["title"].as_str().unwrap_or_default();
+        if !title.starts_with("Change failure rate") && !title.starts_with("Time to restore") {
+            continue;
+        }
+        if panel["type"] != "stat" {
+            continue;
+        }
+        let expr = panel["targets"][0]["expr"].as_str().unwrap();
+        // `(incidents) or (proxy)`: split at the top-level `or`.
+        let (incidents, proxy) = split_or(expr).unwrap_or_else(|| panel_error(title, expr));
+        for (project, side) in [("abc123xyz", incidents), (".*", incidents)] {
+            let on = |e: &str| {
+                substitute(e).replace("project=~\".*\"", &format!("project=~\"{project}\""))
+            };
+            let query = |e: String| {
+                let at = at.clone();
+                async move {
+                    prometheus
+                        .api("query", &[("query", &e), ("time", &at)])
+                        .await["result"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default()
+                }
+            };
+            let shown = value(query(on(expr)).await);
+            let from_incidents = value(query(on(side)).await);
+            assert!(
+                from_incidents.is_some(),
+                "{title}: no incident figure for {project}"
+            );
+            assert_eq!(shown, from_incidents, "{title} for {project}");
+        }
+        // The other project has deployments but no incidents: the proxy.
+        let other = "sx-this-is-an-example-value-hu";
+        let on =
+            |e: &str| substitute(e).replace("project=~\".*\"", &format!("project=~\"{other}\""));
+        let shown = prometheus
+            .api("query", &[("query", &on(expr)), ("time", &at)])
+            .await["result"]
+            .clone();
+        let from_proxy = prometheus
+            .api("query", &[("query", &on(proxy)), ("time", &at)])
+            .await["result"]
+            .clone();
+        let from_incidents = prometheus
+            .api("query", &[("query", &on(incidents)), ("time", &at)])
+            .await["result"]
+            .clone();
+        assert_eq!(
+            from_incidents,
+            json!([]),
+            "{title}: {other} has no incidents"
+        );
+        assert_ne!(
+            from_proxy,
+            json!([]),
+            "{title}: no proxy figure for {other}"
+        );
+        assert_eq!(shown, from_proxy, "{title} for {other}");
+        checked += 1;
+    }
+    assert_eq!(
+        checked, 4,
+        "the DORA row's two stats and the two level stats"
+    );
+}
+
+fn panel_error(title: &str, expr: &str) -> ! {
+    panic!("{title}: not `(incidents) or (proxy)`: {expr}")
+}
+
+/// `(a) or (b)` split into `a` and `b`, at the `or` outside every parenthesis.
+fn split_or(expr: &str) -> Option<(&str, &str)> {
+    let mut depth = 0;
+    for (i, c) in expr.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            _ if depth == 0 && expr[i..].starts_with(" or ") => {
+                return Some((expr[..i].trim(), expr[i + 4..].trim()));
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Tables that list projects show their titles where the API gave them, and ids alone where

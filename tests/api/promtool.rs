@@ -43,11 +43,16 @@ async fn the_exposition_passes_promtool_check_metrics() {
     // Recovery needs a failure then a success of one environment; commit lead time, commits
     // with an author date (newer payloads than the fixtures). (The exporter's own counters
     // are there from the start, at 0; the reconciliation ones from the first poll; the
-    // verified signatures by key only with a shared key, which this exporter has not.)
+    // verified signatures by key only with a shared key, which this exporter has not; the
+    // incident families from the first incident.)
     assert_eq!(
         absent,
         [
             "platformsh_deployment_recovery_seconds",
+            "platformsh_incidents_total",
+            "platformsh_incidents_open",
+            "platformsh_change_failures_total",
+            "platformsh_incident_restore_seconds",
             "platformsh_commit_lead_time_seconds",
             "platformsh_exporter_webhook_signatures_verified_total"
         ]
