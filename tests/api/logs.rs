@@ -93,6 +93,7 @@ async fn logfmt_lines_say_what_started_each_delivery_and_a_few_refusals() {
         "msg=\"replayed the activity store\"",
         "msg=\"webhook signatures are required (X-JWS-Signature)\"",
         "msg=\"reconciliation with the Platform.sh API is on\"",
+        "level=warn msg=\"no Alertmanager credential configured: anyone who can reach the exporter can post incidents (see --alertmanager.credentials-file)\"",
     ] {
         assert!(
             lines.iter().any(|l| l.contains(expected)),
