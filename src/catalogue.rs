@@ -237,6 +237,20 @@ pub const ALERTMANAGER_ALERTS: Family = Family {
     labels: &["outcome"],
     buckets: &[],
 };
+pub const CONFIG_RELOAD_SUCCESSFUL: Family = Family {
+    name: "platformsh_exporter_config_last_reload_successful",
+    help: "1 if the last reading of the configuration files (web config, shared keys, Alertmanager credential: at start, on a change of the web config, on SIGHUP) succeeded, 0 if the previous configuration was kept.",
+    kind: Kind::Gauge,
+    labels: &[],
+    buckets: &[],
+};
+pub const CONFIG_RELOAD_TIMESTAMP: Family = Family {
+    name: "platformsh_exporter_config_last_reload_success_timestamp_seconds",
+    help: "When the configuration files were last read successfully.",
+    kind: Kind::Gauge,
+    labels: &[],
+    buckets: &[],
+};
 pub const SIGNATURES_VERIFIED: Family = Family {
     name: "platformsh_exporter_webhook_signatures_verified_total",
     help: "Deliveries whose signature verified, by the shared key it verified with (its line in --webhook.shared-key-file, from 1): an old key at 0 can be retired.",
@@ -399,6 +413,8 @@ pub const FAMILIES: &[&Family] = &[
     &SIGNATURES_VERIFIED,
     &ALERTMANAGER_NOTIFICATIONS,
     &ALERTMANAGER_ALERTS,
+    &CONFIG_RELOAD_SUCCESSFUL,
+    &CONFIG_RELOAD_TIMESTAMP,
     &LABEL_OVERFLOW,
     &DELIVERED,
     &RECONCILED,

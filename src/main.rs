@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use platformsh_exporter::app::App;
 use platformsh_exporter::config::{Command, LogFormat, SetupOutput};
+use platformsh_exporter::http::webconfig::WebConfig;
 use platformsh_exporter::{Config, history, http, logging, setup};
 use tracing_subscriber::EnvFilter;
 
@@ -93,16 +94,26 @@ async fn main() -> ExitCode {
 /// `platformsh-exporter healthcheck`: whether the exporter answers `/-/ready`. A 401 (basic
 /// auth on every page) still proves a serving exporter.
 async fn healthcheck(config: &Config, url: Option<&str>) -> ExitCode {
+    // With TLS in the web config, the exporter speaks only TLS. Its certificate names the
+    // exporter's public name, not the loopback address asked here: this liveness check does
+    // not verify it (it sends nothing secret).
+    let tls = config
+        .web_config_file
+        .as_deref()
+        .and_then(|path| WebConfig::load(path).ok())
+        .is_some_and(|web| web.tls.is_some());
     let url = url.map_or_else(
         || {
             let address = config.listen_address.replacen("0.0.0.0:", "127.0.0.1:", 1);
             let address = address.replacen("[::]:", "[::1]:", 1);
-            format!("http://{address}/-/ready")
+            let scheme = if tls { "https" } else { "http" };
+            format!("{scheme}://{address}/-/ready")
         },
         str::to_owned,
     );
     let client = match reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(5))
+        .danger_accept_invalid_certs(tls)
         .build()
     {
         Ok(client) => client,

@@ -14,8 +14,9 @@ use prometheus::{HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts, Re
 use crate::activity::DeliveryMode;
 use crate::catalogue::{
     ALERTMANAGER_ALERTS, ALERTMANAGER_NOTIFICATIONS, API_INTEGRATIONS_READABLE, API_LAST_SUCCESS,
-    API_REQUESTS, API_UNREAD, BUILD_INFO, DELIVERY_MODE, Family, PROJECT_INFO, SIGNATURES_VERIFIED,
-    STORE_COMMIT_BATCH, STORE_COMMIT_DURATION, STORE_ERRORS, WEBHOOKS,
+    API_REQUESTS, API_UNREAD, BUILD_INFO, CONFIG_RELOAD_SUCCESSFUL, CONFIG_RELOAD_TIMESTAMP,
+    DELIVERY_MODE, Family, PROJECT_INFO, SIGNATURES_VERIFIED, STORE_COMMIT_BATCH,
+    STORE_COMMIT_DURATION, STORE_ERRORS, WEBHOOKS,
 };
 
 /// What became of a webhook delivery: the `outcome` label of
@@ -133,6 +134,8 @@ pub struct Telemetry {
     signatures: IntCounterVec,
     alertmanager_notifications: IntCounterVec,
     alertmanager_alerts: IntCounterVec,
+    reload_successful: prometheus::IntGauge,
+    reload_timestamp: prometheus::Gauge,
     /// Registered when a store is opened: a memory-only exporter has no commits to show.
     store_commits: OnceLock<StoreCommits>,
     api: OnceLock<ApiTelemetry>,
@@ -283,6 +286,15 @@ impl Telemetry {
             signatures: counter(&registry, &SIGNATURES_VERIFIED),
             alertmanager_notifications: counter(&registry, &ALERTMANAGER_NOTIFICATIONS),
             alertmanager_alerts: counter(&registry, &ALERTMANAGER_ALERTS),
+            reload_successful: registered(
+                &registry,
+                prometheus::IntGauge::with_opts(opts(&CONFIG_RELOAD_SUCCESSFUL))
+                    .expect("valid gauge"),
+            ),
+            reload_timestamp: registered(
+                &registry,
+                prometheus::Gauge::with_opts(opts(&CONFIG_RELOAD_TIMESTAMP)).expect("valid gauge"),
+            ),
             store_commits: OnceLock::new(),
             api: OnceLock::new(),
             outcomes: Vec::new(),
@@ -329,6 +341,17 @@ impl Telemetry {
     /// Counts a delivery with `outcome`.
     pub fn count_delivery(&self, outcome: DeliveryOutcome) {
         self.outcomes[outcome as usize].inc();
+    }
+
+    /// Says whether the configuration files were just read successfully.
+    pub fn config_reloaded(&self, ok: bool) {
+        self.reload_successful.set(i64::from(ok));
+        if ok {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64());
+            self.reload_timestamp.set(now);
+        }
     }
 
     /// Counts an Alertmanager notification with `outcome`.

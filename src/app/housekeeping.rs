@@ -1,6 +1,7 @@
 //! What runs in the background beside the server: the recorder brought to the present (facts
 //! applied once settled, stale unfinished activities and idle environments dropped), the
-//! exporter's counters saved, the storage retention applied. A scrape only reads.
+//! exporter's counters saved, the storage retention applied, the web config file watched. A
+//! scrape only reads.
 
 use std::time::Duration;
 
@@ -37,6 +38,10 @@ pub fn spawn(state: &AppState, retention: Option<Duration>) -> JoinHandle<()> {
                         .lock()
                         .expect("the recorder lock is never poisoned: recording does not panic");
                     record::expire(&mut recorder, chrono::Utc::now());
+                    drop(recorder);
+                    // The web config is read again when it changes even if no request
+                    // comes to look (a bad new file is then reported at once).
+                    state.web.current();
                 }
                 _ = save.tick() => state.save_counters().await,
                 _ = prune.tick() => {

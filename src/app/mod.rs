@@ -10,6 +10,7 @@
 
 mod error;
 mod housekeeping;
+mod reload;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -22,7 +23,7 @@ pub use error::StartError;
 
 use crate::config::Config;
 use crate::config::Credential;
-use crate::http::auth::BasicAuth;
+use crate::http::webconfig::{WebConfig, WebConfigSource};
 use crate::http::{self, AppState, Parts};
 use crate::reconcile::{self, Poller};
 use crate::record::Recorder;
@@ -37,7 +38,8 @@ pub struct App {
     verifier: Option<Verifier>,
     /// The credential Alertmanager must send, if any.
     alertmanager: Option<Credential>,
-    auth: Option<BasicAuth>,
+    /// The web config file as read at start (basic auth, TLS).
+    web: Option<WebConfig>,
     reconcile: Option<reconcile::Settings>,
 }
 
@@ -56,8 +58,8 @@ impl App {
         let keys = config.shared_keys()?;
         let verifier = (!keys.is_empty()).then(|| Verifier::new(&keys));
         let alertmanager = config.alertmanager.credential()?;
-        let auth = match &config.web_config_file {
-            Some(path) => BasicAuth::load(path)?,
+        let web = match &config.web_config_file {
+            Some(path) => Some(WebConfig::load(path)?),
             None => None,
         };
         let reconcile = config.reconcile()?;
@@ -65,7 +67,7 @@ impl App {
             config,
             verifier,
             alertmanager,
-            auth,
+            web,
             reconcile,
         })
     }
@@ -77,7 +79,7 @@ impl App {
 
     /// Opens the store (unless `--storage.in-memory`) and replays it into a new recorder, so
     /// the metrics are back where they were.
-    pub fn open(self) -> Result<Opened, StartError> {
+    pub fn open(mut self) -> Result<Opened, StartError> {
         let config = &self.config;
         let telemetry = Arc::new(Telemetry::new());
         telemetry.expect_keys(self.verifier.as_ref().map_or(0, Verifier::key_count));
@@ -110,7 +112,14 @@ impl App {
             );
             Some((opened.store, opened.counters))
         };
+        let web = Arc::new(WebConfigSource::new(
+            self.config.web_config_file.clone(),
+            self.web.take().unwrap_or_default(),
+            Arc::clone(&telemetry),
+        ));
+        let config = &self.config;
         let parts = Parts {
+            web,
             recorder,
             telemetry,
             verifier: self.verifier.clone(),
@@ -125,7 +134,7 @@ impl App {
 impl Opened {
     /// The router, for driving the handlers without a socket (benchmarks, examples).
     pub fn router(&self) -> Router {
-        http::app(self.state.clone(), &self.app.config, self.app.auth.clone())
+        http::app(self.state.clone(), &self.app.config)
     }
 
     /// Serves on `listener`, polls the API (with a token) and keeps house, until `shutdown`
@@ -141,8 +150,17 @@ impl Opened {
         log_start(&app.config, &state);
         let housekeeping = housekeeping::spawn(&state, app.config.retention);
         let poller = spawn_poller(app.reconcile.clone(), &state)?;
-        let router = http::app(state.clone(), &app.config, app.auth.clone());
-        http::serve(listener, router, &app.config, shutdown).await;
+        let router = http::app(state.clone(), &app.config);
+        let reloads = tokio::spawn(reload::on_hangup(state.clone(), app.config.clone()));
+        http::serve(
+            listener,
+            router,
+            &app.config,
+            Arc::clone(&state.web),
+            shutdown,
+        )
+        .await;
+        reloads.abort();
 
         housekeeping.abort();
         if let Some(poller) = poller {
@@ -186,7 +204,7 @@ fn log_start(config: &Config, state: &AppState) {
         },
         "serving"
     );
-    if state.verifier.is_none() {
+    if state.verifier.load().is_none() {
         tracing::warn!(
             "no shared key configured: webhook deliveries are not authenticated, and anyone who \
              learns the URL can post fake activities (see --webhook.shared-key-file)"
@@ -194,7 +212,7 @@ fn log_start(config: &Config, state: &AppState) {
     } else {
         tracing::info!("webhook signatures are required (X-JWS-Signature)");
     }
-    if state.alertmanager.credential.is_none() {
+    if state.alertmanager.credential.load().is_none() {
         tracing::warn!(
             path = http::alertmanager::PATH,
             "no Alertmanager credential configured: anyone who can reach the exporter can post \

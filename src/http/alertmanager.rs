@@ -78,7 +78,7 @@ pub async fn receive(State(state): State<AppState>, request: Request) -> Respons
 /// (any user name); compared in constant time. Without a configured credential, anyone may
 /// post (the exporter says so at start).
 fn authenticate(receiver: &Receiver, headers: &HeaderMap) -> Result<(), WebhookError> {
-    let Some(credential) = &receiver.credential else {
+    let Some(credential) = &*receiver.credential.load() else {
         return Ok(());
     };
     let given = headers
@@ -204,7 +204,7 @@ mod tests {
     fn receiver(credential: Option<&str>) -> Receiver {
         Receiver {
             rules: Rules::default(),
-            credential: credential.map(|c| {
+            credential: arc_swap::ArcSwapOption::from(credential.map(|c| {
                 let dir = tempfile::tempdir().unwrap();
                 let path = dir.path().join("c");
                 std::fs::write(&path, c).unwrap();
@@ -215,8 +215,8 @@ mod tests {
                     environment_label: String::new(),
                     window: std::time::Duration::from_secs(1),
                 };
-                flags.credential().unwrap().unwrap()
-            }),
+                std::sync::Arc::new(flags.credential().unwrap().unwrap())
+            })),
         }
     }
 

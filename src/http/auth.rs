@@ -3,35 +3,14 @@
 //! password a bcrypt hash. The webhook stays open: Platform.sh cannot send credentials, and its
 //! deliveries are authenticated by their signature instead.
 
-use crate::config::ConfigError;
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderValue;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
-
-/// The parts of exporter-toolkit's web configuration file this exporter understands.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WebConfigFile {
-    #[serde(default)]
-    basic_auth_users: HashMap<String, String>,
-    /// Accepted so that a file shared with other exporters loads; TLS is refused below.
-    #[serde(default)]
-    tls_server_config: Option<serde_yaml_ng::Value>,
-    /// Refused below: its HTTP/2 and header settings have no counterpart here, and a setting
-    /// silently ignored would look applied.
-    #[serde(default)]
-    http_server_config: Option<serde_yaml_ng::Value>,
-}
 
 /// Users and their bcrypt hashes, with a cache of credentials already verified: bcrypt is slow
 /// on purpose, and Prometheus sends the same credentials every scrape.
@@ -61,29 +40,10 @@ impl std::fmt::Debug for BasicAuth {
 }
 
 impl BasicAuth {
-    /// Loads a web configuration file. `Ok(None)` when it configures no users.
-    pub fn load(path: &Path) -> Result<Option<Self>, ConfigError> {
-        let what = "web config file";
-        let text = crate::config::read(what, path)?;
-        Self::parse(&text).map_err(|e| ConfigError::invalid(what, path, e))
-    }
-
-    fn parse(text: &str) -> Result<Option<Self>, String> {
-        let file: WebConfigFile = serde_yaml_ng::from_str(text).map_err(|e| e.to_string())?;
-        if file.tls_server_config.is_some() {
-            return Err(
-                "tls_server_config is not supported; terminate TLS in a reverse proxy".into(),
-            );
-        }
-        if file.http_server_config.is_some() {
-            return Err(
-                "http_server_config is not supported: this exporter serves HTTP/1.1 only and \
-                 sets no extra headers; remove the section"
-                    .into(),
-            );
-        }
+    /// The users of a web configuration file's `basic_auth_users`; `Ok(None)` for none.
+    pub fn from_users(users: HashMap<String, String>) -> Result<Option<Self>, String> {
         let mut cost = None;
-        for (user, hash) in &file.basic_auth_users {
+        for (user, hash) in &users {
             let parts = hash.parse::<bcrypt::HashParts>().map_err(|e| {
                 format!("the password of {user:?} is not a valid bcrypt hash ({e})")
             })?;
@@ -96,7 +56,7 @@ impl BasicAuth {
         let dummy = bcrypt::hash("no such user", cost).map_err(|e| e.to_string())?;
         let parallel = std::thread::available_parallelism().map_or(1, |n| n.get() / 2);
         Ok(Some(Self {
-            users: Arc::new(file.basic_auth_users),
+            users: Arc::new(users),
             dummy: dummy.into(),
             verified: Arc::default(),
             hashing: Arc::new(Semaphore::new(parallel.max(1))),
@@ -104,7 +64,7 @@ impl BasicAuth {
     }
 
     /// Whether the `Authorization` header carries valid credentials.
-    async fn check(&self, authorization: Option<&HeaderValue>) -> bool {
+    pub(super) async fn check(&self, authorization: Option<&HeaderValue>) -> bool {
         let Some((user, password)) = authorization.and_then(credentials) else {
             return false;
         };
@@ -154,57 +114,28 @@ fn credentials(value: &HeaderValue) -> Option<(String, String)> {
     Some((user.to_owned(), password.to_owned()))
 }
 
-/// Middleware: answers 401 with a `WWW-Authenticate` challenge unless the request is authorised.
-pub async fn require(State(auth): State<BasicAuth>, request: Request, next: Next) -> Response {
-    if auth
-        .check(request.headers().get(header::AUTHORIZATION))
-        .await
-    {
-        next.run(request).await
-    } else {
-        (
-            StatusCode::UNAUTHORIZED,
-            [(
-                header::WWW_AUTHENTICATE,
-                "Basic realm=\"platformsh-exporter\"",
-            )],
-            "Unauthorized\n",
-        )
-            .into_response()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_file_without_users_enables_nothing() {
-        assert!(
-            BasicAuth::parse("basic_auth_users: {}\n")
-                .unwrap()
-                .is_none()
-        );
+    fn users(user: &str, hash: &str) -> HashMap<String, String> {
+        HashMap::from([(user.to_owned(), hash.to_owned())])
     }
 
     #[test]
-    fn plain_text_passwords_and_tls_are_refused() {
-        let err = BasicAuth::parse("basic_auth_users:\n  alice: secret\n").unwrap_err();
+    fn no_users_enable_nothing_and_plain_text_passwords_are_refused() {
+        assert!(BasicAuth::from_users(HashMap::new()).unwrap().is_none());
+        let err = BasicAuth::from_users(users("alice", "secret")).unwrap_err();
         assert!(err.contains("not a valid bcrypt hash"), "{err}");
         // Shaped like bcrypt, but not one: refused at load, not at the first login.
-        let err = BasicAuth::parse("basic_auth_users:\n  alice: $2y$10$short\n").unwrap_err();
+        let err = BasicAuth::from_users(users("alice", "$2y$10$short")).unwrap_err();
         assert!(err.contains("not a valid bcrypt hash"), "{err}");
-        let err = BasicAuth::parse("http_server_config:\n  http2: false\n").unwrap_err();
-        assert!(err.contains("http_server_config"), "{err}");
-        let err = BasicAuth::parse("tls_server_config:\n  cert_file: x\n").unwrap_err();
-        assert!(err.contains("tls_server_config"), "{err}");
-        assert!(BasicAuth::parse("unknown_key: 1\n").is_err());
     }
 
     #[tokio::test]
     async fn only_the_right_password_passes() {
         let hash = bcrypt::hash("s3cret", 4).unwrap();
-        let auth = BasicAuth::parse(&format!("basic_auth_users:\n  alice: '{hash}'\n"))
+        let auth = BasicAuth::from_users(users("alice", &hash))
             .unwrap()
             .unwrap();
         let header = |user_password: &str| {
@@ -227,7 +158,7 @@ mod tests {
     #[tokio::test]
     async fn an_unknown_user_takes_as_long_as_a_wrong_password() {
         let hash = bcrypt::hash("s3cret", 8).unwrap();
-        let auth = BasicAuth::parse(&format!("basic_auth_users:\n  alice: '{hash}'\n"))
+        let auth = BasicAuth::from_users(users("alice", &hash))
             .unwrap()
             .unwrap();
         assert_eq!(

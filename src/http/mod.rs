@@ -15,6 +15,7 @@ pub mod scrapes;
 pub mod server;
 pub mod state;
 pub mod status;
+pub mod webconfig;
 
 pub use server::{app, serve, shutdown_signal, validate};
 pub use state::{AppState, Parts};

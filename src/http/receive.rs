@@ -247,7 +247,7 @@ async fn receive(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<(StatusCode, Ack), WebhookError> {
-    if let Some(verifier) = &state.verifier {
+    if let Some(verifier) = &*state.verifier.load() {
         // Before parsing: an unauthenticated body gets no further than this.
         let signature = headers.get(SIGNATURE_HEADER).map(HeaderValue::as_bytes);
         let key = verifier.verify(signature, body)?;

@@ -18,9 +18,9 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
-use super::auth::{self, BasicAuth};
 use super::deadline::SendDeadline;
 use super::state::AppState;
+use super::webconfig::{self, WebConfigSource};
 use super::{alertmanager, api, metrics, receive, status};
 use crate::config::{Config, ConfigError};
 use crate::store::Store;
@@ -66,16 +66,18 @@ fn check_paths_and_sizes(config: &Config) -> Result<(), String> {
 }
 
 /// The router. A pure function of its inputs, so tests can drive it without a socket.
-pub fn app(state: AppState, config: &Config, auth: Option<BasicAuth>) -> Router {
-    let mut pages = Router::new()
+pub fn app(state: AppState, config: &Config) -> Router {
+    let pages = Router::new()
         .route("/", get(status::page))
         .route(&config.telemetry_path, get(metrics::metrics))
         .route("/api/v1/activities", get(api::activities))
         .route("/-/healthy", get(|| async { "Healthy\n" }))
-        .route("/-/ready", get(ready));
-    if let Some(auth) = auth {
-        pages = pages.route_layer(middleware::from_fn_with_state(auth, auth::require));
-    }
+        .route("/-/ready", get(ready))
+        // Basic auth as the web config in use says (read again when it changes).
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&state.web),
+            webconfig::require,
+        ));
     // The handler reads the body itself, within --webhook.max-body-bytes, the shared
     // --webhook.body-memory-bytes budget and the request timeout. Slow headers are cut off by
     // the connection's header timeout (see `run`); no other route reads a body.
@@ -114,8 +116,12 @@ pub async fn serve(
     listener: TcpListener,
     router: Router,
     config: &Config,
+    web: Arc<WebConfigSource>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
+    // TLS or not is decided at start (a reload cannot switch it); certificates are taken from
+    // the web config in use at each handshake, so a renewed one serves without a restart.
+    let tls = web.current().tls.is_some();
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -153,10 +159,43 @@ pub async fn serve(
             // A reset sends no FIN after the unsent answer, and frees it.
             let _ = stream.set_zero_linger();
         });
-        let connection = builder.serve_connection(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection);
+        if !tls {
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
+            let connection = graceful.watch(connection);
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+                drop(permit);
+            });
+            continue;
+        }
+        let Some(tls_config) = web.current().tls.clone() else {
+            continue; // unreachable: a reload cannot turn TLS off
+        };
+        let (builder, watcher) = (builder.clone(), graceful.watcher());
+        let handshake_timeout = config.request_timeout;
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
+            // The handshake runs in the connection's task, within the request timeout: a
+            // client that stalls it holds its slot that long at most.
+            let accepted = tokio::time::timeout(
+                handshake_timeout,
+                tokio_rustls::TlsAcceptor::from(tls_config).accept(stream),
+            )
+            .await;
+            let stream = match accepted {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(e)) => {
+                    tracing::debug!(error = %e, peer = %peer, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(peer = %peer, "TLS handshake timed out");
+                    return;
+                }
+            };
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
+            if let Err(e) = watcher.watch(connection).await {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
             drop(permit);

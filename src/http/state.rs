@@ -5,6 +5,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::budget::BodyBudget;
+use arc_swap::ArcSwapOption;
+
+use super::webconfig::WebConfigSource;
 use crate::alert::Rules;
 use crate::config::{Config, Credential};
 use crate::record::Recorder;
@@ -37,8 +40,11 @@ pub struct Shared {
     pub body_gap_timeout: Duration,
     /// Bytes of webhook bodies that may be held at once.
     pub body_budget: BodyBudget,
-    /// Present when a shared key is configured: every delivery must then be signed.
-    pub verifier: Option<Verifier>,
+    /// Present when a shared key is configured: every delivery must then be signed. Swapped
+    /// when SIGHUP reads the key file again.
+    pub verifier: ArcSwapOption<Verifier>,
+    /// The web config file (basic auth, TLS), read again when it changes.
+    pub web: Arc<WebConfigSource>,
     /// Absent with `--storage.in-memory`.
     pub store: Option<Store>,
     /// The recorder and the store together, where deliveries go.
@@ -60,15 +66,17 @@ pub struct Shared {
 
 /// What the receiver needs besides the shared state: which alerts are incidents, and the
 /// credential a sender must show.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Receiver {
     pub rules: Rules,
-    pub credential: Option<Credential>,
+    /// Swapped when SIGHUP reads the credential file again.
+    pub credential: ArcSwapOption<Credential>,
 }
 
 /// What the state is made of besides the flags: built by the composition root.
 #[derive(Debug)]
 pub struct Parts {
+    pub web: Arc<WebConfigSource>,
     pub recorder: Arc<Mutex<Recorder>>,
     pub telemetry: Arc<Telemetry>,
     pub verifier: Option<Verifier>,
@@ -86,6 +94,7 @@ impl AppState {
             verifier,
             alertmanager,
             store,
+            web,
         } = parts;
         let (store, saved_counters) = match store {
             Some((store, counters)) => (Some(store), counters),
@@ -111,12 +120,13 @@ impl AppState {
             request_timeout: config.request_timeout,
             body_gap_timeout: config.body_gap_timeout,
             body_budget: BodyBudget::new(config.body_memory_bytes, config.max_body_bytes),
-            verifier,
+            verifier: ArcSwapOption::from(verifier.map(Arc::new)),
+            web,
             store,
             trusted_proxies: config.trusted_proxies.clone(),
             alertmanager: Receiver {
                 rules: config.alertmanager.rules(),
-                credential: alertmanager,
+                credential: ArcSwapOption::from(alertmanager.map(Arc::new)),
             },
         }))
     }

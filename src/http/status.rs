@@ -154,7 +154,7 @@ async fn body(State(state): State<AppState>, Query(params): Query<Params>) -> Ht
 
 fn exporter_section(state: &AppState, now: f64, html: &mut String) {
     html.push_str("<h2>Exporter</h2>\n<ul>\n");
-    if state.verifier.is_some() {
+    if state.verifier.load().is_some() {
         html.push_str("<li id=\"signatures\" class=\"ok\">Webhook signatures are required.</li>\n");
     } else {
         html.push_str(

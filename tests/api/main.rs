@@ -28,3 +28,4 @@ mod signing;
 mod status;
 mod storage;
 mod truth;
+mod webconfig;

@@ -296,7 +296,7 @@ async fn the_readme_key_recipe_gives_a_key_that_verifies() {
 }
 
 /// A compact detached JWS over `body`, as Platform.sh sends it.
-fn sign(key: &[u8], body: &str) -> String {
+pub fn sign(key: &[u8], body: &str) -> String {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use hmac::{Hmac, Mac};
     let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","b64":false,"crit":["b64"]}"#);

@@ -13,8 +13,8 @@ fn path_arg(dir: &tempfile::TempDir) -> String {
     dir.path().join("store.db").to_str().unwrap().to_owned()
 }
 
-/// Every `platformsh_*` sample but the build info and the store's commits (this process's
-/// own, like the `process_*` metrics).
+/// Every `platformsh_*` sample but the build info, the store's commits and when the
+/// configuration was read (this process's own, like the `process_*` metrics).
 fn persistent(samples: &Samples) -> Samples {
     samples
         .iter()
@@ -22,6 +22,7 @@ fn persistent(samples: &Samples) -> Samples {
             k.starts_with("platformsh_")
                 && !k.starts_with("platformsh_exporter_build_info")
                 && !k.starts_with("platformsh_exporter_store_commit_")
+                && !k.starts_with("platformsh_exporter_config_last_reload_success_timestamp")
         })
         .map(|(k, v)| (k.clone(), *v))
         .collect()
