@@ -208,3 +208,65 @@ fn the_upsun_example_keeps_its_store_on_the_mount_and_refuses_the_placeholder_pa
     let log = String::from_utf8_lossy(&refused.stderr);
     assert!(log.contains("web-config.yml"), "{log}");
 }
+
+/// Under the shipped unit's `ProcSubset=pid` only `/proc/<pid>` is visible (no `/proc/stat`,
+/// where the boot time is): the binary in a mount namespace with such a `/proc` still gives its
+/// true start time, and CPU time finer than whole seconds.
+#[tokio::test]
+async fn process_metrics_are_right_where_only_the_process_own_proc_is_visible() {
+    let probe = Command::new("unshare")
+        .args([
+            "--mount",
+            "--fork",
+            "sh",
+            "-c",
+            "mount -t proc -o subset=pid proc /proc && ! test -e /proc/stat",
+        ])
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!("SKIPPED: cannot mount a /proc with subset=pid here (needs root, as CI has)");
+        return;
+    }
+    let port = crate::helpers::free_port();
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let mut child = Command::new("unshare")
+        .args(["--mount", "--fork", "--kill-child", "sh", "-c"])
+        .arg(format!(
+            "mount -t proc -o subset=pid proc /proc && exec {BINARY} \
+             --web.listen-address=127.0.0.1:{port} --storage.in-memory"
+        ))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let first = loop {
+        if let Ok(answer) = reqwest::get(&url).await {
+            break answer.text().await.unwrap();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the exporter did not start"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    // Some work, so that the CPU time is past a tick and short of a second.
+    let mut text = first;
+    for _ in 0..100 {
+        text = reqwest::get(&url).await.unwrap().text().await.unwrap();
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let samples = crate::helpers::parse_exposition(&text);
+    let start = samples["process_start_time_seconds"];
+    assert!(
+        start > started - 5.0 && start < started + 20.0,
+        "process_start_time_seconds {start}, the test started it at {started}"
+    );
+    assert!(samples["process_cpu_seconds_total"] > 0.0, "{text}");
+    assert!(samples["process_resident_memory_bytes"] > 0.0);
+    assert!(samples["process_open_fds"] > 0.0);
+}

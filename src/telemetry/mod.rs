@@ -6,6 +6,9 @@
 //! series; what describes this process (and starts from zero, or from saved counters, at each
 //! start) is kept here.
 
+#[cfg(target_os = "linux")]
+mod process;
+
 use std::sync::OnceLock;
 
 use prometheus::core::Collector;
@@ -331,9 +334,7 @@ impl Telemetry {
         #[cfg(target_os = "linux")]
         metrics
             .registry
-            .register(Box::new(
-                prometheus::process_collector::ProcessCollector::for_self(),
-            ))
+            .register(Box::new(process::ProcessMetrics::new()))
             .expect("the process collector registers once in a fresh registry");
         metrics
     }
