@@ -164,15 +164,42 @@ async fn the_binary_starts_as_the_image_starts_it() {
     assert!(data.path().join("store.db").exists());
 }
 
-/// The Upsun example: the store on the mount, the port Upsun gives, and a basic-auth file
-/// that the exporter refuses until its placeholder hash is replaced (a forgotten edit fails
-/// loudly rather than serving the pages unprotected).
+/// The Upsun example: the store on a mount of the instance's own disk (not network storage),
+/// a pinned toolchain no older than `rust-version`, built in the build cache by a hook that is
+/// valid shell, the port Upsun gives, and a basic-auth file that the exporter refuses until its
+/// placeholder hash is replaced (a forgotten edit fails loudly rather than serving the pages
+/// unprotected).
 #[test]
 fn the_upsun_example_keeps_its_store_on_the_mount_and_refuses_the_placeholder_password() {
     let config: serde_yaml_ng::Value =
         serde_yaml_ng::from_str(&read("deploy/upsun/.upsun/config.yaml")).unwrap();
     let app = &config["applications"]["platformsh-exporter"];
     assert_eq!(app["type"], "rust:1");
+    let mounts = app["mounts"].as_mapping().unwrap();
+    assert_eq!(mounts.len(), 1);
+    let (_, mount_config) = mounts.iter().next().unwrap();
+    assert_eq!(mount_config["source"], "instance");
+    let version = |v: &str| -> Vec<u32> { v.split('.').map(|n| n.parse().unwrap()).collect() };
+    let pinned = app["variables"]["env"]["RUST_TOOLCHAIN"].as_str().unwrap();
+    assert_eq!(version(pinned).len(), 3, "a whole version: {pinned}");
+    let manifest = read("Cargo.toml");
+    let minimum = manifest
+        .lines()
+        .find_map(|l| l.strip_prefix("rust-version = \""))
+        .unwrap()
+        .trim_end_matches('"');
+    assert!(version(pinned) >= version(minimum), "{pinned} < {minimum}");
+    let hook = app["hooks"]["build"].as_str().unwrap();
+    assert!(
+        hook.contains("CARGO_TARGET_DIR=\"$PLATFORM_CACHE_DIR/target\""),
+        "{hook}"
+    );
+    assert!(hook.contains("+$RUST_TOOLCHAIN"), "{hook}");
+    let syntax = Command::new("sh")
+        .args(["-n", "-c", hook])
+        .output()
+        .unwrap();
+    assert!(syntax.status.success(), "{syntax:?}");
     let start = app["web"]["commands"]["start"].as_str().unwrap();
     assert!(
         start.contains("--web.listen-address=\"0.0.0.0:$PORT\""),
