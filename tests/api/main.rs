@@ -16,6 +16,7 @@ mod incidents;
 mod lead;
 mod lifecycle;
 mod logs;
+mod mixin;
 mod monitoring;
 mod order;
 mod packaging;

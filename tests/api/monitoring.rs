@@ -25,6 +25,25 @@ fn read(path: &str) -> String {
 const DASHBOARDS: &[&str] = &["overview.json", "deployments.json"];
 const RULE_FILES: &[&str] = &["prometheus/rules.yml", "prometheus/alerts.yml"];
 
+/// Every rule (alert or record) of a rule file, across its groups.
+fn rules(file: &str) -> Vec<serde_yaml_ng::Value> {
+    let parsed: serde_yaml_ng::Value = serde_yaml_ng::from_str(&read(file)).unwrap();
+    parsed["groups"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["rules"].as_sequence().unwrap().clone())
+        .collect()
+}
+
+/// The value of `key` (alert, record, expr) of each rule of a file that has one.
+fn rule_fields(file: &str, key: &str) -> Vec<String> {
+    rules(file)
+        .iter()
+        .filter_map(|r| r[key].as_str().map(str::to_owned))
+        .collect()
+}
+
 fn promtool(args: &[&str]) -> String {
     let output = Command::new("promtool")
         .args(args)
@@ -84,11 +103,7 @@ fn every_alert_passes_its_promtool_unit_tests() {
 #[test]
 fn every_alert_has_a_unit_test() {
     let tests: String = RULE_TESTS.iter().map(|f| read(f)).collect();
-    let alerts = read("prometheus/alerts.yml");
-    let names: Vec<&str> = alerts
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("- alert: "))
-        .collect();
+    let names = rule_fields("prometheus/alerts.yml", "alert");
     assert!(names.len() >= 6);
     for name in names {
         assert!(
@@ -101,7 +116,6 @@ fn every_alert_has_a_unit_test() {
 /// Each alert links its runbook: a section of `docs/runbooks.md` named after it.
 #[test]
 fn every_alert_has_a_runbook_section() {
-    let alerts = read("prometheus/alerts.yml");
     let runbooks =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/runbooks.md"))
             .unwrap();
@@ -110,19 +124,19 @@ fn every_alert_has_a_runbook_section() {
         .filter_map(|l| l.strip_prefix("## "))
         .map(str::to_lowercase)
         .collect();
+    let alerts = rules("prometheus/alerts.yml");
     let names: Vec<&str> = alerts
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("- alert: "))
+        .iter()
+        .map(|a| a["alert"].as_str().unwrap())
         .collect();
-    let links: Vec<&str> = alerts
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("runbook_url: \"docs/runbooks.md#"))
-        .map(|l| l.trim_end_matches('"'))
-        .collect();
-    assert_eq!(links.len(), names.len(), "one runbook_url per alert");
-    for (name, link) in names.iter().zip(&links) {
-        assert_eq!(*link, name.to_lowercase(), "{name}");
-        assert!(headings.contains(*link), "no section for {name}");
+    for alert in &alerts {
+        let name = alert["alert"].as_str().unwrap();
+        let link = alert["annotations"]["runbook_url"]
+            .as_str()
+            .and_then(|u| u.strip_prefix("docs/runbooks.md#"))
+            .unwrap_or_else(|| panic!("{name}: no runbook_url to docs/runbooks.md"));
+        assert_eq!(link, name.to_lowercase(), "{name}");
+        assert!(headings.contains(link), "no section for {name}");
     }
     // The example inhibitions name alerts that exist.
     let alertmanager: serde_yaml_ng::Value =
@@ -200,10 +214,8 @@ fn every_metric_a_dashboard_or_rule_uses_is_one_the_exporter_exposes() {
             }
         }
     }
-    let recorded: BTreeSet<String> = read("prometheus/rules.yml")
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("- record: "))
-        .map(str::to_owned)
+    let recorded: BTreeSet<String> = rule_fields("prometheus/rules.yml", "record")
+        .into_iter()
         .collect();
     let mut used = BTreeSet::new();
     for file in DASHBOARDS {
@@ -214,14 +226,8 @@ fn every_metric_a_dashboard_or_rule_uses_is_one_the_exporter_exposes() {
         }
     }
     for file in RULE_FILES {
-        for line in read(file)
-            .lines()
-            .filter(|l| !l.trim_start().starts_with('#'))
-        {
-            // Only expressions: annotations mention no metric names.
-            if !line.contains("summary:") && !line.contains("description:") {
-                used.extend(names(line));
-            }
+        for expr in rule_fields(file, "expr") {
+            used.extend(names(&expr));
         }
     }
     assert!(used.len() > 15, "the scan found too few names: {used:?}");
@@ -291,6 +297,40 @@ fn every_query_of_an_environment_family_honours_the_environment_variable() {
     assert!(checked >= 10, "{checked}");
 }
 
+/// Every series a panel reads is picked by the `$job` variable, and every query of an
+/// exporter's own series by `$instance` too (recorded series sum a job's instances), so that
+/// two exporters scraped by one Prometheus do not merge.
+#[test]
+fn every_query_honours_the_job_and_instance_variables() {
+    let mut checked = 0;
+    for file in DASHBOARDS {
+        let dashboard: Value = serde_json::from_str(&read(file)).unwrap();
+        for expr in queries(&dashboard).0 {
+            let mut raw = false;
+            for name in names(&expr) {
+                raw |= !name.contains(':') && name != "platformsh_project_info";
+                for (at, _) in expr.match_indices(name.as_str()) {
+                    let rest = &expr[at + name.len()..];
+                    let next = rest.bytes().next();
+                    if next.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':') {
+                        continue; // a longer name
+                    }
+                    let braces = rest.strip_prefix('{').map(|r| &r[..r.find('}').unwrap()]);
+                    assert!(
+                        braces.is_some_and(|b| b.contains("job=~\"$job\"")),
+                        "{file}: {name} without $job in {expr}"
+                    );
+                    checked += 1;
+                }
+            }
+            if raw {
+                assert!(expr.contains("instance=~\"$instance\""), "{file}: {expr}");
+            }
+        }
+    }
+    assert!(checked >= 60, "{checked}");
+}
+
 #[test]
 fn dashboards_follow_the_bundle_conventions() {
     let mut uids = BTreeSet::new();
@@ -306,7 +346,13 @@ fn dashboards_follow_the_bundle_conventions() {
         );
         let vars = d["templating"]["list"].as_array().unwrap();
         assert_eq!(vars[0]["type"], "datasource", "{file}");
-        for name in ["project", "environment_type"] {
+        for name in [
+            "job",
+            "instance",
+            "organization",
+            "project",
+            "environment_type",
+        ] {
             assert!(vars.iter().any(|v| v["name"] == name), "{file}: ${name}");
         }
         for panel in d["panels"]
@@ -353,7 +399,13 @@ impl Prometheus {
         let dir = tempfile::tempdir().unwrap();
         for file in RULE_FILES {
             // The DORA group runs every minute in production; a test cannot wait that long.
-            let rules = read(file).replace("interval: 1m", "interval: 1s");
+            let rules = read(file).replace("interval: \"1m\"", "interval: \"1s\"");
+            if file.ends_with("rules.yml") {
+                assert!(
+                    rules.contains("interval: \"1s\""),
+                    "{file}: the DORA group's interval"
+                );
+            }
             let name = Path::new(file).file_name().unwrap();
             std::fs::write(dir.path().join(name), rules).unwrap();
         }
@@ -560,10 +612,14 @@ async fn post_round(app: &TestApp, round: u32) -> u32 {
     accepted
 }
 
-/// Grafana's variables, as a user who picked "All" and a 1-hour range would send them.
+/// Grafana's variables, as a user who picked the test's job, "All" for the others and a 1-hour
+/// range would send them.
 fn substitute(expr: &str) -> String {
     expr.replace("$__rate_interval", "1m")
         .replace("$__range", "1h")
+        .replace("$job", "platformsh")
+        .replace("$instance", ".*")
+        .replace("$organization", ".*")
         .replace("$project", ".*")
         .replace("$environment_type", ".*")
         .replace("$environment", ".*")
@@ -766,7 +822,11 @@ async fn tables_show_project_titles(prometheus: &Prometheus) {
     let silence = queries(&dashboard)
         .0
         .into_iter()
-        .find(|q| q.contains("platformsh_last_activity_timestamp_seconds{project"))
+        .find(|q| {
+            q.starts_with(
+                "sort_desc((time() - max by (project) (platformsh_last_activity_timestamp_seconds{",
+            )
+        })
         .unwrap();
     let samples = prometheus.query(&substitute(&silence)).await;
     let titles: BTreeSet<(String, String)> = samples
