@@ -4,7 +4,7 @@
 // join arrays of lines once. The YAML
 // writer also puts a rule's keys in the order people read them (alert or record, expr, for,
 // labels, annotations) rather than sorted.
-local order = ['name', 'interval', 'alert', 'record', 'expr', 'for', 'labels', 'annotations', 'rules'];
+local order = ['apiVersion', 'kind', 'metadata', 'name', 'interval', 'alert', 'record', 'expr', 'for', 'labels', 'annotations', 'rules'];
 local keys(o) =
   local fields = std.objectFields(o);
   [k for k in order if std.objectHas(o, k)] + [k for k in fields if std.count(order, k) == 0];
@@ -40,14 +40,21 @@ local pad(n) = std.repeat(' ', n);
   json(v):: std.join('\n', jsonLines(v, 0, '', '')) + '\n',
 
   // Lines of a YAML value at `indent`: mappings one key a line, sequences of mappings with
-  // "- ", multi-line strings as literal blocks, other scalars in JSON's quoting.
+  // "- ", multi-line strings as literal blocks (ending in at most one newline, as all of ours do), other scalars in JSON's quoting.
   local yamlLines(v, indent) =
     if std.isObject(v) then
       std.flattenArrays([
         local x = v[k];
         if std.isString(x) && std.length(std.split(x, '\n')) > 1 then
-          [pad(indent) + k + ': |']
-          + [if l == '' then '' else pad(indent + 2) + l for l in std.split(std.rstripChars(x, '\n'), '\n')]
+          // "|" keeps one final newline, "|-" none.
+          [pad(indent) + k + (if std.endsWith(x, '\n') then ': |' else ': |-')]
+          + (
+            // The lines without the final newline's empty one (std.rstripChars copies the
+            // string once per character: seconds on a dashboard).
+            local all = std.split(x, '\n');
+            local lines = if all[std.length(all) - 1] == '' then all[:std.length(all) - 1] else all;
+            [if l == '' then '' else pad(indent + 2) + l for l in lines]
+          )
         else if (std.isObject(x) || std.isArray(x)) && std.length(x) > 0 then
           [pad(indent) + k + ':'] + yamlLines(x, if std.isArray(x) then indent + 2 else indent + 2)
         else if std.isObject(x) then [pad(indent) + k + ': {}']

@@ -13,6 +13,7 @@ mod helpers;
 mod history;
 mod hostile;
 mod incidents;
+mod kubernetes;
 mod lead;
 mod lifecycle;
 mod logs;

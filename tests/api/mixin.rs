@@ -53,8 +53,9 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// `mixin/render.sh`'s command into a fresh folder gives the committed files byte for byte: an
-/// edit of the mixin not rendered, or of a rendered file by hand, fails here.
+/// `mixin/render.sh`'s commands into fresh folders give the committed files byte for byte (the
+/// bundle under `dashboards/` and the Kubernetes base's two rendered files): an edit of the
+/// mixin not rendered, or of a rendered file by hand, fails here.
 #[test]
 fn the_bundled_dashboards_alerts_and_rules_are_the_mixin_rendered() {
     let out = tempfile::tempdir().unwrap();
@@ -82,6 +83,24 @@ fn the_bundled_dashboards_alerts_and_rules_are_the_mixin_rendered() {
         assert!(
             fresh == bundled,
             "dashboards/{file} is not the mixin's rendering: run mixin/render.sh"
+        );
+    }
+    // The Kubernetes base's PrometheusRule and dashboards ConfigMap, rendered for its job.
+    let kubernetes = tempfile::tempdir().unwrap();
+    jsonnet(&[
+        "-S",
+        "-m",
+        kubernetes.path().to_str().unwrap(),
+        "mixin/kubernetes.jsonnet",
+    ]);
+    let rendered = files_under(kubernetes.path());
+    assert_eq!(rendered, ["dashboards.yaml", "prometheusrule.yaml"]);
+    for file in &rendered {
+        let fresh = std::fs::read_to_string(kubernetes.path().join(file)).unwrap();
+        let bundled = std::fs::read_to_string(root().join("deploy/kubernetes").join(file)).unwrap();
+        assert!(
+            fresh == bundled,
+            "deploy/kubernetes/{file} is not the mixin's rendering: run mixin/render.sh"
         );
     }
 }
