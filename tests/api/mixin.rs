@@ -53,56 +53,45 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// Renders `program` (one of `mixin/render.sh`'s) into a fresh folder: the files it wrote must
+/// be `expected` and equal, byte for byte, those committed under `committed`.
+fn assert_rendering_is_committed(program: &str, committed: &str, expected: &[&str]) {
+    let out = tempfile::tempdir().unwrap();
+    std::fs::create_dir(out.path().join("prometheus")).unwrap();
+    let listed = jsonnet(&["-S", "-m", out.path().to_str().unwrap(), program]);
+    let rendered = files_under(out.path());
+    assert_eq!(rendered, expected, "{listed}");
+    for file in &rendered {
+        let fresh = std::fs::read_to_string(out.path().join(file)).unwrap();
+        let bundled = std::fs::read_to_string(root().join(committed).join(file)).unwrap();
+        assert!(
+            fresh == bundled,
+            "{committed}/{file} is not the mixin's rendering: run mixin/render.sh"
+        );
+    }
+}
+
 /// `mixin/render.sh`'s commands into fresh folders give the committed files byte for byte (the
 /// bundle under `dashboards/` and the Kubernetes base's two rendered files): an edit of the
 /// mixin not rendered, or of a rendered file by hand, fails here.
 #[test]
 fn the_bundled_dashboards_alerts_and_rules_are_the_mixin_rendered() {
-    let out = tempfile::tempdir().unwrap();
-    std::fs::create_dir(out.path().join("prometheus")).unwrap();
-    let listed = jsonnet(&[
-        "-S",
-        "-m",
-        out.path().to_str().unwrap(),
+    assert_rendering_is_committed(
         "mixin/render.jsonnet",
-    ]);
-    let rendered = files_under(out.path());
-    assert_eq!(
-        rendered,
-        [
+        "dashboards",
+        &[
             "deployments.json",
             "overview.json",
             "prometheus/alerts.yml",
-            "prometheus/rules.yml"
+            "prometheus/rules.yml",
         ],
-        "{listed}"
     );
-    for file in &rendered {
-        let fresh = std::fs::read_to_string(out.path().join(file)).unwrap();
-        let bundled = std::fs::read_to_string(root().join("dashboards").join(file)).unwrap();
-        assert!(
-            fresh == bundled,
-            "dashboards/{file} is not the mixin's rendering: run mixin/render.sh"
-        );
-    }
     // The Kubernetes base's PrometheusRule and dashboards ConfigMap, rendered for its job.
-    let kubernetes = tempfile::tempdir().unwrap();
-    jsonnet(&[
-        "-S",
-        "-m",
-        kubernetes.path().to_str().unwrap(),
+    assert_rendering_is_committed(
         "mixin/kubernetes.jsonnet",
-    ]);
-    let rendered = files_under(kubernetes.path());
-    assert_eq!(rendered, ["dashboards.yaml", "prometheusrule.yaml"]);
-    for file in &rendered {
-        let fresh = std::fs::read_to_string(kubernetes.path().join(file)).unwrap();
-        let bundled = std::fs::read_to_string(root().join("deploy/kubernetes").join(file)).unwrap();
-        assert!(
-            fresh == bundled,
-            "deploy/kubernetes/{file} is not the mixin's rendering: run mixin/render.sh"
-        );
-    }
+        "deploy/kubernetes",
+        &["dashboards.yaml", "prometheusrule.yaml"],
+    );
 }
 
 /// What a user overrides in `_config` reaches the alerts and the dashboards, and the result
