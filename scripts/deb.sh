@@ -37,6 +37,20 @@ for file in /etc/default/platformsh-exporter \
 done
 promtool check rules /usr/share/platformsh-exporter/prometheus/alerts.yml \
   /usr/share/platformsh-exporter/prometheus/rules.yml >/dev/null
+# The packaged mixin renders, with a setting of one's own, into rules promtool takes.
+rendered=$(mktemp -d)
+cat > "$rendered/bundle.jsonnet" <<'JSONNET'
+local mixin = (import 'mixin/mixin.libsonnet') + { _config+:: {
+  selector: 'job="packaged"',
+  runbookURLPattern: 'file:///usr/share/doc/platformsh-exporter/runbooks.md#%s',
+} };
+{ 'alerts.yml': (import 'mixin/manifest.libsonnet').yaml(mixin.prometheusAlerts) }
+JSONNET
+jsonnet -J /usr/share/platformsh-exporter -S -m "$rendered" "$rendered/bundle.jsonnet" >/dev/null
+grep -q 'up{job="packaged"}' "$rendered/alerts.yml" \
+  || { echo "the packaged mixin did not take its setting"; exit 1; }
+promtool check rules "$rendered/alerts.yml" >/dev/null
+rm -rf "$rendered"
 
 address=127.0.0.1:19887
 if [ -d /run/systemd/system ]; then
