@@ -99,13 +99,14 @@ pub async fn page(
 async fn body(State(state): State<AppState>, Query(params): Query<Params>) -> Html<String> {
     let now_time = Utc::now();
     let now = now_time.timestamp_micros() as f64 / 1e6;
-    let (environments, unfinished, settling) = {
+    let (environments, incidents, unfinished, settling) = {
         let recorder = state
             .recorder
             .lock()
             .expect("the recorder lock is never poisoned: recording does not panic");
         (
             recorder.environment_status(),
+            recorder.open_incidents(),
             recorder.unfinished_activities(),
             recorder.settling(),
         )
@@ -142,6 +143,7 @@ async fn body(State(state): State<AppState>, Query(params): Query<Params>) -> Ht
     exporter_section(&state, now, &mut html);
     order_line(settling, &mut html);
     environments_section(&environments, now, &mut html);
+    incidents_section(&incidents, now, &mut html);
     unfinished_section(&unfinished, now, &mut html);
     deliveries_section(recent, now, &mut html);
     let _ = writeln!(
@@ -278,6 +280,35 @@ fn environments_section(
         );
     }
     html.push_str("</tbody>\n</table>\n");
+}
+
+/// Incidents firing now, from Alertmanager (README, Incidents); at most `RECENT`, the latest
+/// first.
+fn incidents_section(incidents: &[crate::record::OpenIncident], now: f64, html: &mut String) {
+    html.push_str("<h2>Open incidents</h2>\n");
+    if incidents.is_empty() {
+        html.push_str("<p>None (from Alertmanager's notifications to /alertmanager).</p>\n");
+        return;
+    }
+    html.push_str(
+        "<table id=\"incidents\">\n<thead><tr><th>Project</th><th>Environment</th>\
+         <th>Alert</th><th>Since</th></tr></thead>\n<tbody>\n",
+    );
+    for incident in incidents.iter().take(RECENT) {
+        let _ = writeln!(
+            html,
+            "<tr class=\"failing\"><td>{}</td><td>{}</td><td>{}</td><td title=\"{}\">{}</td></tr>",
+            escaped(&incident.project),
+            escaped(&incident.environment),
+            escaped(&incident.alertname),
+            when(incident.started),
+            ago(incident.started, now),
+        );
+    }
+    html.push_str("</tbody>\n</table>\n");
+    if incidents.len() > RECENT {
+        let _ = writeln!(html, "<p>And {} more.</p>", incidents.len() - RECENT);
+    }
 }
 
 fn unfinished_section(

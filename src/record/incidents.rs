@@ -85,7 +85,18 @@ struct Environment {
 struct Known {
     project: String,
     environment: String,
+    alertname: String,
     resolved: bool,
+}
+
+/// An incident firing now, as the status page lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenIncident {
+    pub project: String,
+    pub environment: String,
+    pub alertname: String,
+    /// When it started, seconds since the epoch.
+    pub started: f64,
 }
 
 #[derive(Debug)]
@@ -180,6 +191,7 @@ impl Incidents {
                     Known {
                         project: project.to_owned(),
                         environment: environment.to_owned(),
+                        alertname: incident.alertname.clone(),
                         resolved,
                     },
                 );
@@ -222,6 +234,23 @@ impl Incidents {
                 effect.open.push((place, env.open));
             }
         }
+    }
+
+    /// The incidents firing now, the latest first.
+    pub(super) fn open(&self) -> Vec<OpenIncident> {
+        let mut open: Vec<OpenIncident> = self
+            .known
+            .iter()
+            .filter(|(_, known)| !known.resolved)
+            .map(|((_, starts), known)| OpenIncident {
+                project: known.project.clone(),
+                environment: known.environment.clone(),
+                alertname: known.alertname.clone(),
+                started: *starts as f64 / 1e6,
+            })
+            .collect();
+        open.sort_by(|a, b| b.started.total_cmp(&a.started));
+        open
     }
 
     /// Forgets the environments `is_gone` says are gone, and their incidents.
@@ -343,6 +372,35 @@ mod tests {
             s.record(&resolved, 40 * MIN, Some(52 * MIN)).0,
             IncidentOutcome::Duplicate
         );
+    }
+
+    /// The status page's list: what fires now, the latest first; a resolved one leaves it.
+    #[test]
+    fn the_open_incidents_are_those_firing_the_latest_first() {
+        let mut s = day();
+        s.deployed(PROD, 10 * MIN, true);
+        s.record(&incident("a", "main", AlertStatus::Firing), 20 * MIN, None);
+        let mut late = incident("b", "main", AlertStatus::Firing);
+        late.alertname = "Slow".into();
+        s.record(&late, 30 * MIN, None);
+        let open = s.open();
+        assert_eq!(
+            open.iter()
+                .map(|o| (o.alertname.as_str(), o.started))
+                .collect::<Vec<_>>(),
+            [("Slow", 1800.0), ("Down", 1200.0)]
+        );
+        assert_eq!(
+            (open[0].project.as_str(), open[0].environment.as_str()),
+            ("p", "main")
+        );
+        s.record(
+            &incident("b", "main", AlertStatus::Resolved),
+            30 * MIN,
+            Some(31 * MIN),
+        );
+        assert_eq!(s.open().len(), 1);
+        assert_eq!(s.open()[0].alertname, "Down");
     }
 
     #[test]

@@ -37,8 +37,8 @@ pub use environments::EnvironmentStatus;
 use environments::Environments;
 use fact::{Deployment, Fact};
 use finished::Finished;
-pub use incidents::IncidentOutcome;
 use incidents::Incidents;
+pub use incidents::{IncidentOutcome, OpenIncident};
 use lead::{LeadSeries, LeadTimes};
 use recovery::Recovery;
 pub use settings::{DEFAULT_DEPLOYMENT_TYPES, DEFAULT_RESTART_TYPES, Redeploy, Settings};
@@ -137,8 +137,7 @@ impl Recorder {
         }
     }
 
-    /// Shows the reconciliation counters of `project` at 0, so that `increase()` sees its first
-    /// missed delivery. The API poller calls it for each project it polls.
+    /// Shows `project`'s reconciliation counters at 0 for `increase()`; the API poller calls it.
     pub fn expect_project(&mut self, project: &str) {
         let Some(project) = self.caps.admitted_project(project) else {
             return;
@@ -154,14 +153,12 @@ impl Recorder {
         &self.families
     }
 
-    /// The activities tracked as unfinished, oldest first: (id, project, environment, state,
-    /// when last heard of).
+    /// The unfinished activities, oldest first: (id, project, environment, state, last heard).
     pub fn unfinished_activities(&self) -> Vec<unfinished::Listed> {
         self.unfinished.list()
     }
 
-    /// Walks the activity families (not the recorder's own counters) into `sink`: what
-    /// `history` writes.
+    /// Walks the activity families (not the own counters) into `sink`: what `history` writes.
     pub fn walk_activity_families(&self, sink: &mut impl Sink) {
         self.families.walk(sink);
     }
@@ -477,16 +474,19 @@ impl Recorder {
         }
     }
 
-    /// How many finished activities wait their turn for lead time and time to recover, and
-    /// how long each waits (`--activities.settle`; zero: none waits).
+    /// How many finished activities wait for lead time and recovery, and how long each waits.
     pub fn settling(&self) -> (usize, Duration) {
         (self.settling.len(), self.settings.settle)
     }
 
-    /// Every environment with a deployment, as the status page shows it: the failing ones
-    /// first, then by project and environment.
+    /// Every deployed environment, for the status page: failing first, then by name.
     pub fn environment_status(&self) -> Vec<EnvironmentStatus> {
         self.environments.status()
+    }
+
+    /// The incidents firing now (Alertmanager's), the latest first, for the status page.
+    pub fn open_incidents(&self) -> Vec<OpenIncident> {
+        self.incidents.open()
     }
 
     /// A deleted environment leaves no trace in the metrics: every series that carries it, its

@@ -401,3 +401,68 @@ async fn bad_notifications_get_a_clear_error_and_change_nothing() {
     assert_eq!(post(good, basic).await.json()["duplicate"], 1);
     app.stop().await.unwrap();
 }
+
+/// The status page lists the incidents firing now, their labels as text, and drops one when
+/// it resolves.
+#[tokio::test]
+async fn the_status_page_lists_open_incidents_until_they_resolve() {
+    let app = spawn_app(&[]).await;
+    let deployed = Utc::now() - chrono::Duration::minutes(30);
+    assert_eq!(
+        app.post(push("d1", "main", "production", deployed))
+            .await
+            .status,
+        202
+    );
+    let mut firing = wire_alert("main");
+    firing["labels"]["alertname"] = json!("<b>CheckoutDown</b>");
+    firing["startsAt"] = json!(time(deployed + chrono::Duration::minutes(10)));
+    let send = |alert: Value| {
+        let request = app
+            .client
+            .post(app.url("/alertmanager"))
+            .header("content-type", "application/json")
+            .body(notification(&json!([alert])));
+        crate::helpers::answer(request)
+    };
+    assert_eq!(send(firing.clone()).await.status, 200);
+    let page = app
+        .client
+        .get(app.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let table = &page[page
+        .find("<table id=\"incidents\">")
+        .expect("no incidents table")..];
+    let table = &table[..table.find("</table>").unwrap()];
+    assert!(
+        table.contains(&format!(
+            "<td>{PROJECT}</td><td>main</td><td>&lt;b&gt;CheckoutDown&lt;/b&gt;</td>"
+        )),
+        "{table}"
+    );
+    assert!(
+        table.contains(">20 min ago<") || table.contains(">19 min ago<"),
+        "{table}"
+    );
+    let mut resolved = firing;
+    resolved["status"] = json!("resolved");
+    resolved["endsAt"] = json!(time(Utc::now()));
+    assert_eq!(send(resolved).await.status, 200);
+    let page = app
+        .client
+        .get(app.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("<table id=\"incidents\">"), "{page}");
+    assert!(page.contains("<h2>Open incidents</h2>\n<p>None"), "{page}");
+    app.stop().await.unwrap();
+}
