@@ -75,6 +75,17 @@ pub struct AlertmanagerFlags {
         value_parser = positive_duration
     )]
     pub window: Duration,
+
+    /// The environment types whose incidents are change failures of the change deployed
+    /// before them (comma-separated): DORA rates production; add e.g. staging to rate it too.
+    #[arg(
+        long = "incidents.environment-types",
+        help_heading = "Incidents",
+        env = "PLATFORMSH_EXPORTER_INCIDENTS_ENVIRONMENT_TYPES",
+        default_value = "production",
+        value_delimiter = ','
+    )]
+    pub environment_types: Vec<String>,
 }
 
 impl AlertmanagerFlags {

@@ -576,6 +576,7 @@ impl Config {
             forget_after: self.forget_after,
             settle: self.settle,
             incident_window: self.alertmanager.window,
+            incident_environment_types: self.alertmanager.environment_types.clone(),
         }
     }
 }

@@ -214,6 +214,7 @@ mod tests {
                     project_label: String::new(),
                     environment_label: String::new(),
                     window: std::time::Duration::from_secs(1),
+                    environment_types: vec![],
                 };
                 std::sync::Arc::new(flags.credential().unwrap().unwrap())
             })),

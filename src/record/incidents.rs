@@ -6,7 +6,7 @@
 //!   counted (their labels would be anyone's to choose).
 //! - It is counted once, when first heard of (firing, or already resolved), whatever
 //!   Alertmanager repeats: (fingerprint, start) identifies it.
-//! - On a production environment, it is a change failure of the last successful *change*
+//! - On a production environment (`--incidents.environment-types`), it is a change failure of the last successful *change*
 //!   deployed there at or before its start, if it started within `--incidents.window` of it.
 //!   A deployment counts at most once, however many incidents follow it. Deployments are known
 //!   as they are recorded (in arrival order, not after the settle window); one delivered after
@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use hashbrown::HashMap;
 
+use super::settings::Settings;
 use crate::alert::{AlertStatus, Incident};
 use crate::series::ActivityFamilies;
 
@@ -103,6 +104,8 @@ pub struct OpenIncident {
 pub(super) struct Incidents {
     /// `--incidents.window`, µs.
     window: i64,
+    /// `--incidents.environment-types`: where an incident is a change failure.
+    types: Vec<String>,
     capacity: usize,
     environments: HashMap<String, HashMap<String, Environment>>,
     /// By (fingerprint, start µs).
@@ -112,10 +115,11 @@ pub(super) struct Incidents {
 }
 
 impl Incidents {
-    pub(super) fn new(window: std::time::Duration, capacity: usize) -> Self {
+    pub(super) fn new(settings: &Settings) -> Self {
         Self {
-            window: i64::try_from(window.as_micros()).unwrap_or(i64::MAX),
-            capacity: capacity.max(1),
+            window: i64::try_from(settings.incident_window.as_micros()).unwrap_or(i64::MAX),
+            types: settings.incident_environment_types.clone(),
+            capacity: settings.dedup_capacity.max(1),
             environments: HashMap::new(),
             known: HashMap::new(),
             order: VecDeque::new(),
@@ -179,7 +183,7 @@ impl Incidents {
             }
             None => {
                 effect.counted = Some(place.clone());
-                if env.kind == "production" {
+                if self.types.contains(&env.kind) {
                     effect.change_failure = attribute(&mut env.changes, starts, self.window);
                 }
                 if !resolved {
@@ -309,7 +313,6 @@ fn attribute(changes: &mut BTreeMap<i64, bool>, starts: i64, window: i64) -> boo
 mod tests {
     use super::*;
     use chrono::{DateTime, Utc};
-    use std::time::Duration;
 
     const MIN: i64 = 60_000_000;
     const PROD: [&str; 3] = ["p", "main", "production"];
@@ -328,7 +331,10 @@ mod tests {
     }
 
     fn day() -> Incidents {
-        Incidents::new(Duration::from_secs(86_400), 100)
+        Incidents::new(&Settings {
+            dedup_capacity: 100,
+            ..Settings::default()
+        })
     }
 
     fn place(env: [&str; 3]) -> Place {
@@ -372,6 +378,31 @@ mod tests {
             s.record(&resolved, 40 * MIN, Some(52 * MIN)).0,
             IncidentOutcome::Duplicate
         );
+    }
+
+    /// `--incidents.environment-types` with staging: a staging incident is a change failure
+    /// of the staging change before it; a preview's still is not.
+    #[test]
+    fn the_configured_environment_types_have_change_failures() {
+        let mut s = Incidents::new(&Settings {
+            incident_environment_types: vec!["production".into(), "staging".into()],
+            ..Settings::default()
+        });
+        s.deployed(["p", "stage", "staging"], 10 * MIN, true);
+        s.deployed(["p", "feature", "development"], 10 * MIN, true);
+        let staging = s.record(&incident("a", "stage", AlertStatus::Firing), 20 * MIN, None);
+        assert!(staging.1.change_failure);
+        let preview = s.record(
+            &incident("b", "feature", AlertStatus::Firing),
+            20 * MIN,
+            None,
+        );
+        assert!(!preview.1.change_failure);
+        // By default staging has none.
+        let mut s = day();
+        s.deployed(["p", "stage", "staging"], 10 * MIN, true);
+        let staging = s.record(&incident("a", "stage", AlertStatus::Firing), 20 * MIN, None);
+        assert!(!staging.1.change_failure);
     }
 
     /// The status page's list: what fires now, the latest first; a resolved one leaves it.
@@ -486,7 +517,10 @@ mod tests {
 
     #[test]
     fn past_the_capacity_the_oldest_go_and_an_open_one_leaves_the_gauge() {
-        let mut s = Incidents::new(Duration::from_secs(86_400), 2);
+        let mut s = Incidents::new(&Settings {
+            dedup_capacity: 2,
+            ..Settings::default()
+        });
         s.deployed(PROD, 0, true);
         s.record(&incident("a", "main", AlertStatus::Firing), MIN, None);
         s.record(&incident("b", "main", AlertStatus::Firing), MIN, None);

@@ -132,7 +132,7 @@ impl Recorder {
             handles: Finished::new(settings.limits.series),
             unfinished: Unfinished::new(settings.unfinished_capacity, settings.unfinished_ttl),
             recovery: Recovery::default(),
-            incidents: Incidents::new(settings.incident_window, settings.dedup_capacity),
+            incidents: Incidents::new(&settings),
             settings,
         }
     }

@@ -77,6 +77,9 @@ pub struct Settings {
     /// `--incidents.window`: how long after a change deployment an incident on production is
     /// that change's failure.
     pub incident_window: Duration,
+    /// `--incidents.environment-types`: the environment types whose incidents are change
+    /// failures (DORA rates production).
+    pub incident_environment_types: Vec<String>,
 }
 
 impl Settings {
@@ -112,6 +115,7 @@ impl Default for Settings {
             forget_after: None,
             settle: Duration::ZERO,
             incident_window: Duration::from_secs(24 * 3600),
+            incident_environment_types: vec!["production".to_owned()],
         }
     }
 }
