@@ -1,12 +1,6 @@
 // The bundle's Grafana dashboards: dashboards/overview.json and dashboards/deployments.json are
 // their rendering.
 local lib = import 'lib.libsonnet';
-local target = lib.target;
-local timeseries = lib.timeseries;
-local stat = lib.stat;
-local table = lib.table;
-local row = lib.row;
-local panel = lib.panel;
 
 {
   local c = $._config,

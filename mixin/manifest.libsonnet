@@ -1,9 +1,8 @@
 // JSON and YAML writers for render.jsonnet. The standard library's manifestJsonEx and
 // manifestYamlDoc escape strings in jsonnet code, a character at a time, which takes Debian's
 // jsonnet (0.18, C++) seconds per dashboard; these let the interpreter write each scalar and
-// join arrays of lines once. The YAML
-// writer also puts a rule's keys in the order people read them (alert or record, expr, for,
-// labels, annotations) rather than sorted.
+// join arrays of lines once. The YAML writer also puts a rule's keys in the order people read
+// them (alert or record, expr, for, labels, annotations) rather than sorted.
 local order = ['apiVersion', 'kind', 'metadata', 'name', 'interval', 'alert', 'record', 'expr', 'for', 'labels', 'annotations', 'rules'];
 local keys(o) =
   local fields = std.objectFields(o);
@@ -40,23 +39,23 @@ local pad(n) = std.repeat(' ', n);
   json(v):: std.join('\n', jsonLines(v, 0, '', '')) + '\n',
 
   // Lines of a YAML value at `indent`: mappings one key a line, sequences of mappings with
-  // "- ", multi-line strings as literal blocks (ending in at most one newline, as all of ours do), other scalars in JSON's quoting.
+  // "- ", multi-line strings as literal blocks (ending in at most one newline, as all of ours
+  // do), other scalars in JSON's quoting.
   local yamlLines(v, indent) =
     if std.isObject(v) then
       std.flattenArrays([
         local x = v[k];
-        if std.isString(x) && std.length(std.split(x, '\n')) > 1 then
-          // "|" keeps one final newline, "|-" none.
-          [pad(indent) + k + (if std.endsWith(x, '\n') then ': |' else ': |-')]
-          + (
-            // The lines without the final newline's empty one (std.rstripChars copies the
-            // string once per character: seconds on a dashboard).
-            local all = std.split(x, '\n');
-            local lines = if all[std.length(all) - 1] == '' then all[:std.length(all) - 1] else all;
-            [if l == '' then '' else pad(indent + 2) + l for l in lines]
-          )
+        local split = if std.isString(x) then std.split(x, '\n') else [];
+        if std.length(split) > 1 then
+          // "|" keeps one final newline, "|-" none. The lines leave out the final newline's
+          // empty one (std.rstripChars copies the string once per character: seconds on a
+          // dashboard).
+          local last = std.length(split) - 1;
+          local lines = if split[last] == '' then split[:last] else split;
+          [pad(indent) + k + (if split[last] == '' then ': |' else ': |-')]
+          + [if l == '' then '' else pad(indent + 2) + l for l in lines]
         else if (std.isObject(x) || std.isArray(x)) && std.length(x) > 0 then
-          [pad(indent) + k + ':'] + yamlLines(x, if std.isArray(x) then indent + 2 else indent + 2)
+          [pad(indent) + k + ':'] + yamlLines(x, indent + 2)
         else if std.isObject(x) then [pad(indent) + k + ': {}']
         else if std.isArray(x) then [pad(indent) + k + ': []']
         else [pad(indent) + k + ': ' + scalar(x)]

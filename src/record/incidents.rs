@@ -6,8 +6,9 @@
 //!   counted (their labels would be anyone's to choose).
 //! - It is counted once, when first heard of (firing, or already resolved), whatever
 //!   Alertmanager repeats: (fingerprint, start) identifies it.
-//! - On a production environment (`--incidents.environment-types`), it is a change failure of the last successful *change*
-//!   deployed there at or before its start, if it started within `--incidents.window` of it.
+//! - On a production environment (a type of `--incidents.environment-types`), it is a change
+//!   failure of the last successful *change* deployed there at or before its start, if it
+//!   started within `--incidents.window` of it.
 //!   A deployment counts at most once, however many incidents follow it. Deployments are known
 //!   as they are recorded (in arrival order, not after the settle window); one delivered after
 //!   the incident it preceded does not take it over (counters do not go back).

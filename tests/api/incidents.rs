@@ -417,24 +417,9 @@ async fn the_status_page_lists_open_incidents_until_they_resolve() {
     let mut firing = wire_alert("main");
     firing["labels"]["alertname"] = json!("<b>CheckoutDown</b>");
     firing["startsAt"] = json!(time(deployed + chrono::Duration::minutes(10)));
-    let send = |alert: Value| {
-        let request = app
-            .client
-            .post(app.url("/alertmanager"))
-            .header("content-type", "application/json")
-            .body(notification(&json!([alert])));
-        crate::helpers::answer(request)
-    };
+    let send = |alert: Value| app.post_to("/alertmanager", notification(&json!([alert])));
     assert_eq!(send(firing.clone()).await.status, 200);
-    let page = app
-        .client
-        .get(app.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.get("/").await.body;
     let table = &page[page
         .find("<table id=\"incidents\">")
         .expect("no incidents table")..];
@@ -453,15 +438,7 @@ async fn the_status_page_lists_open_incidents_until_they_resolve() {
     resolved["status"] = json!("resolved");
     resolved["endsAt"] = json!(time(Utc::now()));
     assert_eq!(send(resolved).await.status, 200);
-    let page = app
-        .client
-        .get(app.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.get("/").await.body;
     assert!(!page.contains("<table id=\"incidents\">"), "{page}");
     assert!(page.contains("<h2>Open incidents</h2>\n<p>None"), "{page}");
     app.stop().await.unwrap();
