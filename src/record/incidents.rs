@@ -254,7 +254,16 @@ impl Incidents {
                 started: *starts as f64 / 1e6,
             })
             .collect();
-        open.sort_by(|a, b| b.started.total_cmp(&a.started));
+        // Ties by place and name: the page must not follow the map's order.
+        open.sort_by(|a, b| {
+            b.started.total_cmp(&a.started).then_with(|| {
+                (&a.project, &a.environment, &a.alertname).cmp(&(
+                    &b.project,
+                    &b.environment,
+                    &b.alertname,
+                ))
+            })
+        });
         open
     }
 
@@ -433,6 +442,14 @@ mod tests {
         );
         assert_eq!(s.open().len(), 1);
         assert_eq!(s.open()[0].alertname, "Down");
+        // Two starting at once: by place, then name, whatever order they came in.
+        for name in ["Zed", "Alpha"] {
+            let mut same = incident(name, "main", AlertStatus::Firing);
+            same.alertname = name.into();
+            s.record(&same, 40 * MIN, None);
+        }
+        let names: Vec<String> = s.open().into_iter().map(|o| o.alertname).collect();
+        assert_eq!(names, ["Alpha", "Zed", "Down"]);
     }
 
     #[test]
